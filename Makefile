@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv if missing, installing the CPU build of torch first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN := torch==2.13.0
+LLAMA_PIN := llama-cpp-python==0.3.36
+# Built llama-cpp-python wheels are kept here: compiling takes ~12 min on 2 cores.
+WHEELHOUSE ?= $(HOME)/.cache/hipporag-toolkit/wheels
+
+.PHONY: demo test lint test-fast bench llm-server-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+$(VENV)/.llm-installed: $(VENV)/.installed
+	mkdir -p $(WHEELHOUSE)
+	ls $(WHEELHOUSE)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+		$(PIP) wheel --no-deps $(LLAMA_PIN) -w $(WHEELHOUSE)
+	$(PIP) install -q --find-links $(WHEELHOUSE) "$(LLAMA_PIN)" "llama-cpp-python[server]"
+	touch $@
+
+llm-server-deps: $(VENV)/.llm-installed
+
+demo: $(VENV)/.installed
+	$(PY) -m pipelines.demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: $(VENV)/.installed $(VENV)/.llm-installed lint
+	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not llm and not ray and not notebook"
+
+clean:
+	rm -rf .demo-index .pytest_cache .ruff_cache

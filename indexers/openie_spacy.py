@@ -1,0 +1,211 @@
+"""The embedded OpenIE default: spaCy named entities + dependency-parse triples.
+
+No LLM, no network. Entities are spaCy's named entities (numbers and
+quantities dropped) plus the passage title. Triples come from the dependency
+parse: ``subject --verb[+preposition]--> object``, with these refinements:
+
+* arguments are snapped to the named entity or noun chunk around their head
+  word, leading determiners removed;
+* a personal-pronoun subject (he, she, it, they) is resolved to the passage
+  title, which in encyclopedic text is almost always the referent;
+* when the object is a common noun with an ``of/in/...`` phrase holding an
+  entity ("is the capital of France"), the noun moves into the relation and
+  the entity becomes the object (``Paris --is capital of--> France``);
+* passive agents (``directed by X``), relative clauses and appositions
+  (``X, the mayor of Y,``) give triples too.
+
+Example:
+    >>> ie = SpacyOpenIE()
+    >>> [t.as_tuple() for t in ie.extract([Passage.from_text("Paris", "Paris is the capital of France.")])[0].triples]
+    [('Paris', 'be capital of', 'France')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hipporag.config import DEFAULT_SPACY_MODEL
+from hipporag.models import load_spacy
+from hipporag.types import Extraction, Passage, Triple
+
+SKIP_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY", "TIME"}
+SUBJ_DEPS = {"nsubj", "nsubjpass", "csubj"}
+OBJ_DEPS = {"dobj", "attr", "oprd", "dative", "obj"}
+PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
+STRIP_LEFT = {"DET", "PRON", "PUNCT", "CCONJ"}
+
+
+class SpacyOpenIE:
+    """Named entities and subject-relation-object triples with spaCy.
+
+    Args:
+        model: spaCy pipeline name or path (default: the bundled small English model).
+        batch_size: documents per ``nlp.pipe`` batch.
+
+    The pipeline is loaded once per process, on first use or :meth:`warm_up`.
+    """
+
+    def __init__(self, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._nlp: Any = None
+
+    def warm_up(self) -> None:
+        if self._nlp is None:
+            self._nlp = load_spacy(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        import spacy
+
+        return {"kind": "spacy", "model": self.model, "spacy": spacy.__version__}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model": self.model, "batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
+        self.warm_up()
+        docs = self._nlp.pipe((p.text for p in passages), batch_size=self.batch_size)
+        return [self._extract_doc(p, doc) for p, doc in zip(passages, docs, strict=True)]
+
+    # -- one document ----------------------------------------------------
+    def _extract_doc(self, passage: Passage, doc: Any) -> Extraction:
+        ents = [e for e in doc.ents if e.label_ not in SKIP_LABELS and e.text.strip()]
+        ent_of = {}
+        for e in ents:
+            for tok in e:
+                ent_of[tok.i] = e
+        chunk_of = {}
+        for ch in doc.noun_chunks:
+            for tok in ch:
+                chunk_of[tok.i] = ch
+        ctx = _Ctx(passage.title, ent_of, chunk_of)
+        triples: list[Triple] = []
+        seen: set[tuple[str, str, str]] = set()
+        for t in _triples(doc, ctx):
+            key = (t.subject.casefold(), t.relation, t.object.casefold())
+            if key not in seen and t.subject.casefold() != t.object.casefold():
+                seen.add(key)
+                triples.append(t)
+        names = [_strip_det(e) for e in ents]
+        if passage.title:
+            names.append(passage.title)
+        return Extraction(passage.id, list(dict.fromkeys(names)), triples)
+
+
+class _Ctx:
+    def __init__(self, title: str, ent_of: dict[int, Any], chunk_of: dict[int, Any]) -> None:
+        self.title = title
+        self.ent_of = ent_of
+        self.chunk_of = chunk_of
+
+    def arg(self, tok: Any, subject: bool) -> str | None:
+        """The text of the argument headed by ``tok``, or None if unusable."""
+        if tok.lower_ in PRONOUNS:
+            return self.title or None if subject else None
+        span = self.ent_of.get(tok.i)
+        if span is None:
+            span = self.chunk_of.get(tok.i)
+        if span is None:
+            if tok.pos_ not in ("PROPN", "NOUN") or tok.is_stop:
+                return None
+            return tok.text
+        words = [w for w in span]
+        while words and (words[0].pos_ in STRIP_LEFT or words[0].is_stop):
+            words = words[1:]
+        if not words:
+            return None
+        text = span.doc[words[0].i : span.end].text.strip()
+        return text or None
+
+    def is_entity(self, tok: Any) -> bool:
+        return tok.i in self.ent_of or tok.pos_ == "PROPN"
+
+
+def _strip_det(span: Any) -> str:
+    words = list(span)
+    while words and words[0].pos_ in STRIP_LEFT:
+        words = words[1:]
+    return span.doc[words[0].i : span.end].text.strip() if words else span.text.strip()
+
+
+def _conj_expand(tok: Any) -> list[Any]:
+    out = [tok]
+    for c in tok.children:
+        if c.dep_ == "conj":
+            out.extend(_conj_expand(c))
+    return out
+
+
+def _subjects(verb: Any) -> list[Any]:
+    subs = [c for c in verb.children if c.dep_ in SUBJ_DEPS]
+    if verb.dep_ == "relcl" and any(s.tag_ in ("WP", "WDT") for s in subs):
+        subs = [verb.head]
+    if not subs and verb.dep_ == "conj":
+        return _subjects(verb.head)
+    if not subs and verb.dep_ in ("relcl", "acl"):
+        return [verb.head]
+    return [s for sub in subs for s in _conj_expand(sub)]
+
+
+def _objects(verb: Any) -> Iterator[tuple[str, Any]]:
+    """(relation suffix, object head) pairs of a verb."""
+    for c in verb.children:
+        if c.dep_ in OBJ_DEPS:
+            for o in _conj_expand(c):
+                yield "", o
+        elif c.dep_ in ("prep", "agent"):
+            for p in c.children:
+                if p.dep_ == "pobj":
+                    for o in _conj_expand(p):
+                        yield c.lower_, o
+
+
+def _triples(doc: Any, ctx: _Ctx) -> Iterator[Triple]:
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX") or (verb.pos_ == "AUX" and verb.dep_ == "aux"):
+            continue
+        subjects = _subjects(verb)
+        if not subjects:
+            continue
+        passive = any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
+        base = verb.text.lower() if passive else verb.lemma_.lower()
+        if any(c.dep_ == "neg" for c in verb.children):
+            base = "not " + base
+        for s_tok in subjects:
+            if verb.dep_ in ("relcl", "acl") and s_tok is verb.head:
+                subj = ctx.arg(s_tok, subject=False)
+            else:
+                subj = ctx.arg(s_tok, subject=True)
+            if not subj:
+                continue
+            for prep, o_tok in _objects(verb):
+                yield from _with_object(ctx, subj, f"{base} {prep}".strip(), o_tok)
+    for tok in doc:  # appositions: "X, the mayor of Y," -> (X, be, mayor) + (X, be mayor of, Y)
+        if tok.dep_ == "appos":
+            head = ctx.arg(tok.head, subject=True)
+            if head:
+                yield from _with_object(ctx, head, "be", tok)
+
+
+def _with_object(ctx: _Ctx, subj: str, rel: str, o_tok: Any) -> Iterator[Triple]:
+    obj = ctx.arg(o_tok, subject=False)
+    if obj:
+        yield Triple(subj, rel, obj)
+    if ctx.is_entity(o_tok):
+        return
+    # "is the capital of France": move the common noun into the relation.
+    for p in o_tok.children:
+        if p.dep_ != "prep":
+            continue
+        for po in p.children:
+            if po.dep_ == "pobj" and ctx.is_entity(po):
+                inner = ctx.arg(po, subject=False)
+                if inner:
+                    yield Triple(subj, f"{rel} {o_tok.lemma_.lower()} {p.lower_}", inner)
+
+
+__all__ = ["SpacyOpenIE"]

@@ -1,0 +1,1 @@
+"""One module per ``hipporag`` subcommand, each with ``register(subparsers)``."""
