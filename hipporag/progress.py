@@ -1,9 +1,11 @@
 """Progress bars that follow the logger level and the terminal.
 
-Bars show when the ``hipporag`` logger is at INFO or lower *and* output is
-interactive (a TTY or a Jupyter kernel, where the notebook widget is used).
-They are off in batch jobs and CI logs, and can be forced with
-``HIPPORAG_PROGRESS=1`` / ``0``.
+In a terminal, bars show when the ``hipporag`` logger is at INFO or lower
+*and* stderr is a TTY; they are off in batch jobs and CI logs. In a Jupyter
+kernel they show by default, as the notebook widget (``tqdm.notebook``, or a
+text bar when ipywidgets is not installed), unless the ``hipporag`` logger is
+explicitly set above INFO (``logging.getLogger("hipporag").setLevel("WARNING")``).
+``HIPPORAG_PROGRESS=1`` / ``0`` forces them on or off everywhere.
 
 Example:
     >>> for _ in progress(range(3), desc="demo"):
@@ -34,13 +36,26 @@ def in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
+def _widgets_available() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def progress_enabled() -> bool:
+    """Whether :func:`progress` draws a bar here (see the module docstring)."""
     forced = os.environ.get("HIPPORAG_PROGRESS")
     if forced is not None:
-        return forced not in ("0", "false", "no", "")
+        return forced.strip().lower() not in ("0", "false", "no", "off", "")
+    if in_notebook():
+        # A kernel is interactive, but nobody configures logging there: the root
+        # default (WARNING) must not hide bars. Only an explicit level does.
+        return logger.level <= logging.INFO  # NOTSET (0) counts as not set
     if logger.getEffectiveLevel() > logging.INFO:
         return False
-    return in_notebook() or sys.stderr.isatty()
+    return sys.stderr.isatty()
 
 
 def progress(
@@ -50,7 +65,7 @@ def progress(
     if not progress_enabled():
         yield from iterable
         return
-    if in_notebook():
+    if in_notebook() and _widgets_available():
         from tqdm.notebook import tqdm
     else:
         from tqdm import tqdm

@@ -192,6 +192,12 @@ class RetrievalResult:
             "hits": [h.to_dict() for h in self.hits],
         }
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter (see :func:`hipporag.display.result_html`)."""
+        from hipporag.display import result_html
+
+        return result_html(self)
+
     def to_polars(self):
         """The hits as a polars DataFrame (one row per hit)."""
         import polars as pl

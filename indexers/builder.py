@@ -144,8 +144,14 @@ class IndexBuilder:
         self.timings["graph"] = time.perf_counter() - t
         table = self.texts_to_embed(passages, kg)
         vectors = self.embed(table.unique)
-        return self.write(out_dir, passages, kg, vectors[table.rows], read_stats=read_stats,
-                          n_embedded=len(table.unique))
+        return self.write(
+            out_dir,
+            passages,
+            kg,
+            vectors[table.rows],
+            read_stats=read_stats,
+            n_embedded=len(table.unique),
+        )
 
     def write(
         self,
@@ -191,41 +197,71 @@ class IndexBuilder:
             "passages_without_triples": int(kg.stats.get("passages_without_triples", 0)),
         }
         with IndexWriter(out_dir) as w:
-            w.insert("passages", pl.DataFrame({
-                "passage_idx": np.arange(P, dtype=np.int32),
-                "passage_id": [p.id for p in passages],
-                "title": [p.title for p in passages],
-                "text": [p.text for p in passages],
-            }).to_arrow())
-            w.insert("entities", pl.DataFrame({
-                "entity_idx": np.arange(E, dtype=np.int32),
-                "entity_id": [_eid(n) for n in kg.entity_names],
-                "name": kg.entity_names,
-                "n_passages": kg.entity_n_passages,
-            }, schema_overrides={"name": pl.Utf8, "entity_id": pl.Utf8}).to_arrow())
-            w.insert("facts", pl.DataFrame({
-                "fact_idx": np.arange(F, dtype=np.int32),
-                "subject_idx": kg.fact_subject,
-                "relation": kg.fact_relation,
-                "object_idx": kg.fact_object,
-                "text": kg.fact_text,
-            }, schema_overrides={"relation": pl.Utf8, "text": pl.Utf8}).to_arrow())
-            w.insert("fact_provenance", pl.DataFrame(
-                {"fact_idx": kg.provenance[:, 0], "passage_idx": kg.provenance[:, 1]}
-            ).to_arrow())
-            w.insert("mentions", pl.DataFrame({
-                "entity_idx": kg.mentions[:, 0],
-                "passage_idx": kg.mentions[:, 1],
-                "n": kg.mentions[:, 2],
-            }).to_arrow())
+            w.insert(
+                "passages",
+                pl.DataFrame(
+                    {
+                        "passage_idx": np.arange(P, dtype=np.int32),
+                        "passage_id": [p.id for p in passages],
+                        "title": [p.title for p in passages],
+                        "text": [p.text for p in passages],
+                    }
+                ).to_arrow(),
+            )
+            w.insert(
+                "entities",
+                pl.DataFrame(
+                    {
+                        "entity_idx": np.arange(E, dtype=np.int32),
+                        "entity_id": [_eid(n) for n in kg.entity_names],
+                        "name": kg.entity_names,
+                        "n_passages": kg.entity_n_passages,
+                    },
+                    schema_overrides={"name": pl.Utf8, "entity_id": pl.Utf8},
+                ).to_arrow(),
+            )
+            w.insert(
+                "facts",
+                pl.DataFrame(
+                    {
+                        "fact_idx": np.arange(F, dtype=np.int32),
+                        "subject_idx": kg.fact_subject,
+                        "relation": kg.fact_relation,
+                        "object_idx": kg.fact_object,
+                        "text": kg.fact_text,
+                    },
+                    schema_overrides={"relation": pl.Utf8, "text": pl.Utf8},
+                ).to_arrow(),
+            )
+            w.insert(
+                "fact_provenance",
+                pl.DataFrame(
+                    {"fact_idx": kg.provenance[:, 0], "passage_idx": kg.provenance[:, 1]}
+                ).to_arrow(),
+            )
+            w.insert(
+                "mentions",
+                pl.DataFrame(
+                    {
+                        "entity_idx": kg.mentions[:, 0],
+                        "passage_idx": kg.mentions[:, 1],
+                        "n": kg.mentions[:, 2],
+                    }
+                ).to_arrow(),
+            )
             for kind, (src, dst, wt) in edges.items():
-                node_off = E if kind == "passage_entity" else 0
-                w.insert("edges", pl.DataFrame({
-                    "src": src.astype(np.int32),
-                    "dst": dst.astype(np.int32) if node_off == 0 else dst.astype(np.int32),
-                    "kind": [kind] * src.shape[0],
-                    "weight": wt,
-                }, schema_overrides={"kind": pl.Utf8}).to_arrow())
+                w.insert(
+                    "edges",
+                    pl.DataFrame(
+                        {
+                            "src": src.astype(np.int32),
+                            "dst": dst.astype(np.int32),
+                            "kind": [kind] * src.shape[0],
+                            "weight": wt,
+                        },
+                        schema_overrides={"kind": pl.Utf8},
+                    ).to_arrow(),
+                )
             for name, arr in {
                 "passage_embeddings": p_vec,
                 "entity_embeddings": e_vec,
@@ -238,8 +274,11 @@ class IndexBuilder:
                 "graph_weights": graph.weights,
             }.items():
                 w.write_array(name, arr)
-            hp = {"m": gc.hnsw_m, "ef_construction": gc.hnsw_ef_construction,
-                  "ef_search": gc.hnsw_ef_search}
+            hp = {
+                "m": gc.hnsw_m,
+                "ef_construction": gc.hnsw_ef_construction,
+                "ef_search": gc.hnsw_ef_search,
+            }
             w.write_hnsw("passages", p_vec, **hp)
             w.write_hnsw("entities", e_vec, **hp)
             w.write_hnsw("facts", f_vec, **hp)

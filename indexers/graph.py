@@ -110,9 +110,7 @@ def assemble_kg(passages: Sequence[Passage], extractions: Sequence[Extraction]) 
 
     entity_names = sorted({n for names, _ in per_passage for n in names})
     e_idx = {n: i for i, n in enumerate(entity_names)}
-    fact_keys = sorted(
-        {(e_idx[s], r, e_idx[o]) for _, facts in per_passage for s, r, o in facts}
-    )
+    fact_keys = sorted({(e_idx[s], r, e_idx[o]) for _, facts in per_passage for s, r, o in facts})
     f_idx = {k: i for i, k in enumerate(fact_keys)}
     prov: set[tuple[int, int]] = set()
     mention_rows: list[tuple[int, int, int]] = []
@@ -161,8 +159,10 @@ def synonymy_edges(
     vecs = np.ascontiguousarray(vectors[ids], dtype=np.float32)
     index = hnswlib.Index(space="ip", dim=vecs.shape[1])
     index.init_index(
-        max_elements=ids.shape[0], ef_construction=config.hnsw_ef_construction,
-        M=config.hnsw_m, random_seed=100,
+        max_elements=ids.shape[0],
+        ef_construction=config.hnsw_ef_construction,
+        M=config.hnsw_m,
+        random_seed=100,
     )
     index.add_items(vecs, np.arange(ids.shape[0]), num_threads=1)
     k = min(config.synonymy_k + 1, ids.shape[0])

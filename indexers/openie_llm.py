@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hipporag.config import LLMConfig
-from hipporag.errors import ExtractionError, LLMError
+from hipporag.errors import ConfigError, ExtractionError, LLMError
 from hipporag.llm.jsonparse import ModelOutputError, parse_json
 from hipporag.protocols import LLM
 from hipporag.text import normalize_entity, normalize_text
@@ -161,7 +161,9 @@ class LLMOpenIE:
         max_triples: int = 32,
     ) -> None:
         if max_entities < 1 or max_triples < 1:
-            raise ValueError("max_entities and max_triples must be >= 1")
+            raise ConfigError(
+                f"max_entities and max_triples must be >= 1, got {max_entities}, {max_triples}"
+            )
         self.llm = llm
         self.config = config if config is not None else getattr(llm, "config", None)
         self.max_entities = max_entities

@@ -197,6 +197,11 @@ def _with_object(ctx: _Ctx, subj: str, rel: str, o_tok: Any) -> Iterator[Triple]
         yield Triple(subj, rel, obj)
     if ctx.is_entity(o_tok):
         return
+    for c in o_tok.children:  # "married the painter Liesl Moreau": the apposed name
+        if c.dep_ == "appos" and ctx.is_entity(c):
+            inner = ctx.arg(c, subject=False)
+            if inner:
+                yield Triple(subj, rel, inner)
     # "is the capital of France": move the common noun into the relation.
     for p in o_tok.children:
         if p.dep_ != "prep":

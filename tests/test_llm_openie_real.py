@@ -274,10 +274,7 @@ def test_real_second_run_is_served_from_cache(llm_server, cache_dir, first_run):
 
 @pytest.mark.llm
 def test_real_server_stopped_mid_run_then_restarted(llm_server, cache_dir):
-    passages = [
-        Passage.from_text("Rhine", "The Rhine flows from Switzerland to the North Sea."),
-        Passage.from_text("Ada", "Ada Lovelace worked with Charles Babbage in London."),
-    ]
+    passages = [Passage.from_text("Ada", "Ada Lovelace worked with Charles Babbage in London.")]
     llm = real_llm(llm_server, cache_dir, max_retries=8, max_tokens=48)
     ie = LLMOpenIE(llm, max_entities=4, max_triples=3)
     result: dict[str, Any] = {}
@@ -293,7 +290,7 @@ def test_real_server_stopped_mid_run_then_restarted(llm_server, cache_dir):
         llm_server.start()
     worker.join(timeout=120)
     assert not worker.is_alive()
-    assert len(result["out"]) == 2
+    assert len(result["out"]) == 1
     assert llm.usage()["retries"] >= 1
     assert ie.stats.failed_calls == 0
 
@@ -319,9 +316,9 @@ def test_real_server_down_exhausts_retries(llm_server, cache_dir):
 def test_real_truncated_output_is_skipped_and_counted(llm_server, cache_dir):
     llm = real_llm(llm_server, cache_dir, max_tokens=4)
     ie = LLMOpenIE(llm)
-    out = ie.extract(PASSAGES[:2])
-    assert all(e.entities == [] and e.triples == [] for e in out)
+    [ex] = ie.extract(PASSAGES[1:2])
+    assert ex.entities == [] and ex.triples == []
     stats = ie.stats
-    assert stats.malformed_ner == 2 and stats.malformed_triples == 2
-    assert stats.failed_calls == 0
-    assert llm.usage()["truncated"] == 4
+    assert stats.malformed_ner == 1 and stats.malformed_triples == 1
+    assert stats.failed_calls == 0 and stats.failed_passages == 0
+    assert llm.usage()["truncated"] == 2

@@ -49,9 +49,7 @@ class Index:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._con: Any = None
-        missing = [
-            n for n in ARRAYS if not (self.path / ARRAYS_DIR / f"{n}.npy").is_file()
-        ]
+        missing = [n for n in ARRAYS if not (self.path / ARRAYS_DIR / f"{n}.npy").is_file()]
         if missing or not (self.path / DB_FILE).is_file():
             raise IndexFormatError(
                 f"index {self.path} is incomplete (missing: {missing or [DB_FILE]})",
@@ -222,6 +220,25 @@ class Index:
         """All passage ids by ``passage_idx`` (loaded once)."""
         rows = self.connection().execute("SELECT passage_id FROM passages ORDER BY passage_idx")
         return [r[0] for r in rows.fetchall()]
+
+    # -- analysis and display (see hipporag.index.analysis, hipporag.display) ---
+    def to_networkx(self, **kwargs: Any) -> Any:
+        """The knowledge graph as a networkx graph; see :func:`.analysis.to_networkx`."""
+        from hipporag.index.analysis import to_networkx
+
+        return to_networkx(self, **kwargs)
+
+    def to_igraph(self, **kwargs: Any) -> Any:
+        """The knowledge graph as an igraph graph; see :func:`.analysis.to_igraph`."""
+        from hipporag.index.analysis import to_igraph
+
+        return to_igraph(self, **kwargs)
+
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: counts, settings, sizes."""
+        from hipporag.display import index_html
+
+        return index_html(self)
 
     def close(self) -> None:
         if self._con is not None:

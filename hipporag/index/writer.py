@@ -118,7 +118,9 @@ class IndexWriter:
 
         index = hnswlib.Index(space="ip", dim=int(vectors.shape[1]))
         index.init_index(
-            max_elements=int(vectors.shape[0]), ef_construction=ef_construction, M=m,
+            max_elements=int(vectors.shape[0]),
+            ef_construction=ef_construction,
+            M=m,
             random_seed=100,
         )
         index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=1)

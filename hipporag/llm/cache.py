@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hipporag.config import LLMConfig
 from hipporag.errors import LLMError
 
 KEY_VERSION = 1
@@ -93,9 +94,9 @@ class LLMCache:
         self._initialised = False
 
     @classmethod
-    def from_config(cls, cache_dir: str | None) -> LLMCache:
-        """A cache at ``cache_dir`` or the default location when it is None."""
-        return cls(cache_dir)
+    def from_config(cls, config: LLMConfig) -> LLMCache:
+        """A cache at ``config.cache_dir``, or at :func:`default_cache_dir` when unset."""
+        return cls(config.cache_dir)
 
     # -- keys --------------------------------------------------------------
 

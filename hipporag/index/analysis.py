@@ -1,0 +1,297 @@
+"""The index as analysis objects: networkx / igraph graphs, polars frames, GraphML and Parquet.
+
+Node ids are the index's graph node ids: entities ``0..E-1`` (``entity_idx``),
+passages ``E + passage_idx``. Every node carries
+
+* ``kind``: ``"entity"`` or ``"passage"``;
+* ``name``: the entity name or the passage title;
+* ``ref``: the ``entity_id`` or the ``passage_id``;
+* ``n_passages``: passages mentioning the entity (``0`` for passage nodes);
+* ``text``: the passage text (passage nodes only, when ``include_text=True``).
+
+Edges are undirected; parallel edges of different kinds between the same two
+nodes are merged into one edge, as in the retrieval graph. Every edge carries
+
+* ``kinds``: the kinds present, comma-separated in a fixed order
+  (``"fact"``, ``"passage_entity"``, ``"synonymy"``), e.g. ``"fact,synonymy"``;
+* ``weight``: the summed weight (the weight PPR walks on);
+* ``w_fact``, ``w_passage_entity``, ``w_synonymy``: the weight of each kind
+  (``0.0`` when that kind is absent).
+
+With ``multigraph=True`` :func:`to_networkx` instead keeps one edge per kind
+(a ``networkx.MultiGraph`` keyed by kind, attributes ``kind`` and ``weight``).
+
+Example:
+    >>> from hipporag.index.reader import Index
+    >>> idx = Index.open("my-index")                                  # doctest: +SKIP
+    >>> g = to_networkx(idx)                                          # doctest: +SKIP
+    >>> g.nodes[0]["kind"], g.graph["n_entities"]                     # doctest: +SKIP
+    ('entity', 39)
+    >>> export_graphml(idx, "graph.graphml")                          # doctest: +SKIP
+    >>> sorted(export_parquet(idx, "tables/"))                        # doctest: +SKIP
+    ['edges', 'entities', 'fact_provenance', 'facts', 'mentions', 'passages']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hipporag.index.format import EDGE_KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import igraph
+    import networkx as nx
+    import polars as pl
+
+    from hipporag.index.reader import Index
+
+WEIGHT_COLUMNS = tuple(f"w_{k}" for k in EDGE_KINDS)
+
+
+def tables(index: Index) -> dict[str, pl.DataFrame]:
+    """All index tables as polars DataFrames, by name (see :meth:`Index.tables`).
+
+    Example:
+        >>> frames = tables(Index.open("my-index"))                   # doctest: +SKIP
+        >>> frames["entities"].sort("n_passages", descending=True).head(3)  # doctest: +SKIP
+    """
+    return index.tables()
+
+
+def node_frame(index: Index, include_text: bool = False) -> pl.DataFrame:
+    """One row per graph node: ``node, kind, name, ref, n_passages`` (and ``text``).
+
+    Example:
+        >>> node_frame(Index.open("my-index")).filter(pl.col("kind") == "passage")  # doctest: +SKIP
+    """
+    text = ", text" if include_text else ""
+    etext = ", NULL::VARCHAR AS text" if include_text else ""
+    return index.sql(
+        f"""
+        SELECT entity_idx AS node, 'entity' AS kind, name, entity_id AS ref,
+               n_passages{etext}
+        FROM entities
+        UNION ALL
+        SELECT passage_idx + {index.n_entities} AS node, 'passage' AS kind, title AS name,
+               passage_id AS ref, 0 AS n_passages{text}
+        FROM passages
+        ORDER BY node
+        """
+    )
+
+
+def edge_frame(index: Index, nodes: Iterable[int] | None = None) -> pl.DataFrame:
+    """Undirected edges merged over kinds: ``src, dst, kinds, weight, w_<kind>...``.
+
+    ``src < dst`` except for self-loops. With ``nodes`` only edges with both
+    ends in that set are kept (the induced subgraph).
+
+    Example:
+        >>> edge_frame(Index.open("my-index")).filter(pl.col("kinds").str.contains("synonymy"))
+        ...                                                           # doctest: +SKIP
+    """
+    import polars as pl
+
+    where, params = "", []
+    if nodes is not None:
+        keep = sorted({int(n) for n in nodes})
+        where = (
+            "WHERE src IN (SELECT unnest($1::INTEGER[])) AND dst IN (SELECT unnest($1::INTEGER[]))"
+        )
+        params = [keep]
+    per_kind = ", ".join(
+        f"sum(CASE WHEN kind = '{k}' THEN weight ELSE 0 END)::DOUBLE AS w_{k}" for k in EDGE_KINDS
+    )
+    order = " || ".join(
+        f"(CASE WHEN bool_or(kind = '{k}') THEN ',{k}' ELSE '' END)" for k in EDGE_KINDS
+    )
+    df = index.sql(
+        f"""
+        SELECT least(src, dst) AS src, greatest(src, dst) AS dst,
+               ltrim({order}, ',') AS kinds, sum(weight)::DOUBLE AS weight, {per_kind}
+        FROM edges {where}
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+        params,
+    )
+    return df.with_columns(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64))
+
+
+def neighborhood(index: Index, nodes: Iterable[int], radius: int = 1) -> list[int]:
+    """Node ids within ``radius`` hops of ``nodes`` in the retrieval graph (sorted).
+
+    Example:
+        >>> neighborhood(Index.open("my-index"), [0], radius=1)     # doctest: +SKIP
+        [0, 14, 40]
+    """
+    graph = index.graph
+    seen = {int(n) for n in nodes}
+    frontier = np.array(sorted(seen), dtype=np.int64)
+    for _ in range(max(int(radius), 0)):
+        if frontier.size == 0:
+            break
+        nbrs = np.concatenate([np.asarray(graph.neighbors(int(u))) for u in frontier])
+        new = {int(v) for v in np.unique(nbrs)} - seen
+        seen |= new
+        frontier = np.array(sorted(new), dtype=np.int64)
+    return sorted(seen)
+
+
+def _graph_attrs(index: Index) -> dict[str, Any]:
+    return {
+        "index": str(index.path),
+        "n_entities": index.n_entities,
+        "n_passages": index.n_passages,
+    }
+
+
+def to_networkx(
+    index: Index,
+    nodes: Sequence[int] | None = None,
+    *,
+    include_text: bool = False,
+    multigraph: bool = False,
+) -> nx.Graph:
+    """The knowledge graph as a ``networkx.Graph`` (or ``MultiGraph``) with all attributes.
+
+    Args:
+        index: an open index.
+        nodes: keep only these node ids (the induced subgraph); all nodes if None.
+        include_text: add each passage's text as node attribute ``text``.
+        multigraph: one edge per kind (``MultiGraph`` keyed by kind) instead of merged edges.
+
+    Returns:
+        The graph; ``graph.graph`` holds ``index``, ``n_entities`` and ``n_passages``.
+
+    Example:
+        >>> g = to_networkx(Index.open("my-index"))                  # doctest: +SKIP
+        >>> [n for n, d in g.nodes(data=True) if d["kind"] == "passage"][:2]  # doctest: +SKIP
+        [39, 40]
+    """
+    import networkx as nx
+    import polars as pl
+
+    g: nx.Graph = nx.MultiGraph() if multigraph else nx.Graph()
+    g.graph.update(_graph_attrs(index))
+    nf = node_frame(index, include_text=include_text)
+    if nodes is not None:
+        nf = nf.filter(pl.col("node").is_in(sorted({int(n) for n in nodes})))
+    for row in nf.iter_rows(named=True):
+        attrs = {k: v for k, v in row.items() if k != "node" and v is not None}
+        g.add_node(int(row["node"]), **attrs)
+    if multigraph:
+        ef = index.sql("SELECT src, dst, kind, weight FROM edges ORDER BY kind, src, dst")
+        if nodes is not None:
+            keep = sorted(g.nodes)
+            ef = ef.filter(pl.col("src").is_in(keep) & pl.col("dst").is_in(keep))
+        for src, dst, kind, weight in ef.iter_rows():
+            g.add_edge(int(src), int(dst), key=kind, kind=kind, weight=float(weight))
+        return g
+    ef = edge_frame(index, None if nodes is None else list(g.nodes))
+    names = ef.columns[2:]
+    for row in ef.iter_rows():
+        g.add_edge(int(row[0]), int(row[1]), **dict(zip(names, row[2:], strict=True)))
+    return g
+
+
+def to_igraph(index: Index, *, include_text: bool = False) -> igraph.Graph:
+    """The knowledge graph as an undirected ``igraph.Graph`` (vertex i = node id i).
+
+    Vertex and edge attributes are those of :func:`to_networkx` (merged edges);
+    ``text`` is ``None`` on entity vertices.
+
+    Example:
+        >>> g = to_igraph(Index.open("my-index"))                    # doctest: +SKIP
+        >>> g.vs[0]["kind"], g.es[0]["kinds"]                        # doctest: +SKIP
+        ('entity', 'fact')
+        >>> g.personalized_pagerank(reset_vertices=[0], weights="weight")  # doctest: +SKIP
+    """
+    import igraph as ig
+
+    nf = node_frame(index, include_text=include_text)
+    ef = edge_frame(index)
+    g = ig.Graph(n=nf.height, directed=False)
+    g.add_edges(list(zip(ef["src"].to_list(), ef["dst"].to_list(), strict=True)))
+    for col in nf.columns[1:]:
+        g.vs[col] = nf[col].to_list()
+    for col in ef.columns[2:]:
+        g.es[col] = ef[col].to_list()
+    for key, value in _graph_attrs(index).items():
+        g[key] = value
+    return g
+
+
+def export_graphml(
+    index: Index, path: str | os.PathLike[str], *, include_text: bool = True
+) -> Path:
+    """Write the merged-edge graph of :func:`to_networkx` as GraphML (``.gz`` compresses).
+
+    Read it back with ``networkx.read_graphml(path, node_type=int)``, or open it in
+    Gephi / Cytoscape.
+
+    Example:
+        >>> export_graphml(Index.open("my-index"), "kg.graphml")      # doctest: +SKIP
+        PosixPath('kg.graphml')
+    """
+    import networkx as nx
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nx.write_graphml(to_networkx(index, include_text=include_text), out)
+    return out
+
+
+def export_parquet(
+    index: Index,
+    out_dir: str | os.PathLike[str],
+    *,
+    names: Sequence[str] | None = None,
+    views: bool = False,
+) -> dict[str, Path]:
+    """Write index tables as ``OUT_DIR/<table>.parquet`` (one file per table).
+
+    Args:
+        index: an open index.
+        out_dir: the directory to write to (created if missing).
+        names: which tables; all of :data:`hipporag.index.reader.TABLES` if None.
+        views: also write ``nodes`` (see :func:`node_frame`) and ``graph_edges``
+            (see :func:`edge_frame`).
+
+    Returns:
+        The written files, by table name.
+
+    Example:
+        >>> files = export_parquet(Index.open("my-index"), "tables")  # doctest: +SKIP
+        >>> pl.read_parquet(files["facts"]).height                    # doctest: +SKIP
+        26
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = index.tables() if names is None else {name: index.table(name) for name in names}
+    if views:
+        frames["nodes"] = node_frame(index, include_text=False)
+        frames["graph_edges"] = edge_frame(index)
+    written: dict[str, Path] = {}
+    for name, frame in frames.items():
+        target = out / f"{name}.parquet"
+        frame.write_parquet(target)
+        written[name] = target
+    return written
+
+
+__all__ = [
+    "WEIGHT_COLUMNS",
+    "edge_frame",
+    "export_graphml",
+    "export_parquet",
+    "neighborhood",
+    "node_frame",
+    "tables",
+    "to_igraph",
+    "to_networkx",
+]

@@ -1,0 +1,119 @@
+"""Configuration of the adaptive note loop (Adaptive-Note style iterative retrieval).
+
+Kept apart from :mod:`hipporag.config` but built on the same ``_Section``
+pattern: strict construction, validation with how-to-fix messages, dict and
+TOML round-trips.
+
+The loop retrieves ``top_k`` passages for the question, writes a first note,
+then repeats *propose a query, retrieve, refine the note, judge it* until one
+of three budgets is used up: ``max_step`` iterations, ``max_fail_step``
+rejected notes, or ``max_top_k`` distinct passages seen. The defaults are the
+ones of the method's reference setup (5, 3, 1, 15).
+
+Example:
+    >>> from hipporag.note_config import NoteConfig
+    >>> cfg = NoteConfig.from_dict({"max_step": 2})
+    >>> cfg.top_k, cfg.max_step, cfg.max_fail_step, cfg.max_top_k
+    (5, 2, 1, 15)
+    >>> NoteConfig.from_toml(cfg.to_toml()) == cfg
+    True
+    >>> NoteConfig(top_k=10, max_top_k=5)
+    Traceback (most recent call last):
+    ...
+    hipporag.errors.ConfigError: note.max_top_k (5) must be >= note.top_k (10)
+      how to fix: the passage budget must hold at least one retrieval; raise max_top_k
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hipporag.config import _check, _Section
+
+NOTE_POLICIES = ("auto", "graph", "llm")
+"""``auto`` uses the LLM policy when an LLM is configured, the graph policy otherwise."""
+
+
+@dataclass(frozen=True)
+class NoteConfig(_Section):
+    """Budgets and knobs of the note loop.
+
+    Attributes:
+        top_k: Passages retrieved per query (first retrieval and every step).
+        max_step: Iterations after the first retrieval (0 = single shot plus a note).
+        max_fail_step: Stop once this many refined notes were rejected.
+        max_top_k: Budget of distinct passages seen; the loop never sees more.
+        exclude_seen: Retrieve ``top_k`` *unseen* passages per step (asks the
+            retriever for ``top_k + seen`` and drops those already seen) instead
+            of the plain top ``top_k``.
+        note_seed_weight: Scale of the PPR seeds taken from the best note's
+            entities (0 disables seeding with note entities).
+        max_note_seeds: At most this many note entities are used as seeds.
+        policy: ``"auto"``, ``"graph"`` (LLM-free) or ``"llm"``.
+        bridges_per_query: LLM-free policy: bridge entities added to each query.
+        judge_threshold: LLM-free judge: evidence gain needed to accept a note.
+        bridge_weight: LLM-free judge: weight of a new fact that touches a known
+            bridge entity (a fact touching a question entity weighs 1).
+        mention_weight: LLM-free judge: weight of a new passage that only
+            mentions a question entity or bridge (no fact touching it).
+        judge_bridges: LLM-free judge: how many of the best note's bridges count
+            as known.
+        passage_chars: LLM policy: passages are cut to this many characters in prompts.
+        note_chars: LLM policy: notes are cut to this many characters.
+        llm_max_tokens: LLM policy: completion budget of note and refine calls.
+        rrf_k: Constant of the reciprocal-rank fusion that orders seen passages.
+    """
+
+    _name: ClassVar[str] = "note"
+    top_k: int = 5
+    max_step: int = 3
+    max_fail_step: int = 1
+    max_top_k: int = 15
+    exclude_seen: bool = False
+    note_seed_weight: float = 1.0
+    max_note_seeds: int = 5
+    policy: str = "auto"
+    bridges_per_query: int = 2
+    judge_threshold: float = 1.0
+    bridge_weight: float = 1.0
+    mention_weight: float = 0.25
+    judge_bridges: int = 4
+    passage_chars: int = 1200
+    note_chars: int = 2000
+    llm_max_tokens: int = 384
+    rrf_k: int = 60
+
+    def validate(self) -> None:
+        _check(self.top_k >= 1, f"note.top_k must be >= 1, got {self.top_k}",
+               "retrieve at least one passage per query, e.g. 5")  # fmt: skip
+        _check(self.max_step >= 0, f"note.max_step must be >= 0, got {self.max_step}",
+               "use 0 for a single retrieval, 3 for the usual loop")  # fmt: skip
+        _check(self.max_fail_step >= 1,
+               f"note.max_fail_step must be >= 1, got {self.max_fail_step}",
+               "1 stops at the first rejected note")  # fmt: skip
+        _check(self.max_top_k >= self.top_k,
+               f"note.max_top_k ({self.max_top_k}) must be >= note.top_k ({self.top_k})",
+               "the passage budget must hold at least one retrieval; raise max_top_k")  # fmt: skip
+        _check(self.note_seed_weight >= 0,
+               f"note.note_seed_weight must be >= 0, got {self.note_seed_weight}",
+               "use 0 to disable seeding with note entities")  # fmt: skip
+        _check(self.max_note_seeds >= 0, "note.max_note_seeds must be >= 0")
+        _check(self.policy in NOTE_POLICIES,
+               f"note.policy must be one of {NOTE_POLICIES}, got {self.policy!r}",
+               "use 'graph' for the LLM-free policy or 'llm' with an LLM endpoint")  # fmt: skip
+        _check(self.bridges_per_query >= 1, "note.bridges_per_query must be >= 1")
+        _check(self.judge_threshold >= 0,
+               f"note.judge_threshold must be >= 0, got {self.judge_threshold}",
+               "0 accepts any note; 1 needs about one new fact touching the question")  # fmt: skip
+        for name in ("bridge_weight", "mention_weight"):
+            value = getattr(self, name)
+            _check(value >= 0, f"note.{name} must be >= 0, got {value}")
+        _check(self.judge_bridges >= 0, "note.judge_bridges must be >= 0")
+        _check(self.passage_chars >= 50, "note.passage_chars must be >= 50")
+        _check(self.note_chars >= 50, "note.note_chars must be >= 50")
+        _check(self.llm_max_tokens >= 16, "note.llm_max_tokens must be >= 16")
+        _check(self.rrf_k >= 1, "note.rrf_k must be >= 1")
+
+
+__all__ = ["NOTE_POLICIES", "NoteConfig"]

@@ -1,0 +1,183 @@
+"""The Ray executor: OpenIE and embedding batches on a Ray Data actor pool.
+
+Each planned batch is one row of a Ray dataset (one block), mapped with
+``map_batches(Worker, batch_size=1, compute=ActorPoolStrategy(size=N))``: every
+actor loads spaCy / the embedding model / the LLM client once in ``__init__``
+and then streams batches. Results come back to the driver as they finish, and
+the driver checkpoints them, so no shared filesystem is needed.
+
+Ray is imported lazily, only here. Without ``ray_address`` a local Ray
+instance is started with ``num_cpus = workers`` (no dashboard, worker logs not
+forwarded) and shut down at the end; a Ray session that is already running
+(e.g. started by a notebook or a test) is reused and left running. To join a
+cluster, pass ``ray_address`` ("auto" or "ray://head:10001"); every node needs
+hipporag-toolkit and its models installed.
+
+Example:
+    >>> from pipelines.jobs.spec import ExecutorConfig
+    >>> ex = RayExecutor(IndexConfig(), ExecutorConfig(kind="ray", workers=2))  # doctest: +SKIP
+    >>> ex.startup_s                                                             # doctest: +SKIP
+    11.3
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hipporag.config import IndexConfig
+from hipporag.errors import HippoRAGError, JobError
+from hipporag.protocols import Embedder, Extractor
+from pipelines.jobs.spec import ExecutorConfig
+from pipelines.jobs.workers import Batch, EmbedWorker, OpenIEWorker
+
+logger = logging.getLogger("hipporag")
+
+
+class RayExecutor:
+    """Runs the parallel stages on Ray Data actor pools.
+
+    Args:
+        config: The index configuration.
+        executor: Worker count, CPUs per worker and the cluster address.
+        extractor: Custom extractor, pickled to each actor (default: each actor
+            builds the one named by ``config.openie``).
+        embedder: Custom embedder, pickled to each actor.
+
+    Example:
+        >>> ex = RayExecutor(IndexConfig(), ExecutorConfig(kind="ray"))  # doctest: +SKIP
+        >>> for key, data, info in ex.map("embedding", batches): ...      # doctest: +SKIP
+        >>> ex.close()                                                    # doctest: +SKIP
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        executor: ExecutorConfig,
+        extractor: Extractor | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        import ray
+
+        self.config = config
+        self.settings = executor
+        self._extractor = extractor
+        self._embedder = embedder
+        self._owns_ray = False
+        t = time.perf_counter()
+        if not ray.is_initialized():
+            quiet = logger.getEffectiveLevel() > logging.DEBUG
+            kwargs: dict[str, Any] = {
+                "ignore_reinit_error": True,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING if quiet else logging.INFO,
+                "runtime_env": {"env_vars": _worker_env()},
+            }
+            try:
+                if executor.ray_address:
+                    ray.init(address=executor.ray_address, **kwargs)
+                else:
+                    ray.init(num_cpus=executor.n_workers, include_dashboard=False, **kwargs)
+            except Exception as err:  # connection errors come in many types
+                raise JobError(
+                    f"could not start or join Ray ({type(err).__name__}: {err})",
+                    hint="check executor.ray_address (e.g. 'auto' on a cluster node), or use "
+                    "executor.kind = 'local'",
+                ) from None
+            self._owns_ray = True
+        self.startup_s = time.perf_counter() - t
+        self.workers = executor.workers or max(
+            1, int(ray.cluster_resources().get("CPU", 1) // executor.cpus_per_worker)
+        )
+
+    def map(self, stage: str, batches: Sequence[Batch]) -> Iterator[tuple[str, bytes, dict]]:
+        """Run ``batches`` of ``stage`` on an actor pool; yield results as they finish."""
+        if not batches:
+            return
+        import ray.data
+
+        _quiet_ray_data()
+        if stage == "openie":
+            fn: type = OpenIEWorker
+            ctor: dict[str, Any] = {"config": self.config, "extractor": self._extractor}
+        else:
+            fn = EmbedWorker
+            ctor = {"config": self.config.embedding, "embedder": self._embedder}
+        rows = [{"key": b.key, "payload": b.payload} for b in batches]
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            fn,
+            fn_constructor_kwargs=ctor,
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(rows))),
+            num_cpus=self.settings.cpus_per_worker,
+        )
+        try:
+            for row in ds.iter_rows():
+                yield str(row["key"]), bytes(row["data"]), json.loads(str(row["info"]))
+        except HippoRAGError:
+            raise
+        except Exception as err:
+            raise _unwrap(err) from None
+
+    def close(self) -> None:
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _worker_env() -> dict[str, str]:
+    """Environment of Ray workers: quiet tokenizers and bars; this source tree importable."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {"TOKENIZERS_PARALLELISM": "false", "HIPPORAG_PROGRESS": "0", "PYTHONPATH": path}
+
+
+def _quiet_ray_data() -> None:
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.raise_original_map_exception = True  # our errors, not a generic UserCodeException
+    ctx.print_on_execution_start = False
+    ctx.verbose_stats_logs = False
+    ctx.enable_auto_log_stats = False
+    if logger.getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+
+
+def _unwrap(err: BaseException) -> BaseException:
+    """The toolkit error inside a Ray error, or a JobError that says what failed."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    root = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, HippoRAGError) and type(e).__module__.startswith("hipporag"):
+            return e
+        root = e
+        e = getattr(e, "cause", None) or e.__cause__
+    text = str(root).strip().splitlines()
+    return JobError(
+        f"a Ray worker failed: {type(root).__name__}: {text[-1] if text else ''}",
+        hint="rerun with -vv to see the worker logs; finished batches are checkpointed "
+        "and are reused when the job is started again",
+    )
+
+
+__all__ = ["RayExecutor"]

