@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN := torch==2.13.0
-LLAMA_PIN := llama-cpp-python==0.3.36
+LLAMA_VERSION := 0.3.36
 # Built llama-cpp-python wheels are kept here: compiling takes ~12 min on 2 cores.
 WHEELHOUSE ?= $(HOME)/.cache/hipporag-toolkit/wheels
 
@@ -21,9 +21,9 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.llm-installed: $(VENV)/.installed
 	mkdir -p $(WHEELHOUSE)
-	ls $(WHEELHOUSE)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
-		$(PIP) wheel --no-deps $(LLAMA_PIN) -w $(WHEELHOUSE)
-	$(PIP) install -q --find-links $(WHEELHOUSE) "$(LLAMA_PIN)" "llama-cpp-python[server]"
+	ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		$(PIP) wheel --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEELHOUSE)
+	$(PIP) install -q --find-links $(WHEELHOUSE) "llama-cpp-python[server]==$(LLAMA_VERSION)"
 	touch $@
 
 llm-server-deps: $(VENV)/.llm-installed

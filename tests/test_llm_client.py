@@ -26,8 +26,6 @@ SCHEMA = {
     "required": ["named_entities"],
 }
 
-pytest_plugins = ["tests.plugins.llm_server"]
-
 
 @pytest.fixture
 def fake(fake_llm_server: FakeOpenAIServer) -> FakeOpenAIServer:

@@ -22,8 +22,6 @@ from hipporag.protocols import Extractor
 from hipporag.types import Passage, Triple
 from indexers.openie_llm import LLMOpenIE
 
-pytest_plugins = ["tests.plugins.llm_server"]
-
 PASSAGES = [
     Passage.from_text("Paris", "Paris is the capital of France."),
     Passage.from_text("Alan Turing", "Alan Turing was born in London in 1912."),

@@ -122,6 +122,8 @@ class LlamaServer:
             "--chat_format", "gemma",
             "--n_ctx", "2048",
             "--n_threads", str(self.n_threads),
+            "--cache", "True",  # reuse prompt prefixes (instructions + example) across calls
+            "--cache_size", str(256 << 20),
             "--host", self.host,
             "--port", str(self.port),
             "--verbose", "False",
