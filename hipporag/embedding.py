@@ -5,6 +5,8 @@ Example:
     >>> vecs = emb.encode(["Paris is in France."])
     >>> vecs.shape
     (1, 384)
+    >>> emb.encode_query("Where is Paris?").shape   # fast path for one query
+    (384,)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         self.config = config or EmbeddingConfig()
         self._model: Any = None
+        self._fast: tuple[Any, Any, int] | None | bool = False  # False: not probed yet
         self._lock = threading.Lock()
 
     @property
@@ -74,6 +77,64 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Encode one query; returns a ``(dim,)`` float32 unit vector.
+
+        For the common model layout (transformer, mean pooling, optional
+        normalisation) this calls the tokenizer and the transformer directly
+        under ``torch.inference_mode``, skipping ``SentenceTransformer.encode``'s
+        batching machinery; the result equals :meth:`encode` to float rounding
+        (checked to 1e-5 in the tests). Other layouts go through :meth:`encode`.
+        """
+        self.warm_up()
+        fast = self._fast_path()
+        if fast is None:
+            return self.encode([text], is_query=True)[0]
+        import torch
+
+        tokenizer, model, max_len = fast
+        prefix = self.config.query_prefix
+        enc = tokenizer(
+            prefix + text if prefix else text,
+            truncation=True,
+            max_length=max_len,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            hidden = model(**enc).last_hidden_state[0]
+            mask = enc["attention_mask"][0].to(hidden.dtype).unsqueeze(-1)
+            pooled = (hidden * mask).sum(0) / mask.sum().clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=0)
+        return np.ascontiguousarray(pooled.numpy(), dtype=np.float32)
+
+    def _fast_path(self) -> tuple[Any, Any, int] | None:
+        """(tokenizer, transformer, max length) if the model is transformer + mean pooling."""
+        if self._fast is not False:
+            return self._fast  # type: ignore[return-value]
+        fast = None
+        try:
+            modules = list(self._model)
+            names = [type(m).__name__ for m in modules]
+            if names[:2] == ["Transformer", "Pooling"] and names[2:] in ([], ["Normalize"]):
+                pooling = modules[1].get_config_dict()
+                mode = pooling.get("pooling_mode")
+                mean_only = mode == "mean" if mode is not None else (
+                    pooling.get("pooling_mode_mean_tokens") is True
+                    and not any(
+                        v for k, v in pooling.items()
+                        if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
+                    )
+                )
+                auto = getattr(modules[0], "auto_model", None)
+                tokenizer = getattr(self._model, "tokenizer", None)
+                if mean_only and auto is not None and tokenizer is not None:
+                    auto.eval()
+                    fast = (tokenizer, auto, int(self._model.max_seq_length))
+        except (TypeError, AttributeError, ValueError):
+            fast = None
+        self._fast = fast
+        return fast
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "sentence-transformers", **self.config.to_dict()}

@@ -40,16 +40,24 @@ def register(subparsers: Any) -> None:
 def add_job_options(p: argparse.ArgumentParser) -> None:
     """Options shared with ``hipporag job run`` (executor overrides)."""
     p.add_argument("--openie", metavar="KIND", help="spacy (default) | hipporag:PATH | llm")
-    p.add_argument("--config", metavar="FILE",
-                   help="TOML with [embedding] [openie] [graph] [chunking] [executor] tables")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML with [embedding] [openie] [graph] [chunking] [executor] tables",
+    )
     p.add_argument("--executor", choices=("local", "ray"), help="where OpenIE/embedding run")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per CPU)")
     p.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (implies ray)")
     p.add_argument("--batch-size", type=int, metavar="N", help="passages per OpenIE batch")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="default: INDEX_DIR.checkpoints")
     p.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints")
-    p.add_argument("--no-keep-checkpoints", dest="keep_checkpoints", action="store_false",
-                   default=None, help="delete the checkpoints after a successful run")
+    p.add_argument(
+        "--no-keep-checkpoints",
+        dest="keep_checkpoints",
+        action="store_false",
+        default=None,
+        help="delete the checkpoints after a successful run",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pipelines.commands.index import apply_overrides, print_report
 from pipelines.jobs import JobSpec, job_status, run_job
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # An index job. Relative paths are relative to this file.
 inputs = ["corpus.json"]          # one or more corpus files or folders
 output = "my-index"               # replaced atomically when the job finishes
@@ -25,7 +25,7 @@ output = "my-index"               # replaced atomically when the job finishes
 kind = "local"                    # "local" (in-process) or "ray"
 workers = 0                       # Ray actors per stage; 0 = one per CPU
 batch_size = 64                   # passages per OpenIE batch (one checkpoint each)
-embed_batch_size = 512            # texts per embedding batch
+embed_batch_size = 256            # texts per embedding batch
 # ray_address = "auto"            # join a running cluster instead of starting one
 keep_checkpoints = true
 
@@ -40,7 +40,7 @@ synonymy_threshold = 0.8
 
 [chunking]
 max_words = 0
-'''
+"""
 
 
 def register(subparsers: Any) -> None:
@@ -54,8 +54,9 @@ def register(subparsers: Any) -> None:
     r.add_argument("--ray-address", metavar="ADDR", help="override executor.ray_address")
     r.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
-    r.set_defaults(func=run, openie=None, batch_size=None, keep_checkpoints=None,
-                   checkpoint_dir=None)
+    r.set_defaults(
+        func=run, openie=None, batch_size=None, keep_checkpoints=None, checkpoint_dir=None
+    )
 
     s = sub.add_parser("status", help="show checkpoint progress of the job")
     s.add_argument("spec", metavar="SPEC.toml")
@@ -79,7 +80,9 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(st, indent=2, sort_keys=True))
         return 0
     print(f"job {args.spec}")
-    print(f"  output {spec.output_path} ({'written' if st['output_exists'] else 'not written yet'})")
+    print(
+        f"  output {spec.output_path} ({'written' if st['output_exists'] else 'not written yet'})"
+    )
     if not st["exists"]:
         print(f"  checkpoints {st['path']}: none yet (job not started)")
         return 0

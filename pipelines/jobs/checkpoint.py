@@ -212,9 +212,11 @@ class CheckpointStore:
     def stale_namespaces(self, current: list[Namespace]) -> list[str]:
         """Namespaces of other configurations (left by earlier runs)."""
         keep = {ns.root.name for ns in current}
-        return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and p.name not in keep
-        ) if self.root.is_dir() else []
+        return (
+            sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name not in keep)
+            if self.root.is_dir()
+            else []
+        )
 
     def remove(self) -> None:
         """Delete the whole checkpoint directory (after a successful run, if asked)."""

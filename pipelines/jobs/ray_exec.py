@@ -122,8 +122,6 @@ class RayExecutor:
         try:
             for row in ds.iter_rows():
                 yield str(row["key"]), bytes(row["data"]), json.loads(str(row["info"]))
-        except HippoRAGError:
-            raise
         except Exception as err:
             raise _unwrap(err) from None
 
@@ -163,12 +161,14 @@ def _quiet_ray_data() -> None:
 
 def _unwrap(err: BaseException) -> BaseException:
     """The toolkit error inside a Ray error, or a JobError that says what failed."""
+    from ray.exceptions import RayError
+
     seen: set[int] = set()
     e: BaseException | None = err
     root = err
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, HippoRAGError) and type(e).__module__.startswith("hipporag"):
+        if isinstance(e, HippoRAGError) and not isinstance(e, RayError):
             return e
         root = e
         e = getattr(e, "cause", None) or e.__cause__

@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,19 @@ from hipporag.errors import ConfigError, JobError
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
-from indexers.builder import BuildReport, IndexBuilder, make_extractor
+from indexers.builder import IndexBuilder, make_extractor
 from indexers.graph import assemble_kg
 from indexers.readers import ReadStats, read_corpus
 from pipelines.jobs.checkpoint import CheckpointStore, Namespace, checkpoint_status
 from pipelines.jobs.local import Executor, LocalExecutor
+from pipelines.jobs.report import (
+    BatchEvent,
+    JobReport,
+    StageCounts,
+    add_counts,
+    merge_stats,
+    sum_usage,
+)
 from pipelines.jobs.spec import JobSpec
 from pipelines.jobs.workers import (
     Batch,
@@ -49,93 +58,6 @@ from pipelines.jobs.workers import (
 )
 
 logger = logging.getLogger("hipporag")
-
-
-@dataclass
-class StageCounts:
-    """Batches of one stage: planned = reused (from checkpoints) + computed."""
-
-    planned: int = 0
-    reused: int = 0
-    computed: int = 0
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class BatchEvent:
-    """Passed to ``on_batch`` after a computed batch is durably checkpointed."""
-
-    stage: str
-    key: str
-    done: int  # batches of this stage finished so far (reused included)
-    total: int  # batches of this stage
-    computed: int  # batches computed by this run so far, all stages
-
-
-@dataclass
-class JobReport:
-    """What a job did: the build report plus batch counts, executor and LLM usage."""
-
-    build: BuildReport
-    batches: dict[str, StageCounts]
-    executor: str
-    workers: int
-    startup_s: float
-    checkpoint_dir: Path | None
-    usage: dict[str, float] | None = None
-    usage_all_batches: dict[str, float] | None = None
-    config_changed: bool = False
-    stale_namespaces: list[str] = field(default_factory=list)
-
-    @property
-    def path(self) -> Path:
-        return self.build.path
-
-    @property
-    def counts(self) -> dict[str, Any]:
-        return self.build.counts
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.build.path),
-            "counts": self.build.counts,
-            "timings_s": {k: round(v, 3) for k, v in self.build.timings_s.items()},
-            "batches": {k: asdict(v) for k, v in self.batches.items()},
-            "executor": self.executor,
-            "workers": self.workers,
-            "startup_s": round(self.startup_s, 3),
-            "checkpoint_dir": str(self.checkpoint_dir) if self.checkpoint_dir else None,
-            "usage": self.usage,
-            "usage_all_batches": self.usage_all_batches,
-        }
-
-    def summary(self) -> str:
-        lines = [self.build.summary()]
-        lines.append(
-            "  batches "
-            + "  ".join(
-                f"{k} {c.planned} (reused {c.reused}, computed {c.computed})"
-                for k, c in self.batches.items()
-            )
-        )
-        start = f", start-up {self.startup_s:.1f}s" if self.executor == "ray" else ""
-        lines.append(f"  executor {self.executor} ({self.workers} workers{start})")
-        if self.usage is not None:
-            lines.append("  llm usage " + _fmt_usage(self.usage))
-        if self.checkpoint_dir is not None:
-            lines.append(f"  checkpoints kept in {self.checkpoint_dir}")
-        if self.config_changed:
-            lines.append("  note: the spec changed since the checkpoints were written; "
-                         "only batches of unchanged stages were reused")
-        return "\n".join(lines)
-
-
-def _fmt_usage(u: dict[str, float]) -> str:
-    keys = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failures")
-    parts = [f"{k} {int(u.get(k, 0))}" for k in keys if k in u]
-    if "cost" in u:
-        parts.append(f"cost ${u['cost']:.4f}")
-    return "  ".join(parts) or "none"
 
 
 def read_inputs(inputs: Sequence[str]) -> tuple[list[Passage], dict[str, Any]]:
@@ -240,8 +162,11 @@ def run_job(
     store.open(fingerprint, spec.to_dict(), clear=fresh)
     changed = store.previous_fingerprint not in (None, fingerprint)
     if changed:
-        logger.info("the spec changed since %s was written; stages whose settings changed "
-                    "start afresh in a new namespace", store.root)
+        logger.info(
+            "the spec changed since %s was written; stages whose settings changed "
+            "start afresh in a new namespace",
+            store.root,
+        )
     counts = {"openie": StageCounts(), "embedding": StageCounts()}
     usage_run: dict[str, float] = {}
     has_usage = False
@@ -262,13 +187,16 @@ def run_job(
                 nonlocal has_usage
                 if info.get("usage") is not None:
                     has_usage = True
-                    _add(usage_run, info["usage"])
+                    add_counts(usage_run, info["usage"])
 
             runner = _StageRunner(executor, store, counts, on_batch)
             extractions, headers = runner.run(
-                "openie", ns_ie, plan,
+                "openie",
+                ns_ie,
+                plan,
                 lambda b, data: decode_extractions(data, [passages[i].id for i in b.rows]),
                 on_ie,
+                retry=_had_failures,
             )
             builder.timings["openie"] = counts["openie"].seconds
             t = time.perf_counter()
@@ -280,7 +208,9 @@ def run_job(
             ns_em = store.namespace("embedding", fp_em)
             eplan = plan_embedding(table.unique, spec.executor.embed_batch_size, fp_em)
             parts, _ = runner.run(
-                "embedding", ns_em, eplan,
+                "embedding",
+                ns_em,
+                eplan,
                 lambda b, data: (lambda v: None if v is None else (v, {}))(
                     decode_vectors(data, len(b.rows))
                 ),
@@ -292,8 +222,9 @@ def run_job(
             workers, startup = executor.workers, executor.startup_s
     finally:
         store.close()
-    builder.extractor = _RecordedExtractor(drv_extractor, _merge_stats(headers))  # type: ignore[assignment]
-    usage_all = _sum_usage(headers)
+    ex_stats = merge_stats(headers)
+    builder.extractor = _RecordedExtractor(drv_extractor, ex_stats)  # type: ignore[assignment]
+    usage_all = sum_usage(headers)
     job_meta = {
         "executor": spec.executor.kind,
         "workers": workers,
@@ -303,18 +234,30 @@ def run_job(
     if usage_all is not None:
         job_meta["llm_usage"] = usage_all
     build = builder.write(
-        spec.output_path, passages, kg, vectors[table.rows], read_stats=read_stats,
-        n_embedded=len(table.unique), extra_meta={"job": job_meta},
+        spec.output_path,
+        passages,
+        kg,
+        vectors[table.rows],
+        read_stats=read_stats,
+        n_embedded=len(table.unique),
+        extra_meta={"job": job_meta},
     )
     kept: Path | None = store.root
     if not spec.executor.keep_checkpoints:
         store.remove()
         kept = None
     return JobReport(
-        build=build, batches=counts, executor=spec.executor.kind, workers=workers,
-        startup_s=startup, checkpoint_dir=kept,
-        usage=usage_run if has_usage else None, usage_all_batches=usage_all,
-        config_changed=changed, stale_namespaces=stale,
+        build=build,
+        batches=counts,
+        executor=spec.executor.kind,
+        workers=workers,
+        startup_s=startup,
+        checkpoint_dir=kept,
+        usage=usage_run if has_usage else None,
+        usage_all_batches=usage_all,
+        config_changed=changed,
+        stale_namespaces=stale,
+        extractor_stats=ex_stats,
     )
 
 
@@ -340,15 +283,23 @@ class _StageRunner:
         plan: list[Batch],
         decode: Callable[[Batch, bytes], tuple[Any, dict] | None],
         on_info: Callable[[dict[str, Any]], None] | None,
+        retry: Callable[[bytes], bool] | None = None,
     ) -> tuple[list[Any], list[dict]]:
         t = time.perf_counter()
         c = self.counts[stage]
         done = ns.keys()
+        if retry is not None:  # e.g. batches with failed LLM calls: try those again
+            done = {b.key for b in plan if b.key in done and not retry(ns.read(b.key) or b"")}
         todo = [b for b in plan if b.key not in done]
         c.planned, c.reused = len(plan), len(plan) - len(todo)
         self.store.record_stage(stage, ns, [b.key for b in plan], c.reused)
-        logger.info("%s: %d batches (%d reused from checkpoints, %d to compute)",
-                    stage, len(plan), c.reused, len(todo))
+        logger.info(
+            "%s: %d batches (%d reused from checkpoints, %d to compute)",
+            stage,
+            len(plan),
+            c.reused,
+            len(todo),
+        )
         for attempt in range(2):
             self._compute(stage, ns, todo, on_info, len(plan))
             results: list[Any] = []
@@ -367,8 +318,9 @@ class _StageRunner:
                 return results, infos
             if attempt == 1:
                 break
-            logger.warning("%s: %d checkpoint files were unusable; computing them again",
-                           stage, len(bad))
+            logger.warning(
+                "%s: %d checkpoint files were unusable; computing them again", stage, len(bad)
+            )
             for b in bad:
                 ns.discard(b.key)
             todo = bad
@@ -394,7 +346,26 @@ class _StageRunner:
                 on_info(info)
             if self.on_batch is not None:
                 run_total = sum(x.computed for x in self.counts.values())
-                self.on_batch(BatchEvent(stage, key, c.reused + c.computed, total, run_total))
+                self.on_batch(
+                    BatchEvent(
+                        stage,
+                        key,
+                        c.reused + c.computed,
+                        total,
+                        run_total,
+                        float(info.get("seconds", 0.0)),
+                        info.get("pid"),
+                    )
+                )
+
+
+def _had_failures(data: bytes) -> bool:
+    """True for an OpenIE batch whose extractor reported failed passages (LLM errors)."""
+    try:
+        header = json.loads(data.split(b"\n", 1)[0])
+        return int(header["info"]["stats"].get("failed_passages", 0)) > 0
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _assemble_vectors(plan: list[Batch], parts: list[np.ndarray], n: int) -> np.ndarray:
@@ -403,34 +374,6 @@ def _assemble_vectors(plan: list[Batch], parts: list[np.ndarray], n: int) -> np.
     for b, vecs in zip(plan, parts, strict=True):
         out[list(b.rows)] = vecs
     return out
-
-
-def _add(total: dict[str, float], delta: dict[str, float]) -> None:
-    for k, v in delta.items():
-        total[k] = total.get(k, 0) + v
-
-
-def _merge_stats(headers: list[dict]) -> dict[str, float]:
-    """Extractor counters over all batches: summed deltas on top of the load-time baseline."""
-    baseline: dict[str, float] = {}
-    out: dict[str, float] = {}
-    for h in headers:
-        for k, v in (h.get("baseline") or {}).items():
-            baseline[k] = max(baseline.get(k, 0), v)
-        _add(out, h.get("stats") or {})
-    for k, v in baseline.items():
-        out[k] = out.get(k, 0) + v
-    return out
-
-
-def _sum_usage(headers: list[dict]) -> dict[str, float] | None:
-    total: dict[str, float] = {}
-    seen = False
-    for h in headers:
-        if h.get("usage") is not None:
-            seen = True
-            _add(total, h["usage"])
-    return total if seen else None
 
 
 def job_status(spec: JobSpec) -> dict[str, Any]:

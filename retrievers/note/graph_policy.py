@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,13 @@ from hipporag.note_config import NoteConfig
 from hipporag.types import Hit
 from retrievers.note.graph_view import Fact, IndexGraphView, contains_name, normalize_name
 from retrievers.note.policy import Meter, Note, Verdict
+
+_MAX_RINGS = 3
+_MONTHS = "january february march april may june july august september october november december"
+_DATE_LIKE = re.compile(
+    r"(?:[0-9 ]|(?:%s)|(?:st|nd|rd|th|s|bc|ad|ce|bce|century|centuries|the|of|in|early|late|mid)\b)+"
+    % "|".join(_MONTHS.split())
+)
 
 
 class GraphNotePolicy:
@@ -136,46 +144,80 @@ class GraphNotePolicy:
         pids = list(dict.fromkeys(pids))
         facts_by_p = view.passage_facts(pids)
         ents_by_p = view.passage_entities(pids)
-        entities: dict[int, None] = {}
-        for pid in pids:
-            entities.update(dict.fromkeys(ents_by_p[pid]))
-            for f in facts_by_p[pid]:
-                entities.update(dict.fromkeys((f.subject, f.object)))
         seeds = dict(q_ents) if q_ents else view.passage_nodes(pids)
         mass = view.entity_mass(seeds) if seeds else np.zeros(len(view.names))
-        q_norm = normalize_name(question)
-        bridges = [
-            e for e in entities
-            if e not in q_ents and mass[e] > 0
-            and not contains_name(q_norm, normalize_name(view.names[e]))
-        ]  # fmt: skip
-        bridges.sort(key=lambda e: -mass[e])
-        shown = set(q_ents) | set(bridges[: max(cfg.judge_bridges, cfg.bridges_per_query)])
-        facts: list[tuple[Fact, str]] = []
-        for pid in pids:
-            facts.extend((f, pid) for f in facts_by_p[pid] if {f.subject, f.object} & shown)
+        bridges, chain = self._chain(question, q_ents, pids, facts_by_p, ents_by_p, mass)
         top = bridges[: cfg.max_note_seeds]
         peak = max((float(mass[e]) for e in top), default=0.0)
-        note_seeds = {e: float(mass[e]) / peak for e in top} if peak > 0 else {}
+        note_seeds = {e: max(float(mass[e]) / peak, 0.1) for e in top} if peak > 0 else {}
         names = [view.names[e] for e in [*q_ents, *bridges]]
         context: dict[str, Any] = {
             "q_ents": dict(q_ents),
             "bridges": tuple(bridges),
             "fact_idxs": frozenset(f.idx for p in pids for f in facts_by_p[p]),
         }
-        text = self._render(question, q_ents, bridges, facts, pids)
-        return Note(text, tuple(pids), tuple(f.text for f, _ in facts), tuple(names),
+        text = self._render(q_ents, bridges, chain, pids)
+        return Note(text, tuple(pids), tuple(f.text for f in chain), tuple(names),
                     note_seeds, context)  # fmt: skip
 
-    def _render(self, question: str, q_ents: Mapping[int, float], bridges: Sequence[int],
-                facts: Sequence[tuple[Fact, str]], pids: Sequence[str]) -> str:  # fmt: skip
+    def _chain(self, question: str, q_ents: Mapping[int, float], pids: Sequence[str],
+               facts_by_p: Mapping[str, Sequence[Fact]], ents_by_p: Mapping[str, Sequence[int]],
+               mass: np.ndarray) -> tuple[list[int], list[Fact]]:  # fmt: skip
+        """Bridges and the facts that reach them, ring by ring from the question entities.
+
+        Ring 1 holds the entities that share a fact with a question entity in a
+        passage mentioning one; ring 2 those sharing a fact with ring 1, and so
+        on. Only proper names qualify: dates, numbers, lower-case common nouns
+        ("opera", "maker"), generic hubs and names in the question are never
+        bridges. Within a ring, bridges are ordered by PPR mass.
+        """
+        view = self.view
+        q_norm = normalize_name(question)
+        anchors = set(q_ents)
+        bridges: list[int] = []
+        chain: list[Fact] = []
+        used: set[int] = set()
+        for _ in range(_MAX_RINGS):
+            ring: dict[int, None] = {}
+            for pid in pids:
+                if not anchors & set(ents_by_p[pid]) and not any(
+                    f.subject in anchors or f.object in anchors for f in facts_by_p[pid]
+                ):
+                    continue
+                for f in facts_by_p[pid]:
+                    if f.idx in used or not ({f.subject, f.object} & anchors):
+                        continue
+                    used.add(f.idx)
+                    chain.append(f)
+                    for e in (f.subject, f.object):
+                        if e not in anchors and self._bridgeable(e, q_norm, pids):
+                            ring[e] = None
+            if not ring:
+                break
+            bridges.extend(sorted(ring, key=lambda e: -mass[e]))
+            anchors |= set(ring)
+        return bridges, chain
+
+    def _bridgeable(self, entity: int, q_norm: str, pids: Sequence[str]) -> bool:
+        """A proper name (not a date, number, common noun or generic hub) absent from the question."""
+        name = normalize_name(self.view.names[entity])
+        return (
+            bool(name)
+            and not _DATE_LIKE.fullmatch(name)
+            and not contains_name(q_norm, name)
+            and not self.view.is_generic(entity)
+            and self.view.is_named(entity, pids) is not False
+        )
+
+    def _render(self, q_ents: Mapping[int, float], bridges: Sequence[int],
+                facts: Sequence[Fact], pids: Sequence[str]) -> str:  # fmt: skip
         names = self.view.names
         lines = [
             "question entities: " + (", ".join(names[e] for e in q_ents) or "-"),
             "bridges: " + (", ".join(names[e] for e in bridges[:5]) or "-"),
             "facts:",
         ]
-        lines.extend(f"- {f.text}" for f, _ in facts[:30])
+        lines.extend(f"- {f.text}" for f in facts[:30])
         if len(facts) > 30:
             lines.append(f"- ... {len(facts) - 30} more")
         lines.append(f"passages: {len(pids)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,12 +26,23 @@ import numpy as np
 from hipporag.types import Hit
 from retrievers.ppr import PPR
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-_MAX_NGRAM = 8
+_NON_WORD = re.compile(r"[^0-9A-Za-z]+")
+_MAX_NGRAM = 12
+# A capitalised word right before or after a match: the match is part of a longer name.
+_PREV_WORD = re.compile(r"(?<![.!?])\s([A-Z][\w'-]*)\s*$")
+_NEXT_WORD = re.compile(r"\s+[A-Z]")
+_ARTICLES_CAP = frozenset({"The", "A", "An"})
 _STOP = frozenset(
     "a an the of in on at to for by with and or is was are were be been who what which "
     "when where why how whom whose that this these those it its from as into than".split()
 )
+
+
+def _fold(text: str) -> str:
+    """Accents removed, punctuation to spaces, case kept."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def normalize_name(text: str) -> str:
@@ -40,7 +52,7 @@ def normalize_name(text: str) -> str:
         >>> normalize_name("G. Stanley  Hall's")
         'g stanley hall s'
     """
-    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    return _fold(text).lower()
 
 
 def contains_name(haystack_norm: str, name_norm: str) -> bool:
@@ -94,6 +106,7 @@ class IndexGraphView:
         self._lock = threading.Lock()
         self._entities: dict[str, tuple[int, ...]] = {}
         self._facts: dict[str, tuple[Fact, ...]] = {}
+        self._texts: dict[str, str] = {}
         self._mass: dict[frozenset[tuple[int, float]], np.ndarray] = {}
 
     # -- name and id maps ----------------------------------------------------------
@@ -183,20 +196,62 @@ class IndexGraphView:
             out.setdefault(int(p), []).append(Fact(int(f), int(s), str(r), int(o), str(t)))
         return out
 
+    def passage_texts(self, pids: Sequence[str]) -> dict[str, str]:
+        """Title and text of each passage (cached)."""
+        missing = [p for p in pids if p not in self._texts and p in self._pidx]
+        if missing:
+            found = self.index.passages([self._pidx[p] for p in missing])
+            with self._lock:
+                for p in found:
+                    self._texts[p.id] = f"{p.title}\n{p.text}"
+        return {p: self._texts.get(p, "") for p in pids}
+
+    def is_named(self, entity: int, pids: Sequence[str]) -> bool | None:
+        """Whether the entity is written capitalised in one of the passages (a proper name).
+
+        None when its name is not found verbatim (ignoring case) in any of them.
+        """
+        name = self.names[entity].strip()
+        if not name:
+            return None
+        pattern = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+        seen = False
+        for text in self.passage_texts(pids).values():
+            for m in pattern.finditer(text):
+                seen = True
+                first = next((c for c in m.group(0) if c.isalpha()), "")
+                if not first:
+                    return True
+                before = _PREV_WORD.search(text, 0, m.start())
+                after = _NEXT_WORD.match(text, m.end())
+                inside = (before and before.group(1) not in _ARTICLES_CAP) or after
+                if first.isupper() and not inside:
+                    return True
+        return False if seen else None
+
     # -- question and text linking ------------------------------------------------------
     def question_entities(self, question: str, hits: Sequence[Hit] = ()) -> dict[int, float]:
-        """Entities of a question: named in it, or linked by the retriever as seeds.
+        """Entities named in a question (weight 1); the retriever's seeds as a fallback.
 
-        Names are matched on word n-grams of the question (longest match wins,
-        stop words and generic entities skipped) and weigh 1. Entity seeds found
-        in the hits' explanations keep the retriever's weight, scaled to at most 1.
+        Names are matched on word n-grams of the question, longest first. An
+        n-gram counts only if one of its words is capitalised after the first
+        word, or holds a digit (so "country" or "author" never match, "Brand"
+        or "1987" do); a question with no capital letters after the first word
+        lifts that rule. Generic entities are skipped. When nothing matches,
+        the entity seeds in the hits' explanations are used, weights scaled to
+        at most 1.
         """
+        words = _fold(question).split()
+        tokens = [w.lower() for w in words]
+        cased = [i > 0 and w[:1].isupper() or any(c.isdigit() for c in w)
+                 for i, w in enumerate(words)]  # fmt: skip
+        if not any(cased[1:]):
+            cased = [True] * len(words)
         out: dict[int, float] = {}
-        tokens = normalize_name(question).split()
         covered = [False] * len(tokens)
         for n in range(min(_MAX_NGRAM, len(tokens)), 0, -1):
             for i in range(len(tokens) - n + 1):
-                if any(covered[i : i + n]):
+                if any(covered[i : i + n]) or not any(cased[i : i + n]):
                     continue
                 gram = " ".join(tokens[i : i + n])
                 if n == 1 and (gram in _STOP or len(gram) < 3):
@@ -206,6 +261,8 @@ class IndexGraphView:
                     covered[i : i + n] = [True] * n
                     for e in ents:
                         out[e] = 1.0
+        if out:
+            return out
         seeds: dict[int, float] = {}
         for hit in hits:
             for seed in hit.explanation.seeds if hit.explanation else ():
@@ -213,9 +270,7 @@ class IndexGraphView:
                 if e is not None and seed.weight > 0:
                     seeds[e] = max(seeds.get(e, 0.0), float(seed.weight))
         top = max(seeds.values(), default=1.0)
-        for e, w in seeds.items():
-            out.setdefault(e, w / top)
-        return out
+        return {e: w / top for e, w in seeds.items()}
 
     def link_text(self, text: str, pids: Sequence[str], limit: int = 10) -> dict[int, float]:
         """Entities of the passages ``pids`` named in ``text``, most specific first.

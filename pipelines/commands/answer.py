@@ -1,0 +1,127 @@
+"""``hipporag answer``: answer a question with the adaptive note loop (and an LLM reader).
+
+Runs the note loop over the index, then, when an LLM endpoint is given, the
+reader answers from the best note and the top passages. Without an LLM the
+LLM-free note policy runs and the best note is printed instead of an answer.
+Always prints the passages and the loop's trace.
+
+Example:
+    $ hipporag answer my-index "Who directed the film that won the Golden Heron Award in 1987?"
+    $ hipporag answer my-index "..." --llm-base-url http://127.0.0.1:8080/v1 --llm-model gemma3
+    $ hipporag answer my-index "..." --no-llm --max-step 2 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from typing import Any
+
+from hipporag.errors import ConfigError
+from hipporag.note_config import NOTE_POLICIES, NoteConfig
+
+_OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
+
+
+def add_note_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``answer`` and ``eval --mode note``: LLM endpoint and loop budgets."""
+    g = p.add_argument_group("note loop")
+    g.add_argument("--note-config", metavar="TOML", help="a [note] config file (NoteConfig keys)")
+    g.add_argument("--top-k", type=int, help="passages per retrieval (default 5)")
+    g.add_argument("--max-step", type=int, help="iterations after the first retrieval (default 3)")
+    g.add_argument("--max-fail-step", type=int, help="stop after this many rejected notes (1)")
+    g.add_argument("--max-top-k", type=int, help="budget of distinct passages seen (default 15)")
+    g.add_argument("--policy", choices=NOTE_POLICIES, help="note policy (default auto)")
+    g = p.add_argument_group("LLM (OpenAI-compatible)")
+    g.add_argument("--llm-base-url", metavar="URL", help="e.g. http://127.0.0.1:8080/v1")
+    g.add_argument("--llm-model", metavar="M", help="model name as the server knows it")
+    g.add_argument("--llm-cache-dir", metavar="DIR", help="response cache (default ~/.cache)")
+    g.add_argument("--no-llm", action="store_true", help="LLM-free policy, no reader")
+
+
+def note_config_from_args(args: argparse.Namespace) -> NoteConfig:
+    """A :class:`NoteConfig` from ``--note-config`` plus the command-line overrides."""
+    base = NoteConfig.load(args.note_config) if getattr(args, "note_config", None) else NoteConfig()
+    data = base.to_dict()
+    for name in _OVERRIDES:
+        value = getattr(args, name, None)
+        if value is not None:
+            data[name] = value
+    if getattr(args, "policy", None):
+        data["policy"] = args.policy
+    return NoteConfig.from_dict(data)
+
+
+def llm_from_args(args: argparse.Namespace) -> Any:
+    """The LLM named by ``--llm-base-url``/``--llm-model``, or None (``--no-llm`` or unset)."""
+    if getattr(args, "no_llm", False) or not getattr(args, "llm_base_url", None):
+        if getattr(args, "llm_model", None) and not getattr(args, "no_llm", False):
+            raise ConfigError("--llm-model needs --llm-base-url",
+                              hint="e.g. --llm-base-url http://127.0.0.1:8080/v1")  # fmt: skip
+        return None
+    if not args.llm_model:
+        raise ConfigError("--llm-base-url needs --llm-model",
+                          hint="name the model as the server lists it at /v1/models")  # fmt: skip
+    from pipelines.qa import make_llm
+
+    return make_llm(args.llm_base_url, args.llm_model, cache_dir=args.llm_cache_dir)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "answer", help="answer a question with the adaptive note loop (LLM reader optional)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("index", metavar="INDEX_DIR")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages to print (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_note_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.facade import HippoRAG
+    from pipelines.qa import NoteQA
+
+    config = note_config_from_args(args)
+    llm = llm_from_args(args)
+    rag = HippoRAG.open(args.index)
+    qa = NoteQA(rag, config, llm)
+    out = qa.ask(args.question)
+    if args.json:
+        data = out.to_dict()
+        data["reader"] = qa.reader is not None
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print(render(out, k=args.k, has_reader=qa.reader is not None))
+    return 0
+
+
+def render(out: Any, *, k: int = 5, has_reader: bool = True) -> str:
+    """The human-readable report of ``hipporag answer``."""
+    result, trace = out.result, out.result.trace
+    lines = []
+    if has_reader:
+        lines.append(f"answer: {out.answer or '(the reader gave no usable answer)'}")
+    else:
+        lines.append("answer: no reader is configured (pass --llm-base-url URL --llm-model M); "
+                     "showing the best note instead")  # fmt: skip
+    lines.append(f"\nbest note (step {trace.best_step}, policy {trace.policy}):")
+    note = result.note.text if result.note and not result.note.empty else "(empty)"
+    lines.append(textwrap.indent(note, "  "))
+    lines.append(f"\npassages ({len(result.seen_ids)} seen, top {min(k, len(result.hits))}):")
+    for hit in result.hits[:k]:
+        lines.append(f"  {hit.rank}. [{hit.score:.4f}] {hit.title}  ({hit.passage_id})")
+        lines.append(textwrap.indent(textwrap.shorten(hit.text, 160), "       "))
+    lines.append("\ntrace:")
+    lines.append(textwrap.indent(str(trace), "  "))
+    lines.append(
+        f"\ncalls: {trace.retrieval_calls} retrieval, {out.llm_calls} LLM "
+        f"({trace.llm_calls} loop + {out.reader_calls} reader)"
+    )
+    return "\n".join(lines)
+
+
+__all__ = ["add_note_arguments", "llm_from_args", "note_config_from_args", "register", "run"]

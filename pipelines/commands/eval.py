@@ -1,0 +1,56 @@
+"""``hipporag eval``: passage recall@k and latency on a MuSiQue-style question file.
+
+Example:
+    $ hipporag eval my-index --questions questions.json
+    $ hipporag eval my-index --questions questions.json --mode hipporag2 --json --limit 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pipelines.commands._retrieval_args import add_retrieval_options, retrieval_config
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("eval", help="recall@k and latency on a question file")
+    p.add_argument("index", metavar="INDEX_DIR")
+    p.add_argument("--questions", required=True, metavar="QUESTIONS.json")
+    p.add_argument("--mode", help="hybrid (default), hipporag2, hipporag1, dense, ...")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    add_retrieval_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hipporag.errors import InputError
+    from pipelines.evaluate import evaluate, get_runner, load_questions
+    from pipelines.facade import HippoRAG
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be >= 1, got {args.limit}")
+    config = retrieval_config(args)
+    mode = args.mode or config.mode
+    get_runner(mode)  # unknown mode: fail before loading anything
+    questions = load_questions(args.questions, args.limit)
+    rag = HippoRAG.open(args.index, config)
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+    report = evaluate(rag, questions, mode=mode, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        out = report.to_dict()
+        out["index"] = str(rag.path)
+        print(json.dumps(out))
+    else:
+        print(report.table())
+    return 0

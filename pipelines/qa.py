@@ -1,0 +1,223 @@
+"""Question answering on top of the note loop: wiring, a reader, and one call per question.
+
+* :func:`make_note_loop` builds a :class:`~retrievers.note.NoteLoop` over an
+  opened :class:`~pipelines.facade.HippoRAG` (or anything with ``index`` and
+  ``retrieve(query, k, extra_seeds=...)``), with the LLM policy when an LLM is
+  given and the LLM-free graph policy otherwise.
+* :class:`Reader` answers a question with an LLM from the best note and the top
+  passages.
+* :class:`NoteQA` runs both and returns a :class:`QAResult`.
+
+Example:
+    >>> from pipelines.facade import HippoRAG                      # doctest: +SKIP
+    >>> rag = HippoRAG.open("my-index")                             # doctest: +SKIP
+    >>> qa = NoteQA(rag, llm=make_llm("http://127.0.0.1:8080/v1", "m"))  # doctest: +SKIP
+    >>> out = qa.ask("Who directed the film that won the award in 1987?")  # doctest: +SKIP
+    >>> out.answer, out.result.trace.retrieval_calls                 # doctest: +SKIP
+    ('Imre Valko', 2)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hipporag.config import LLMConfig
+from hipporag.errors import ConfigError
+from hipporag.note_config import NoteConfig
+from hipporag.protocols import LLM
+from hipporag.types import Hit
+from retrievers.note import GraphNotePolicy, IndexGraphView, LLMNotePolicy, NoteLoop
+from retrievers.note.policy import Note, NotePolicy
+from retrievers.note.prompts import answer_messages, render_passages
+from retrievers.note.trace import NoteResult
+
+_ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*[:\-]\s*", re.IGNORECASE)
+
+
+def make_llm(base_url: str, model: str, *, cache_dir: str | None = None, **overrides: Any
+             ) -> LLM:  # fmt: skip
+    """An :class:`~hipporag.llm.OpenAIChatLLM` with its persistent response cache.
+
+    Args:
+        base_url: OpenAI-compatible endpoint, e.g. ``http://127.0.0.1:8080/v1``.
+        model: Model name as the server knows it.
+        cache_dir: Cache directory (default: ``~/.cache/hipporag/llm``).
+        **overrides: Other :class:`~hipporag.config.LLMConfig` fields.
+    """
+    from hipporag.llm import LLMCache, OpenAIChatLLM
+
+    config = LLMConfig(base_url=base_url, model=model, cache_dir=cache_dir, **overrides)
+    return OpenAIChatLLM(config, cache=LLMCache.from_config(config))
+
+
+def make_policy(rag: Any, config: NoteConfig, llm: LLM | None = None) -> NotePolicy:
+    """The note policy named by ``config.policy`` (``auto``: LLM if given, else graph).
+
+    Raises:
+        ConfigError: ``policy = "llm"`` without an LLM.
+    """
+    view = IndexGraphView(rag.index)
+    kind = config.policy if config.policy != "auto" else ("llm" if llm is not None else "graph")
+    if kind == "llm":
+        if llm is None:
+            raise ConfigError(
+                "note.policy = 'llm' needs an LLM",
+                hint="pass --llm-base-url and --llm-model, or use note.policy = 'graph'",
+            )
+        return LLMNotePolicy(llm, config, view)
+    return GraphNotePolicy(view, config)
+
+
+def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None = None
+                   ) -> NoteLoop:  # fmt: skip
+    """A note loop over ``rag`` (its ``retrieve`` receives the note's entity seeds).
+
+    Example:
+        >>> loop = make_note_loop(HippoRAG.open("my-index"))         # doctest: +SKIP
+        >>> print(loop.run("Who ...?").trace)                          # doctest: +SKIP
+    """
+    config = config or NoteConfig()
+    policy = make_policy(rag, config, llm)
+    return NoteLoop(rag, policy, config, entity_names=rag.index.entity_names)
+
+
+def clean_answer(text: str) -> str:
+    """First non-empty line of a reader answer, without an "Answer:" label or end period.
+
+    Example:
+        >>> clean_answer("Answer: Imre Valko.\\nHe directed it.")
+        'Imre Valko'
+    """
+    for line in text.splitlines():
+        line = _ANSWER_PREFIX.sub("", line.strip()).strip().strip("\"'*`").strip()
+        if line:
+            return line.rstrip(".").strip()
+    return ""
+
+
+def build_context(note: Note | None, hits: Sequence[Hit], *, max_passages: int = 5,
+                  passage_chars: int = 600) -> str:  # fmt: skip
+    """Evidence for the reader: the note (if any) then the top passages."""
+    parts = []
+    if note is not None and not note.empty:
+        parts.append(f"Note:\n{note.text.strip()}")
+    if hits and max_passages > 0:
+        parts.append("Passages:\n" + render_passages(list(hits)[:max_passages], passage_chars))
+    return "\n\n".join(parts) or "(no evidence found)"
+
+
+@dataclass(slots=True)
+class Answer:
+    """A reader's answer.
+
+    Attributes:
+        text: The short answer ("" when the model gave nothing usable).
+        raw: The model's full reply.
+        llm_calls: Chat requests made (1).
+    """
+
+    text: str
+    raw: str = ""
+    llm_calls: int = 1
+
+
+class Reader:
+    """Answers a question from the best note and the top passages with an LLM.
+
+    Args:
+        llm: The chat model.
+        max_passages: Top passages added after the note.
+        passage_chars: Each passage is cut to this many characters.
+        max_tokens: Completion budget of the answer.
+
+    Example:
+        >>> class Echo:
+        ...     def chat(self, messages, json_schema=None, **params):
+        ...         return "Answer: Imre Valko."
+        >>> Reader(Echo()).answer("Who directed Salt Harbour?", Note("Salt Harbour ...")).text
+        'Imre Valko'
+    """
+
+    def __init__(self, llm: LLM, *, max_passages: int = 5, passage_chars: int = 600,
+                 max_tokens: int = 48) -> None:  # fmt: skip
+        self.llm = llm
+        self.max_passages = max_passages
+        self.passage_chars = passage_chars
+        self.max_tokens = max_tokens
+
+    def answer(self, question: str, note: Note | None = None, hits: Sequence[Hit] = ()) -> Answer:
+        context = build_context(note, hits, max_passages=self.max_passages,
+                                passage_chars=self.passage_chars)  # fmt: skip
+        raw = self.llm.chat(answer_messages(question, context), max_tokens=self.max_tokens) or ""
+        return Answer(clean_answer(raw), raw)
+
+
+@dataclass(slots=True)
+class QAResult:
+    """One answered question: the answer (None without a reader) and the loop's result."""
+
+    question: str
+    answer: str | None
+    result: NoteResult
+    reader_calls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def llm_calls(self) -> int:
+        """LLM calls of the loop plus the reader."""
+        return self.result.llm_calls + self.reader_calls
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "llm_calls": self.llm_calls,
+            "retrieval_calls": self.result.retrieval_calls,
+            "result": self.result.to_dict(),
+        }
+
+
+class NoteQA:
+    """The note loop followed by the reader.
+
+    Args:
+        rag: An opened facade (``index`` and ``retrieve(..., extra_seeds=...)``).
+        config: Note loop configuration.
+        llm: Chat model for the LLM policy and the reader; None: graph policy, no answer.
+        reader: Overrides the default :class:`Reader` over ``llm``.
+
+    Example:
+        >>> qa = NoteQA(HippoRAG.open("my-index"))                     # doctest: +SKIP
+        >>> qa.ask("Who ...?").answer is None                           # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, rag: Any, config: NoteConfig | None = None, llm: LLM | None = None,
+                 reader: Reader | None = None) -> None:  # fmt: skip
+        self.config = config or NoteConfig()
+        self.loop = make_note_loop(rag, self.config, llm)
+        self.reader = reader or (Reader(llm) if llm is not None else None)
+
+    def ask(self, question: str, k: int | None = None) -> QAResult:
+        """Run the loop and, with a reader, answer from its best note and top passages."""
+        result = self.loop.run(question, k=k)
+        if self.reader is None:
+            return QAResult(question, None, result)
+        answer = self.reader.answer(question, result.note, result.hits)
+        return QAResult(question, answer.text, result, reader_calls=answer.llm_calls)
+
+
+__all__ = [
+    "Answer",
+    "NoteQA",
+    "QAResult",
+    "Reader",
+    "build_context",
+    "clean_answer",
+    "make_llm",
+    "make_note_loop",
+    "make_policy",
+]

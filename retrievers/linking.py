@@ -1,0 +1,238 @@
+"""Seed linking: which entity nodes a query starts its random walk from.
+
+Two published styles:
+
+* :class:`NERLinker` -- HippoRAG 1. Named entities of the query (spaCy; noun
+  chunks when there are none), normalised like index entities, each linked to
+  its ``link_k`` nearest entity nodes through the entity HNSW. Seed weight is
+  the node specificity ``1 / n_passages`` (passages mentioning the entity).
+* :class:`FactLinker` -- HippoRAG 2. The query vector is matched against fact
+  embeddings through the fact HNSW; the ``top_facts`` best facts (optionally
+  filtered by an LLM, :mod:`retrievers.recognition`) give their subject and
+  object as seeds with weight ``fact score / n_passages``. HippoRAG 2 min-max
+  normalises fact scores over *all* facts, which needs a full scan; we use the
+  HNSW cosine (same recall on musique100 within 0.01, see docs/bench_retrieval.md).
+
+Example:
+    >>> linker = FactLinker(Index.open("my-index"), top_facts=5)      # doctest: +SKIP
+    >>> link = linker.link("Who directed Big Eyes?", qvec)             # doctest: +SKIP
+    >>> [(s.node, round(s.weight, 3)) for s in link.seeds][:2]          # doctest: +SKIP
+    [('big eyes', 0.061), ('tim burton', 0.034)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hipporag.index import Index
+from hipporag.models import load_spacy
+from hipporag.protocols import Embedder
+from hipporag.text import normalize_entity
+from hipporag.types import Seed
+from retrievers.recognition import RecognitionFilter
+
+# Entity labels that are not useful seeds (numbers and amounts), as in the spaCy indexer.
+SKIP_LABELS = frozenset({"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY", "TIME"})
+_QUESTION_WORDS = frozenset({"who", "what", "which", "when", "where", "why", "how", "whom"})
+
+
+@dataclass(slots=True)
+class Linking:
+    """The entity seeds of one query.
+
+    Attributes:
+        weights: ``entity_idx -> reset weight`` (not normalised).
+        seeds: The same seeds for explanations (names, weights, why), strongest first.
+        flags: e.g. ``"llm_filter_failed"``, ``"no_facts_after_filter"``, ``"no_mentions"``.
+        facts: ``fact_idx`` of the facts that produced seeds (fact linking only).
+    """
+
+    weights: dict[int, float] = field(default_factory=dict)
+    seeds: list[Seed] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    facts: list[int] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.weights
+
+
+def _n_passages(index: Index) -> np.ndarray:
+    return np.maximum(np.asarray(index.array("entity_n_passages"), dtype=np.float64), 1.0)
+
+
+def _seeds(weights: dict[int, float], names: Sequence[str], why: dict[int, str]) -> list[Seed]:
+    order = sorted(weights, key=lambda e: (-weights[e], e))
+    return [Seed(names[e], "entity", float(weights[e]), why.get(e, "")) for e in order]
+
+
+class FactLinker:
+    """HippoRAG 2 seeds: the facts nearest to the query give their subject and object.
+
+    Args:
+        index: An open index.
+        top_facts: Facts used as seed sources (HippoRAG 2: 5).
+        recognition: Optional LLM filter applied to the ``top_facts`` candidates.
+
+    Example:
+        >>> linker = FactLinker(Index.open("my-index"))                # doctest: +SKIP
+        >>> linker.link("Who directed Big Eyes?", qvec).facts           # doctest: +SKIP
+        [812, 17, 5120, 99, 4]
+    """
+
+    def __init__(
+        self, index: Index, top_facts: int = 5, recognition: RecognitionFilter | None = None
+    ) -> None:
+        self.index = index
+        self.top_facts = top_facts
+        self.recognition = recognition
+        self._relations: list[str] | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            idx = self.index
+            self._arrays = (
+                np.asarray(idx.array("fact_subject")),
+                np.asarray(idx.array("fact_object")),
+                _n_passages(idx),
+            )
+        return self._arrays
+
+    def triple(self, fact: int) -> tuple[str, str, str]:
+        """(subject, relation, object) names of a fact."""
+        if self._relations is None:
+            rows = self.index.connection().execute("SELECT relation FROM facts ORDER BY fact_idx")
+            self._relations = [r[0] for r in rows.fetchall()]
+        subj, obj, _ = self._load()
+        names = self.index.entity_names
+        return (names[subj[fact]], self._relations[fact], names[obj[fact]])
+
+    def candidates(self, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` facts most similar to the query: (``fact_idx``, cosine), best first."""
+        n_facts = self.index.n_facts
+        n = min(n, n_facts)
+        if n <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        hnsw = self.index.hnsw("facts")
+        if hnsw is not None and n * 4 < n_facts:
+            try:
+                labels, dist = hnsw.knn_query(qvec[None, :], k=n, num_threads=1)
+                idxs, sims = labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
+                order = np.lexsort((idxs, -sims))
+                return idxs[order], sims[order]
+            except RuntimeError:
+                pass
+        sims = np.asarray(self.index.fact_embeddings @ qvec, dtype=np.float32)
+        order = np.lexsort((np.arange(sims.size), -sims))[:n]
+        return order.astype(np.int64), sims[order]
+
+    def link(self, query: str, qvec: np.ndarray) -> Linking:
+        """Seeds of ``query`` (``qvec`` is its embedding)."""
+        out = Linking()
+        facts, scores = self.candidates(qvec, self.top_facts)
+        if facts.size == 0:
+            out.flags.append("no_facts")
+            return out
+        if self.recognition is not None:
+            outcome = self.recognition.filter(query, [self.triple(int(f)) for f in facts])
+            if outcome.failed:
+                out.flags.append("llm_filter_failed")
+                out.flags.append(f"llm_error: {outcome.error}")
+            else:
+                keep = np.asarray(outcome.kept, dtype=np.int64)
+                facts, scores = facts[keep], scores[keep]
+                if facts.size == 0:
+                    out.flags.append("no_facts_after_filter")
+                    return out
+        subj, obj, n_pass = self._load()
+        why: dict[int, str] = {}
+        for f, s in zip(facts.tolist(), scores.tolist(), strict=True):
+            for e in (int(subj[f]), int(obj[f])):
+                out.weights[e] = out.weights.get(e, 0.0) + max(float(s), 0.0) / n_pass[e]
+                why.setdefault(e, "fact " + "(" + ", ".join(self.triple(f)) + f") cos={s:.3f}")
+        out.weights = {e: w for e, w in out.weights.items() if w > 0}
+        out.facts = facts.tolist()
+        out.seeds = _seeds(out.weights, self.index.entity_names, why)
+        return out
+
+
+class NERLinker:
+    """HippoRAG 1 seeds: query entities (spaCy NER) linked to their nearest entity nodes.
+
+    Args:
+        index: An open index.
+        embedder: Encodes the mentions (the model the index's entities were embedded with).
+        spacy_model: spaCy pipeline for NER.
+        link_k: Entity nodes linked per mention (HippoRAG 1: 1).
+
+    Example:
+        >>> linker = NERLinker(Index.open("my-index"), embedder)        # doctest: +SKIP
+        >>> linker.mentions("Who directed the film Big Eyes in 2014?")   # doctest: +SKIP
+        ['big eyes', '2014']
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        spacy_model: str,
+        link_k: int = 1,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.spacy_model = spacy_model
+        self.link_k = link_k
+        self._nlp: Any = None
+
+    def mentions(self, query: str) -> list[str]:
+        """Normalised entity mentions of the query, in order, without duplicates."""
+        if self._nlp is None:
+            self._nlp = load_spacy(self.spacy_model)
+        doc = self._nlp(query)
+        found = [e.text for e in doc.ents if e.label_ not in SKIP_LABELS]
+        if not found:
+            found = [
+                c.text
+                for c in doc.noun_chunks
+                if c.root.pos_ != "PRON" and c.root.lower_ not in _QUESTION_WORDS
+            ]
+        out: list[str] = []
+        for text in found:
+            name = normalize_entity(text)
+            if name and name not in out:
+                out.append(name)
+        return out
+
+    def link(self, query: str, qvec: np.ndarray | None = None) -> Linking:
+        """Seeds of ``query`` (``qvec`` is unused; accepted for a uniform interface)."""
+        out = Linking()
+        mentions = self.mentions(query)
+        n_entities = self.index.n_entities
+        if not mentions or n_entities == 0:
+            out.flags.append("no_mentions" if not mentions else "no_entities")
+            return out
+        vecs = np.asarray(self.embedder.encode(mentions), dtype=np.float32)
+        k = min(self.link_k, n_entities)
+        hnsw = self.index.hnsw("entities")
+        try:
+            labels, dist = hnsw.knn_query(vecs, k=k, num_threads=1)
+        except (AttributeError, RuntimeError):  # no HNSW or ef too small: exact
+            sims_all = vecs @ np.asarray(self.index.entity_embeddings).T
+            labels = np.argsort(-sims_all, axis=1)[:, :k]
+            dist = 1.0 - np.take_along_axis(sims_all, labels, axis=1)
+        n_pass = _n_passages(self.index)
+        why: dict[int, str] = {}
+        for m, row, drow in zip(mentions, labels, dist, strict=True):
+            for e, d in zip(row.tolist(), drow.tolist(), strict=True):
+                out.weights[int(e)] = 1.0 / n_pass[e]  # node specificity, as HippoRAG 1
+                why.setdefault(int(e), f"query mention '{m}' cos={1.0 - d:.3f}")
+        out.seeds = _seeds(out.weights, self.index.entity_names, why)
+        return out
+
+
+__all__ = ["SKIP_LABELS", "FactLinker", "Linking", "NERLinker"]
