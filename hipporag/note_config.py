@@ -44,11 +44,13 @@ class NoteConfig(_Section):
         max_step: Iterations after the first retrieval (0 = single shot plus a note).
         max_fail_step: Stop once this many refined notes were rejected.
         max_top_k: Budget of distinct passages seen; the loop never sees more.
-        exclude_seen: Retrieve ``top_k`` *unseen* passages per step (asks the
-            retriever for ``top_k + seen`` and drops those already seen) instead
-            of the plain top ``top_k``.
-        note_seed_weight: Scale of the PPR seeds taken from the best note's
-            entities (0 disables seeding with note entities).
+        exclude_seen: Retrieve ``top_k`` *unseen* passages per step (through the
+            retriever's ``exclude=`` when it has one, else by asking for
+            ``top_k + seen`` and dropping the seen ones) instead of the plain
+            top ``top_k``.
+        note_seed_weight: Total weight of the PPR seeds taken from the best
+            note's entities, relative to the query's own seeds (the facade counts
+            1.0 as much as all linked seeds together); 0 disables them.
         max_note_seeds: At most this many note entities are used as seeds.
         policy: ``"auto"``, ``"graph"`` (LLM-free) or ``"llm"``.
         bridges_per_query: LLM-free policy: bridge entities added to each query.
@@ -70,7 +72,7 @@ class NoteConfig(_Section):
     max_step: int = 3
     max_fail_step: int = 1
     max_top_k: int = 15
-    exclude_seen: bool = False
+    exclude_seen: bool = True
     note_seed_weight: float = 1.0
     max_note_seeds: int = 5
     policy: str = "auto"

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,13 +139,17 @@ def assemble_kg(passages: Sequence[Passage], extractions: Sequence[Extraction]) 
     )
 
 
+_DIGITS_RE = re.compile(r"\d+")
+
+
 def synonymy_edges(
     names: Sequence[str], vectors: np.ndarray, config: GraphConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entity pairs with cosine >= threshold among HNSW k-nearest neighbours.
 
     Names with fewer than 3 letters or digits (initials, numbers) get no
-    synonymy edges: their embeddings are unreliable. Returns (src, dst, cosine)
+    synonymy edges: their embeddings are unreliable; neither do names whose
+    numbers differ ("1986" / "1987"). Returns (src, dst, cosine)
     with src < dst, each pair once.
     """
     n = len(names)
@@ -173,6 +178,15 @@ def synonymy_edges(
     cols, sims = labels.ravel().astype(np.int64), sims.ravel()
     keep = (cols != rows) & (sims >= config.synonymy_threshold)
     a, b, w = ids[rows[keep]], ids[cols[keep]], sims[keep]
+    # Names that differ in their numbers are different things ("1986" / "1987",
+    # "Apollo 11" / "Apollo 12"), however close their embeddings.
+    numbers = [tuple(_DIGITS_RE.findall(s)) for s in names]
+    same = np.fromiter(
+        (numbers[i] == numbers[j] for i, j in zip(a.tolist(), b.tolist(), strict=True)),
+        dtype=bool,
+        count=a.shape[0],
+    )
+    a, b, w = a[same], b[same], w[same]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pairs, first = np.unique(np.stack([lo, hi], 1), axis=0, return_index=True)
     if pairs.shape[0] == 0:

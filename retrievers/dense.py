@@ -105,6 +105,8 @@ class DenseRetriever:
         hnsw = self.index.hnsw("passages")
         fetch = want + n_excluded
         if hnsw is not None and fetch * 4 < n_passages:
+            if getattr(hnsw, "ef", fetch * 2) < fetch * 2:
+                hnsw.set_ef(fetch * 2)  # HNSW recall drops when ef is close to k
             try:
                 labels, dist = hnsw.knn_query(qvec[None, :], k=fetch, num_threads=1)
             except RuntimeError:  # ef too small for k: answer exactly

@@ -41,7 +41,7 @@ def test_synonymy_edges_match_brute_force():
     base = rng.normal(size=(40, 16))
     vecs = np.concatenate([base, base[:20] + 0.15 * rng.normal(size=(20, 16))])
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    names = [f"entity {i}" for i in range(60)]
+    names = [f"entity {chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(60)]
     cfg = GraphConfig(synonymy_threshold=0.8, synonymy_k=10)
     src, dst, w = synonymy_edges(names, vecs, cfg)
     sims = vecs @ vecs.T
@@ -63,3 +63,10 @@ def test_csr_graph_is_symmetric_and_merged():
     assert np.allclose(dense, dense.T)
     assert dense[0, 1] == 1.5 and dense[1, 2] == 2.0
     assert g.neighbors(3).size == 0
+
+
+def test_synonymy_never_merges_different_numbers():
+    vecs = np.ones((4, 4), dtype=np.float32) / 2  # identical embeddings
+    names = ["film of 1986", "film of 1987", "apollo 11", "apollo 11 mission"]
+    src, dst, _ = synonymy_edges(names, vecs, GraphConfig())
+    assert set(zip(src.tolist(), dst.tolist(), strict=True)) == {(2, 3)}

@@ -137,7 +137,7 @@ def test_judge_rejects_an_empty_candidate_without_calling():
 
 def test_query_is_cleaned_and_repeats_stop_the_loop():
     llm = ScriptedLLM(note=["n0"], query=['Query: "Who?"'])
-    res = loop(llm, max_step=3).run("Who?")
+    res = loop(llm, max_step=3, exclude_seen=False).run("Who?")
     assert res.trace.stop_reason == "no_new_query"
 
 

@@ -131,7 +131,8 @@ def test_passage_budget_is_respected_exactly():
 
 def test_budget_counts_distinct_passages_only():
     # 2 fresh passages per call, 3 repeated ones: distinct count grows by 2 per step
-    res = run(ScriptedPolicy(), FakeRetriever(fresh=2), top_k=5, max_step=10, max_top_k=9)
+    res = run(ScriptedPolicy(), FakeRetriever(fresh=2), top_k=5, max_step=10, max_top_k=9,
+              exclude_seen=False)  # fmt: skip
     assert [len(s.new_ids) for s in res.trace.steps] == [5, 2, 2]
     assert len(res.seen_ids) == 9
     assert res.trace.stop_reason == "max_top_k"
@@ -139,7 +140,7 @@ def test_budget_counts_distinct_passages_only():
 
 def test_step_without_new_passages_is_rejected_without_refine_or_judge():
     policy = ScriptedPolicy()
-    res = run(policy, FakeRetriever(fresh=0), max_step=3)
+    res = run(policy, FakeRetriever(fresh=0), max_step=3, exclude_seen=False)
     assert res.trace.stop_reason == "max_fail_step"
     assert policy.calls["refine"] == 0 and policy.calls["judge"] == 0
     assert res.trace.steps[1].verdict.reason == "no new passage retrieved"
@@ -153,17 +154,22 @@ def test_no_new_query_stops_before_retrieving():
 
 @pytest.mark.parametrize("repeat", ["q?", "  Q?  ", ""])
 def test_repeated_or_empty_query_stops(repeat):
-    res = run(ScriptedPolicy(queries=[repeat]))
+    res = run(ScriptedPolicy(queries=[repeat]), exclude_seen=False)
     assert res.trace.stop_reason == "no_new_query"
     assert res.trace.retrieval_calls == 1
+
+
+def test_repeated_query_pages_when_excluding_seen():
+    res = run(ScriptedPolicy(queries=["q?", ""]), exclude_seen=True)
+    assert res.trace.retrieval_calls == 2 and res.trace.stop_reason == "no_new_query"
 
 
 def test_note_seeds_are_forwarded_scaled_and_capped():
     fake = FakeRetriever()
     seeds = {1: 1.0, 2: 0.5, 3: 0.25}
-    run(ScriptedPolicy(seeds=seeds), fake, max_step=1, max_note_seeds=2, note_seed_weight=2.0)
+    run(ScriptedPolicy(seeds=seeds), fake, max_step=1, max_note_seeds=2, note_seed_weight=3.0)
     assert fake.calls[0][2] is None  # the question's own retrieval has no note seeds
-    assert fake.calls[1][2] == {1: 2.0, 2: 1.0}
+    assert fake.calls[1][2] == pytest.approx({1: 2.0, 2: 1.0})  # the two strongest, sum 3
 
 
 def test_seed_weight_zero_disables_seeding():
@@ -177,6 +183,18 @@ def test_exclude_seen_asks_for_more_and_gets_only_unseen():
     res = run(ScriptedPolicy(), fake, top_k=3, max_step=2, max_top_k=100, exclude_seen=True)
     assert [c[1] for c in fake.calls] == [3, 6, 9]  # top_k + seen so far
     assert all(len(s.new_ids) <= 3 for s in res.trace.steps)
+
+
+def test_exclude_is_passed_when_the_retriever_has_it():
+    class Excluding(FakeRetriever):
+        def retrieve(self, query, k=5, extra_seeds=None, exclude=None):
+            self.excluded = list(exclude or [])
+            return super().retrieve(query, k, extra_seeds)
+
+    fake = Excluding()
+    res = run(ScriptedPolicy(), fake, top_k=3, max_step=1, exclude_seen=True)
+    assert [c[1] for c in fake.calls] == [3, 3]  # no over-fetching
+    assert fake.excluded == res.trace.steps[0].new_ids
 
 
 def test_plain_retriever_without_seed_support_works():

@@ -171,11 +171,15 @@ def result_html(result: RetrievalResult, max_text: int = MAX_INLINE) -> str:
         f"<td>{_why(h)}</td></tr>"
         for h in result.hits
     )
-    timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
+    timings = ""
+    if result.timings_ms:
+        detail = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
+        total = result.timings_ms.get("total", sum(result.timings_ms.values()))
+        timings = f'<span title="{esc(detail)}">{esc(f"{total:.0f} ms")}</span>'
     out = [
         f'{CSS}<div class="hipporag"><h4>{esc(result.query)}</h4>',
         f'<div class="muted">mode <b>{esc(result.mode)}</b> · {len(result.hits)} hits'
-        + (f" · {esc(timings)}" if timings else "")
+        + (f" · {timings}" if timings else "")
         + f" {flags_html(result.flags)}</div>",
     ]
     if seeds:

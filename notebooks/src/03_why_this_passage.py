@@ -41,7 +41,7 @@ import tempfile
 
 from hipporag.errors import IndexFormatError
 from hipporag.index.reader import Index
-from pipelines.facade import HippoRAG
+from hipporag import HippoRAG
 
 
 def demo_index_dir() -> Path:
@@ -68,7 +68,7 @@ import json
 questions = json.loads(DEMO_QUESTIONS.read_text(encoding="utf-8"))
 q = questions[0]
 gold = {p["title"] for p in q["paragraphs"] if p["is_supporting"]}
-result = rag.retrieve(q["question"], k=5, mode="graph")
+result = rag.retrieve(q["question"], k=5)  # the default mode, "hybrid"
 print("gold:", ", ".join(sorted(gold)))
 result
 
@@ -76,7 +76,10 @@ result
 # ## 1. The seeds
 #
 # The explanation of every hit lists the query's seeds: graph nodes with the
-# reset weight they received and what in the query matched them.
+# share of the reset mass they received and why. In the default `hybrid` mode
+# there are two sorts: *entities*, the subjects and objects of the facts
+# nearest to the query, and *passages* (`[Title]`), those dense retrieval
+# ranks highest -- the walk starts where the evidence chain probably starts.
 
 # %%
 import polars as pl
@@ -87,13 +90,12 @@ passage_node = {pid: E + i for i, pid in enumerate(index.passage_ids)}
 
 
 def seed_node(seed) -> int | None:
-    """Graph node id of a seed (an entity name, or a passage id / title)."""
+    """Graph node id of a seed: an entity name, or a passage as ``[Title]``."""
     if seed.kind == "entity":
         return entity_node.get(seed.node)
-    if seed.node in passage_node:
-        return passage_node[seed.node]
-    titles = index.sql("SELECT passage_idx FROM passages WHERE title = ?", [seed.node])
-    return E + int(titles["passage_idx"][0]) if titles.height else None
+    title = seed.node[1:-1] if seed.node.startswith("[") else seed.node
+    found = index.sql("SELECT passage_idx FROM passages WHERE title = ?", [title])
+    return E + int(found["passage_idx"][0]) if found.height else None
 
 
 seed_table = pl.DataFrame(
@@ -112,15 +114,16 @@ seed_table
 # ## 2. PageRank mass
 #
 # We run Personalized PageRank ourselves from these seeds (`retrievers.ppr.PPR`,
-# the same solver the retriever uses) and compare the mass of the retrieved
-# passages with the `ppr_score` in their explanations.
+# the same solver the retriever uses, with the same damping) and compare the
+# mass of the retrieved passages with the `ppr_score` in their explanations.
+# Explanations list the strongest seeds only, so the two can differ a little.
 
 # %%
 import numpy as np
 
 from retrievers.ppr import PPR
 
-DAMPING = 0.5  # HippoRAG's default: probability of following an edge
+DAMPING = rag.config.damping  # probability of following an edge (HippoRAG: 0.5)
 reset = {
     int(n): float(w)
     for n, w in zip(seed_table["node"], seed_table["weight"], strict=True)

@@ -56,9 +56,9 @@ else:
 # %%
 import time
 
+from hipporag import HippoRAG
 from hipporag.config import IndexConfig, OpenIEConfig
 from hipporag.errors import IndexFormatError
-from pipelines.facade import HippoRAG
 
 rag = None
 if HAVE_DATA:
@@ -79,86 +79,75 @@ rag.index if rag else None
 # %% [markdown]
 # ## Questions and gold passages
 #
-# A passage is identified by its (title, text) pair -- titles repeat in this
-# corpus -- so gold passages map to index ids with `hipporag.text.passage_id`.
-# The hop count is the length of the question's decomposition.
+# `pipelines.evaluate.load_questions` reads the MuSiQue file and maps each gold
+# paragraph to its index passage id by (title, text) -- titles repeat in this
+# corpus. As in `hipporag eval`, a question's hop count is its number of gold
+# passages.
 
 # %%
-import json
-
 import polars as pl
 
-from hipporag.text import passage_id
+from pipelines.evaluate import Outcome, aggregate, load_questions, recall_at
 
 questions = []
 if HAVE_DATA:
-    raw = json.loads((DATA / "questions.json").read_text(encoding="utf-8"))
-    for item in raw[:LIMIT] if LIMIT else raw:
-        gold = [p for p in item["paragraphs"] if p["is_supporting"]]
-        questions.append(
-            {
-                "id": item["id"],
-                "question": item["question"],
-                "answer": item["answer"],
-                "hops": len(item["question_decomposition"]),
-                "gold_ids": [passage_id(p["title"], p["paragraph_text"]) for p in gold],
-                "gold_titles": [p["title"] for p in gold],
-            }
-        )
+    questions = load_questions(DATA / "questions.json", limit=LIMIT or None)
     known = set(rag.index.passage_ids)
-    missing = sum(g not in known for q in questions for g in q["gold_ids"])
+    missing = sum(g not in known for q in questions for g in q.gold)
     print(f"{len(questions)} questions; gold passages missing from the index: {missing}")
-    print(pl.DataFrame(questions)["hops"].value_counts().sort("hops"))
+    print(pl.DataFrame({"hops": [len(q.gold) for q in questions]})["hops"].value_counts().sort("hops"))
 
 # %% [markdown]
-# ## Retrieve with both modes and score
+# ## Retrieve with each mode and score
 #
-# `dense`: embedding similarity only. `graph`: HippoRAG's Personalized PageRank
-# over the knowledge graph, seeded from the query.
+# * `dense`: embedding similarity only;
+# * `hipporag2`: HippoRAG 2 -- PageRank from the entities of the facts nearest to
+#   the query, plus a little mass on every passage by dense similarity;
+# * `hybrid` (the default): the walk starts from the best dense passages and the
+#   fact entities.
+#
+# `aggregate` turns the per-question rankings into the same report as
+# `hipporag eval`.
 
 # %%
 KS = (2, 5)
-MODES = ("dense", "graph")
-rows = []
+MODES = ("dense", "hipporag2", "hybrid")
+rankings: dict[str, list[list[str]]] = {}
+reports = {}
 if HAVE_DATA:
-    texts = [q["question"] for q in questions]
+    texts = [q.question for q in questions]
     for mode in MODES:
         started = time.perf_counter()
         results = rag.retrieve_batch(texts, k=max(KS), mode=mode)
         took = time.perf_counter() - started
+        rankings[mode] = [r.passage_ids for r in results]
+        latencies = [r.timings_ms.get("total", took * 1e3 / len(texts)) for r in results]
+        outcomes = [Outcome(ranked) for ranked in rankings[mode]]
+        reports[mode] = aggregate(mode, questions, outcomes, latencies, ks=KS)
         print(f"{mode}: {len(texts)} questions in {took:.1f} s")
-        for q, res in zip(questions, results, strict=True):
-            gold = set(q["gold_ids"])
-            row = {"id": q["id"], "hops": q["hops"], "mode": mode}
-            for k in KS:
-                row[f"recall@{k}"] = len(gold & set(res.passage_ids[:k])) / len(gold)
-            row["retrieved"] = res.passage_ids[: max(KS)]
-            rows.append(row)
-scores = pl.DataFrame(rows) if rows else None
+    print()
+    print(reports["hybrid"].table())
 
 # %%
-if scores is not None:
-    metrics = [f"recall@{k}" for k in KS]
-    by_hops = (
-        scores.group_by("mode", "hops")
-        .agg(pl.len().alias("questions"), *[pl.col(m).mean() for m in metrics])
-        .sort("hops", "mode")
-    )
-    overall = scores.group_by("mode").agg(
-        pl.lit(0).alias("hops"), pl.len().alias("questions"), *[pl.col(m).mean() for m in metrics]
-    )
-    table = pl.concat([by_hops, overall.select(by_hops.columns)]).with_columns(
-        pl.when(pl.col("hops") == 0).then(pl.lit("all")).otherwise(pl.col("hops").cast(pl.Utf8))
-        .alias("hops")
-    )
-    print(table)
-    table
+table = None
+if reports:
+    rows = []
+    for mode, rep in reports.items():
+        rows.append({"mode": mode, "hops": "all", "questions": rep.n}
+                    | {f"recall@{k}": rep.recall[k] for k in KS})
+        for hops, rec in rep.recall_by_hops.items():
+            rows.append({"mode": mode, "hops": str(hops), "questions": rep.n_by_hops[hops]}
+                        | {f"recall@{k}": rec[k] for k in KS})
+    table = pl.DataFrame(rows)
+    print(table.pivot(on="mode", index=["hops", "questions"], values="recall@5"))
+table
 
 # %%
 import matplotlib.pyplot as plt
 
-if scores is not None:
+if table is not None:
     groups = table["hops"].unique(maintain_order=True).to_list()
+    metrics = [f"recall@{k}" for k in KS]
     fig, axes = plt.subplots(1, len(KS), figsize=(11, 3.8), sharey=True)
     width = 0.8 / len(MODES)
     for ax, metric in zip(axes, metrics, strict=True):
@@ -167,47 +156,60 @@ if scores is not None:
             values = [part.filter(pl.col("hops") == g)[metric].item() for g in groups]
             xs = [i + (j - (len(MODES) - 1) / 2) * width for i in range(len(groups))]
             ax.bar(xs, values, width, label=mode)
-        ax.set_xticks(range(len(groups)), [f"{g} hops" if g != "all" else "all" for g in groups])
+        ax.set_xticks(range(len(groups)), [g if g == "all" else f"{g} hops" for g in groups])
         ax.set_title(metric)
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("recall")
-    axes[0].legend()
-    fig.suptitle(f"musique100, {scores['id'].n_unique()} questions")
+    axes[0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"musique100, {len(questions)} questions")
     fig.tight_layout()
     plt.show()
 
 # %% [markdown]
 # ## Where the graph helps, and where it hurts
 #
-# Per question, recall@5 of graph retrieval minus that of dense retrieval. For
-# each question: the gold passages, and which of them each mode found.
+# Per question, recall@5 of graph retrieval (`GRAPH`, HippoRAG 2 here) minus
+# that of dense retrieval. For each question: its gold passages, and which mode
+# found each of them.
 
 # %%
-if scores is not None:
-    wide = scores.pivot(on="mode", index=["id", "hops"], values="recall@5").with_columns(
-        (pl.col("graph") - pl.col("dense")).alias("gain")
-    )
-    by_id = {q["id"]: q for q in questions}
-    got = {(r["id"], r["mode"]): set(r["retrieved"]) for r in scores.iter_rows(named=True)}
+GRAPH = "hipporag2"
+if reports:
+    per_q = pl.DataFrame(
+        {
+            "i": list(range(len(questions))),
+            "hops": [len(q.gold) for q in questions],
+            "dense": [recall_at(r, q.gold, 5) for r, q in zip(rankings["dense"], questions, strict=True)],
+            "graph": [recall_at(r, q.gold, 5) for r, q in zip(rankings[GRAPH], questions, strict=True)],
+        }
+    ).with_columns((pl.col("graph") - pl.col("dense")).alias("gain"))
+
+    def gold_titles(q) -> dict[str, str]:
+        from hipporag.text import passage_id
+
+        return {
+            passage_id(p["title"], p["paragraph_text"]): p["title"]
+            for p in q.raw["paragraphs"]
+            if p["is_supporting"]
+        }
 
     def show(frame: pl.DataFrame, header: str) -> None:
         print(f"{header}: {frame.height} questions")
         for row in frame.iter_rows(named=True):
-            q = by_id[row["id"]]
-            print(f"  [{row['hops']} hops, recall@5 dense {row['dense']:.2f} -> graph {row['graph']:.2f}] {q['question']}")
-            for gid, title in zip(q["gold_ids"], q["gold_titles"], strict=True):
-                marks = " ".join(m for m in MODES if gid in got[(row["id"], m)]) or "neither"
-                print(f"      gold: {title:<40} found by: {marks}")
+            q = questions[row["i"]]
+            print(f"  [{row['hops']} hops; recall@5 dense {row['dense']:.2f}, {GRAPH} {row['graph']:.2f}] {q.question}")
+            for gid, title in gold_titles(q).items():
+                found = [m for m in ("dense", GRAPH) if gid in rankings[m][row["i"]][:5]]
+                print(f"      gold: {title[:50]:<50} found by: {', '.join(found) or 'neither'}")
 
-    counts = {
-        "graph better": wide.filter(pl.col("gain") > 0).height,
-        "same": wide.filter(pl.col("gain") == 0).height,
-        "dense better": wide.filter(pl.col("gain") < 0).height,
-    }
-    print(counts)
-    show(wide.filter(pl.col("gain") > 0).sort("gain", descending=True).head(5), "graph helps")
+    print({
+        f"{GRAPH} better": per_q.filter(pl.col("gain") > 0).height,
+        "same": per_q.filter(pl.col("gain") == 0).height,
+        "dense better": per_q.filter(pl.col("gain") < 0).height,
+    })
+    show(per_q.filter(pl.col("gain") > 0).sort("gain", "i", descending=[True, False]).head(5), "graph helps")
     print()
-    show(wide.filter(pl.col("gain") < 0).sort("gain").head(5), "graph hurts")
+    show(per_q.filter(pl.col("gain") < 0).sort("gain", "i").head(5), "graph hurts")
 
 # %% [markdown]
 # Typical patterns: the graph helps when the question names an entity of the

@@ -11,11 +11,13 @@ Algorithm (one run for one question)::
         else: rejected += 1
 
 A step that brings no new passage is rejected without calling ``refine`` or
-``judge`` (nothing could have improved). The loop never sees more than
+``judge`` (nothing could have improved). A repeated query stops the loop unless
+``exclude_seen`` is on (then it pages to the next unseen passages). The loop never sees more than
 ``max_top_k`` distinct passages: new passages beyond the budget are dropped.
 
 The retriever is anything with ``retrieve(query, k, extra_seeds=...)`` (the
-:class:`pipelines.facade.HippoRAG` facade fits), any plain
+:class:`pipelines.facade.HippoRAG` facade fits; its ``exclude=`` is used for
+``exclude_seen``), any plain
 :class:`~hipporag.protocols.Retriever` (seeds are then not sent), or a
 callable ``retrieve_fn(query, k, extra_seeds)``. The loop itself implements
 the Retriever protocol, so it can stand wherever a retriever does.
@@ -57,6 +59,47 @@ RetrieveFn = Callable[[str, int, Mapping[int, float] | None], RetrievalResult]
 """``retrieve_fn(query, k, extra_seeds)``: the loop's view of a retriever."""
 
 
+class _Backend:
+    """A retriever seen through the loop's needs: seeds and exclusion, when supported."""
+
+    def __init__(self, retriever: Any) -> None:
+        method = getattr(retriever, "retrieve", None)
+        if callable(method):
+            params = _parameters(method)
+            var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            self.seeds = "extra_seeds" in params or var_kw
+            self.exclude = "exclude" in params
+            self._method: Callable[..., RetrievalResult] | None = method
+            self._fn: RetrieveFn | None = None
+        elif callable(retriever):
+            self.seeds, self.exclude, self._method, self._fn = True, False, None, retriever
+        else:
+            raise RetrievalError(
+                f"the note loop needs a retriever, got {type(retriever).__name__}",
+                hint="pass an object with retrieve(query, k, extra_seeds=None) such as "
+                "HippoRAG.open(INDEX_DIR), or a function retrieve_fn(query, k, extra_seeds)",
+            )
+
+    def __call__(self, query: str, k: int, seeds: Mapping[int, float] | None,
+                 exclude: Sequence[str] = ()) -> RetrievalResult:  # fmt: skip
+        if self._fn is not None:
+            return self._fn(query, k, seeds)
+        assert self._method is not None
+        kwargs: dict[str, Any] = {"k": k}
+        if self.seeds:
+            kwargs["extra_seeds"] = seeds
+        if self.exclude and exclude:
+            kwargs["exclude"] = list(exclude)
+        return self._method(query, **kwargs)
+
+
+def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return {}
+
+
 def as_retrieve_fn(retriever: Any) -> tuple[RetrieveFn, bool]:
     """Adapt a retriever object or function to :data:`RetrieveFn`.
 
@@ -71,25 +114,8 @@ def as_retrieve_fn(retriever: Any) -> tuple[RetrieveFn, bool]:
     Raises:
         RetrievalError: If ``retriever`` is neither.
     """
-    method = getattr(retriever, "retrieve", None)
-    if callable(method):
-        try:
-            params = inspect.signature(method).parameters
-        except (TypeError, ValueError):  # builtins without a signature
-            params = {}
-        seeded = "extra_seeds" in params or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
-        )
-        if seeded:
-            return (lambda q, k, s: method(q, k=k, extra_seeds=s)), True
-        return (lambda q, k, s: method(q, k=k)), False
-    if callable(retriever):
-        return retriever, True
-    raise RetrievalError(
-        f"the note loop needs a retriever, got {type(retriever).__name__}",
-        hint="pass an object with retrieve(query, k, extra_seeds=None) such as "
-        "HippoRAG.open(INDEX_DIR), or a function retrieve_fn(query, k, extra_seeds)",
-    )
+    backend = _Backend(retriever)
+    return (lambda q, k, s: backend(q, k, s)), backend.seeds
 
 
 class NoteLoop:
@@ -126,7 +152,8 @@ class NoteLoop:
     ) -> None:
         self.config = config or NoteConfig()
         self.policy = policy
-        self._retrieve, self.forwards_seeds = as_retrieve_fn(retriever)
+        self._backend = _Backend(retriever)
+        self.forwards_seeds = self._backend.seeds
         self._entity_names = entity_names
 
     # -- Retriever protocol --------------------------------------------------
@@ -186,8 +213,9 @@ class NoteLoop:
             t0 = time.perf_counter()
             query = self.policy.next_query(question, best, queries, meter)
             query = (query or "").strip()
-            if not query or _norm(query) in {_norm(q) for q in queries}:
-                trace.stop_reason = "no_new_query"
+            repeated = _norm(query) in {_norm(q) for q in queries}
+            if not query or (repeated and not cfg.exclude_seen):
+                trace.stop_reason = "no_new_query"  # a repeat would bring the same passages
                 break
             queries.append(query)
             seeds = self._seeds(best)
@@ -227,9 +255,11 @@ class NoteLoop:
     def _call(
         self, query: str, seeds: Mapping[int, float] | None, seen: dict[str, Hit], trace: NoteTrace
     ) -> RetrievalResult:
-        k = self.config.top_k + (len(seen) if self.config.exclude_seen else 0)
+        k, exclude = self.config.top_k, list(seen) if self.config.exclude_seen else []
+        if exclude and not self._backend.exclude:
+            k += len(exclude)  # ask for more and drop the seen ones
         trace.retrieval_calls += 1
-        result = self._retrieve(query, k, seeds or None)
+        result = self._backend(query, k, seeds or None, exclude)
         if not isinstance(result, RetrievalResult):
             raise RetrievalError(
                 f"the retriever returned {type(result).__name__}, not a RetrievalResult",
@@ -253,11 +283,15 @@ class NoteLoop:
         return new
 
     def _seeds(self, note: Note) -> dict[int, float]:
+        """The note's strongest seeds, scaled to sum to ``note_seed_weight``."""
         cfg = self.config
         if cfg.note_seed_weight <= 0 or cfg.max_note_seeds <= 0 or not note.seeds:
             return {}
         top = sorted(note.seeds.items(), key=lambda kv: -kv[1])[: cfg.max_note_seeds]
-        return {int(i): float(w) * cfg.note_seed_weight for i, w in top if w > 0}
+        total = sum(w for _, w in top if w > 0)
+        if total <= 0:
+            return {}
+        return {int(i): float(w) / total * cfg.note_seed_weight for i, w in top if w > 0}
 
     def _named(self, seeds: Mapping[int, float]) -> dict[str, float]:
         names = self._entity_names
