@@ -4,9 +4,11 @@ Runs, in one process and on the same questions, over one index:
 
 * ``single``: one retrieval of ``top_k`` passages (the loop with ``max_step = 0``);
 * ``deep``: one retrieval of ``max_top_k`` passages (same passage budget, one call);
-* ``fixed``: a fixed 3-step loop: every refined note is accepted, all three steps
-  always run (when the LLM-free policy has no bridge left, the question itself is
-  asked again, which pages to the next unseen passages), no passage budget;
+* ``fixed``: a fixed 3-step loop: every refined note is accepted and, when the
+  LLM-free policy has no bridge left, the question itself is asked again (with
+  ``exclude_seen`` this pages to the next unseen passages, so all three steps
+  run; without it a repeat stops the loop); no passage budget (``max_top_k`` =
+  4 x ``top_k``);
 * ``adaptive``: the loop with its defaults and the LLM-free judge.
 
 For each: recall over all distinct passages seen, recall over the first 5/10/15
@@ -72,7 +74,7 @@ def systems(base: NoteConfig) -> dict[str, NoteConfig]:
         "deep": NoteConfig.from_dict({**base.to_dict(), "max_step": 0, "top_k": base.max_top_k}),
         "fixed": NoteConfig.from_dict({
             **base.to_dict(), "max_step": steps, "max_fail_step": steps + 1,
-            "max_top_k": base.top_k * (steps + 1), "exclude_seen": True,
+            "max_top_k": base.top_k * (steps + 1),
         }),  # fmt: skip
         "adaptive": base,
     }

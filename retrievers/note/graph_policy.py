@@ -5,7 +5,8 @@
   retriever's entity seeds); every other entity of the note is a candidate
   *bridge*, ranked by its Personalized PageRank mass from the question entities.
 * **next query**: the question plus the strongest bridges not asked about yet
-  (``bridges_per_query`` of them); ``None`` when no bridge is left.
+  (``bridges_per_query`` of them). With no bridge left: the question again when
+  the loop excludes seen passages (it then pages deeper), else ``None``.
 * **refine**: add the new passages that *connect*: they hold a new fact touching
   a question entity or a known bridge, or at least mention one.
 * **judge**: accept when the evidence gain reaches ``judge_threshold``. The gain
@@ -85,9 +86,11 @@ class GraphNotePolicy:
                 fresh.append(name)
             if len(fresh) >= self.config.bridges_per_query:
                 break
-        if not fresh:
-            return None
-        return f"{question} {'; '.join(fresh)}"
+        if fresh:
+            return f"{question} {'; '.join(fresh)}"
+        # No bridge left: ask the question again, which pages to the next unseen
+        # passages when the loop excludes seen ones (else there is nothing to ask).
+        return question if self.config.exclude_seen else None
 
     def refine(self, question: str, note: Note, hits: Sequence[Hit], meter: Meter) -> Note:
         gains = self._gains(note, [h.passage_id for h in hits])
