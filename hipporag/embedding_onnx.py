@@ -32,7 +32,7 @@ import numpy as np
 from hipporag.config import EmbeddingConfig
 from hipporag.errors import ConfigError
 
-DEFAULT_TOKEN_BUDGET = 8192
+DEFAULT_TOKEN_BUDGET = 4096
 MAX_ROWS = 2048
 
 
@@ -109,6 +109,9 @@ class OnnxRunner:
         so.log_severity_level = 3
         # Spinning workers burn CPU between small batches; on a shared machine that hurts.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Without the arena, memory of the largest batch goes back to the OS afterwards
+        # (same peak, lower RSS for the stages that follow; no measurable slowdown).
+        so.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 

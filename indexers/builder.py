@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,10 @@ def make_extractor(config: IndexConfig) -> Extractor:
         from indexers.openie_import import HippoRAGOpenIEImporter
 
         return HippoRAGOpenIEImporter(oc.path or "")
-    from hipporag.llm import OpenAIChatLLM
+    from hipporag.llm import LLMCache, OpenAIChatLLM
     from indexers.openie_llm import LLMOpenIE
 
-    return LLMOpenIE(OpenAIChatLLM(oc.llm), oc.llm)
+    return LLMOpenIE(OpenAIChatLLM(oc.llm, LLMCache.from_config(oc.llm)), oc.llm)
 
 
 @dataclass
@@ -288,7 +288,7 @@ class IndexBuilder:
                 "components": {
                     "extractor": self.extractor.to_dict(),
                     "embedder": self.embedder.to_dict(),
-                    "extractor_stats": dict(getattr(self.extractor, "stats", {}) or {}),
+                    "extractor_stats": _as_dict(getattr(self.extractor, "stats", None)),
                 },
                 "embedding": {"model": self.embedder.name, "dim": int(vectors.shape[1])},
                 "counts": counts,
@@ -299,6 +299,15 @@ class IndexBuilder:
             path = w.commit(meta)
         logger.info("index written to %s", path)
         return BuildReport(path, counts, dict(self.timings))
+
+
+def _as_dict(stats: Any) -> dict[str, Any]:
+    """Extractor stats as a plain dict (they may be a dict or a dataclass)."""
+    if stats is None:
+        return {}
+    if is_dataclass(stats) and not isinstance(stats, type):
+        return asdict(stats)
+    return dict(stats)
 
 
 def _eid(name: str) -> str:

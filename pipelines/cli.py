@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HippoRAGError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `hipporag info IDX | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; any index at the target path is unchanged", file=sys.stderr)
         return 130

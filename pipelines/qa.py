@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,6 +211,87 @@ class NoteQA:
         return QAResult(question, answer.text, result, reader_calls=answer.llm_calls)
 
 
+# -- evaluation: the ``note`` mode of ``hipporag eval`` ----------------------------------
+
+_EVAL_LOCK = threading.Lock()
+_EVAL: dict[str, Any] = {"config": None, "llm": None, "qa": {}}
+
+
+def configure_note_eval(config: NoteConfig | None = None, llm: LLM | None = None) -> None:
+    """Set the loop configuration and LLM used by :func:`note_runner` (call before evaluating)."""
+    with _EVAL_LOCK:
+        _EVAL.update(config=config, llm=llm, qa={})
+
+
+def _qa_for(rag: Any) -> NoteQA:
+    with _EVAL_LOCK:
+        qa = _EVAL["qa"].get(id(rag))
+        if qa is None:
+            qa = _EVAL["qa"][id(rag)] = NoteQA(rag, _EVAL["config"], _EVAL["llm"])
+        return qa
+
+
+def note_runner(rag: Any, question: Any, k: int, mode: str) -> Any:
+    """Evaluation runner of mode ``note``: one loop run (and answer) per question.
+
+    Registered in :mod:`pipelines.evaluate` as ``"note": "pipelines.qa:note_runner"``.
+    Returns the loop's final ranking plus, per question: ``recall_seen@N`` (recall
+    over the first N passages seen, in the order the loop saw them, for the
+    standard cut-offs; ``recall_seen@all`` over all of them), ``calls_retrieval``,
+    ``calls_llm``, ``passages_seen`` and, when a reader answered, ``em`` and ``f1``.
+    """
+    from pipelines.evaluate import KS, Outcome, recall_at
+    from pipelines.metrics_qa import qa_scores
+
+    out = _qa_for(rag).ask(question.question)
+    seen, gold = out.result.seen_ids, set(question.gold)
+    extra: dict[str, float] = {
+        f"recall_seen@{c}": recall_at(seen, gold, c) for c in sorted({*KS, k})
+    }
+    extra["recall_seen@all"] = recall_at(seen, gold, len(seen))
+    extra["calls_retrieval"] = float(out.result.retrieval_calls)
+    extra["calls_llm"] = float(out.llm_calls)
+    extra["passages_seen"] = float(len(seen))
+    raw = getattr(question, "raw", None) or {}
+    if out.answer is not None and isinstance(raw.get("answer"), str):
+        extra.update(qa_scores(out.answer, raw["answer"], raw.get("answer_aliases") or []))
+    return Outcome([h.passage_id for h in out.result.hits][:k], extra)
+
+
+def note_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Reshape an ``EvalReport.to_dict()`` of mode ``note`` for ``hipporag eval --json``.
+
+    Moves the runner's per-question means out of ``extra``: ``recall_seen`` (same k
+    keys as ``recall``, plus ``"all"``), ``calls`` (``retrieval`` and ``llm``, means
+    per question), ``passages_seen``, and ``em``/``f1`` when answers were produced.
+
+    Example:
+        >>> note_report({"recall": {"5": 0.5}, "extra": {"recall_seen@5": 0.5,
+        ...     "recall_seen@all": 0.75, "calls_retrieval": 2.0, "calls_llm": 0.0}})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'recall': {'5': 0.5}, 'extra': {}, 'recall_seen': {'5': 0.5, 'all': 0.75},
+         'calls': {'retrieval': 2.0, 'llm': 0.0}}
+    """
+    out = dict(report)
+    extra = dict(out.get("extra", {}))
+    keys = [str(k) for k in out.get("recall", {})]
+    seen = {k: extra.pop(f"recall_seen@{k}") for k in keys if f"recall_seen@{k}" in extra}
+    if "recall_seen@all" in extra:
+        seen["all"] = extra.pop("recall_seen@all")
+    for name in [n for n in extra if n.startswith("recall_seen@")]:
+        extra.pop(name)
+    out["extra"] = extra
+    out["recall_seen"] = seen
+    out["calls"] = {"retrieval": extra.pop("calls_retrieval", 0.0),
+                    "llm": extra.pop("calls_llm", 0.0)}  # fmt: skip
+    if "passages_seen" in extra:
+        out["passages_seen"] = extra.pop("passages_seen")
+    for name in ("em", "f1"):
+        if name in extra:
+            out[name] = extra.pop(name)
+    return out
+
+
 __all__ = [
     "Answer",
     "NoteQA",
@@ -217,7 +299,10 @@ __all__ = [
     "Reader",
     "build_context",
     "clean_answer",
+    "configure_note_eval",
     "make_llm",
     "make_note_loop",
     "make_policy",
+    "note_report",
+    "note_runner",
 ]

@@ -81,6 +81,12 @@ class Namespace:
     Args:
         root: The namespace directory (created if missing).
         stage: ``"openie"`` or ``"embedding"`` (decides the file suffix).
+
+    Example:
+        >>> import tempfile
+        >>> ns = Namespace(Path(tempfile.mkdtemp()), "openie")
+        >>> ns.put("k", b"x"); sorted(ns.keys()), ns.read("k")
+        (['k'], b'x')
     """
 
     def __init__(self, root: Path, stage: str) -> None:

@@ -23,7 +23,13 @@ STAGES = ("openie", "embedding")
 
 
 class Executor(Protocol):
-    """Runs the batches of a parallel stage and yields results as they finish."""
+    """Runs the batches of a parallel stage and yields results as they finish.
+
+    Example:
+        >>> ex: Executor = LocalExecutor(IndexConfig())
+        >>> list(ex.map("openie", []))
+        []
+    """
 
     name: str
     workers: int

@@ -10,8 +10,10 @@ Ray is imported lazily, only here. Without ``ray_address`` a local Ray
 instance is started with ``num_cpus = workers`` (no dashboard, worker logs not
 forwarded) and shut down at the end; a Ray session that is already running
 (e.g. started by a notebook or a test) is reused and left running. To join a
-cluster, pass ``ray_address`` ("auto" or "ray://head:10001"); every node needs
-hipporag-toolkit and its models installed.
+cluster, pass ``ray_address`` ("auto", "HOST:6379" or "ray://head:10001"); every
+node needs hipporag-toolkit and its models installed, and a cluster with token
+authentication needs ``RAY_AUTH_MODE=token`` (and its token) in the driver's
+environment.
 
 Example:
     >>> from pipelines.jobs.spec import ExecutorConfig
@@ -88,8 +90,10 @@ class RayExecutor:
             except Exception as err:  # connection errors come in many types
                 raise JobError(
                     f"could not start or join Ray ({type(err).__name__}: {err})",
-                    hint="check executor.ray_address (e.g. 'auto' on a cluster node), or use "
-                    "executor.kind = 'local'",
+                    hint="check executor.ray_address (e.g. 'auto' on a cluster node); a "
+                    "cluster with token authentication also needs RAY_AUTH_MODE=token and its "
+                    "token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here; or use executor.kind = "
+                    "'local'",
                 ) from None
             self._owns_ray = True
         self.startup_s = time.perf_counter() - t

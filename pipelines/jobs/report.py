@@ -20,7 +20,12 @@ from indexers.builder import BuildReport
 
 @dataclass
 class StageCounts:
-    """Batches of one stage: planned = reused (from checkpoints) + computed."""
+    """Batches of one stage: planned = reused (from checkpoints) + computed.
+
+    Example:
+        >>> StageCounts(planned=4, reused=3, computed=1).computed
+        1
+    """
 
     planned: int = 0
     reused: int = 0
@@ -30,7 +35,15 @@ class StageCounts:
 
 @dataclass(frozen=True)
 class BatchEvent:
-    """Passed to ``on_batch`` after a computed batch is durably checkpointed."""
+    """Passed to ``on_batch`` after a computed batch is durably checkpointed.
+
+    Example:
+        >>> def show(e: BatchEvent) -> None:
+        ...     print(f"{e.stage} {e.done}/{e.total} ({e.seconds:.1f}s)")
+        >>> show(BatchEvent("openie", "k", 3, 10, 3, 1.25))
+        openie 3/10 (1.2s)
+        >>> # run_job(spec, on_batch=show)
+    """
 
     stage: str
     key: str
@@ -43,7 +56,18 @@ class BatchEvent:
 
 @dataclass
 class JobReport:
-    """What a job did: the build report plus batch counts, executor and LLM usage."""
+    """What a job did: the build report plus batch counts, executor and LLM usage.
+
+    ``usage`` counts the LLM tokens and cost of the batches this run computed
+    (None when the extractor has no ``usage()``); ``usage_all_batches`` covers
+    every batch of the index, reused ones included.
+
+    Example:
+        >>> report = run_job(spec)                                   # doctest: +SKIP
+        >>> report.batches["openie"].reused, report.usage["cost"]    # doctest: +SKIP
+        (40, 0.81)
+        >>> print(report.summary())                                  # doctest: +SKIP
+    """
 
     build: BuildReport
     batches: dict[str, StageCounts]

@@ -56,6 +56,11 @@ class Batch:
         key: Content hash: the same key means the same work and the same result.
         rows: Positions (passages, or distinct texts) the batch covers, in order.
         payload: JSON handed to a worker.
+
+    Example:
+        >>> b = plan_embedding(["bb", "a"], 8, {"component": {"model": "m"}})[0]
+        >>> b.rows, b.payload
+        ((1, 0), '["a", "bb"]')
     """
 
     key: str
