@@ -72,10 +72,14 @@ def systems(base: NoteConfig) -> dict[str, NoteConfig]:
     return {
         "single": NoteConfig.from_dict({**base.to_dict(), "max_step": 0}),
         "deep": NoteConfig.from_dict({**base.to_dict(), "max_step": 0, "top_k": base.max_top_k}),
-        "fixed": NoteConfig.from_dict({
-            **base.to_dict(), "max_step": steps, "max_fail_step": steps + 1,
-            "max_top_k": base.top_k * (steps + 1),
-        }),  # fmt: skip
+        "fixed": NoteConfig.from_dict(
+            {
+                **base.to_dict(),
+                "max_step": steps,
+                "max_fail_step": steps + 1,
+                "max_top_k": base.top_k * (steps + 1),
+            }
+        ),
         "adaptive": base,
     }
 
@@ -93,8 +97,15 @@ def run_system(name: str, loop: NoteLoop, questions: Sequence[Any]) -> dict[str,
         calls.append(res.trace.retrieval_calls)
         seen.append(len(ids))
         stops[res.trace.stop_reason] += 1
-        per_q.append({"id": q.id, "recall_seen": rec[-1], "calls": calls[-1], "seen": seen[-1],
-                      "stop": res.trace.stop_reason})  # fmt: skip
+        per_q.append(
+            {
+                "id": q.id,
+                "recall_seen": rec[-1],
+                "calls": calls[-1],
+                "seen": seen[-1],
+                "stop": res.trace.stop_reason,
+            }
+        )
     n = len(questions) or 1
     return {
         "system": name,
@@ -111,7 +122,9 @@ def run_system(name: str, loop: NoteLoop, questions: Sequence[Any]) -> dict[str,
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--index", default="/tmp/m100")
-    ap.add_argument("--questions", default=str(ROOT.parent / "shared/data/musique100/questions.json"))
+    ap.add_argument(
+        "--questions", default=str(ROOT.parent / "shared/data/musique100/questions.json")
+    )
     ap.add_argument("--limit", type=int, help="first N questions only")
     ap.add_argument("--mode", help="retrieval mode of the facade (default: its default)")
     ap.add_argument("--systems", default="single,deep,fixed,adaptive")
@@ -140,12 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy = FixedStepPolicy(policy)
         loop = NoteLoop(rag, policy, cfg, entity_names=view.names)
         results[name] = r = run_system(name, loop, questions)
-        print(f"{name:9s} recall_seen {r['recall_seen']:.4f}  at5/10/15 "
-              f"{'/'.join(str(v) for v in r['recall_seen_at'].values())}  calls "
-              f"{r['retrieval_calls']:.2f}  seen {r['passages_seen']:.1f}  {r['seconds']:.0f}s  "
-              f"stops {r['stop_reasons']}", flush=True)  # fmt: skip
-    summary: dict[str, Any] = {"n": len(questions), "index": args.index, "mode": rag.config.mode,
-                               "note_config": base.to_dict()}  # fmt: skip
+        print(
+            f"{name:9s} recall_seen {r['recall_seen']:.4f}  at5/10/15 "
+            f"{'/'.join(str(v) for v in r['recall_seen_at'].values())}  calls "
+            f"{r['retrieval_calls']:.2f}  seen {r['passages_seen']:.1f}  {r['seconds']:.0f}s  "
+            f"stops {r['stop_reasons']}",
+            flush=True,
+        )
+    summary: dict[str, Any] = {
+        "n": len(questions),
+        "index": args.index,
+        "mode": rag.config.mode,
+        "note_config": base.to_dict(),
+    }
     if "fixed" in results and "adaptive" in results:
         fx, ad = results["fixed"], results["adaptive"]
         ratio = ad["retrieval_calls"] / fx["retrieval_calls"]
@@ -154,9 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "calls_ratio": round(ratio, 3),
             "met": ad["recall_seen"] >= fx["recall_seen"] and ratio <= 0.6,
         }
-        print(f"goal: adaptive/fixed calls {ratio:.2f} (<= 0.60), recall gap "
-              f"{summary['goal']['recall_gap']:+.4f} (>= 0): "
-              f"{'met' if summary['goal']['met'] else 'NOT met'}")  # fmt: skip
+        print(
+            f"goal: adaptive/fixed calls {ratio:.2f} (<= 0.60), recall gap "
+            f"{summary['goal']['recall_gap']:+.4f} (>= 0): "
+            f"{'met' if summary['goal']['met'] else 'NOT met'}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "systems": results}, indent=1))
     return 0

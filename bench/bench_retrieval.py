@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hipporag.config import RetrievalConfig  # noqa: E402
-from pipelines.evaluate import KS, Outcome, aggregate, load_questions  # noqa: E402
-from pipelines.facade import HippoRAG  # noqa: E402
+from hipporag.config import RetrievalConfig
+from pipelines.evaluate import KS, Outcome, aggregate, load_questions
+from pipelines.facade import HippoRAG
 
 # name -> RetrievalConfig overrides. The first four are the published styles + our default.
 MODES: dict[str, dict[str, Any]] = {
@@ -89,54 +89,74 @@ def latency(rag: HippoRAG, questions: list, repeats: int) -> dict[str, Any]:
     """One-core latency of the default retrieval and its parts, variants interleaved."""
     import torch
 
+    from pipelines.facade import shared_embedder
+
     torch.set_num_threads(1)
     emb = rag.retriever.embedder
     texts = [q.question for q in questions]
-    # correctness of the fast path over every question
+    # correctness of the fast paths over every question
     full = emb.encode(texts, is_query=True)
     fast = np.stack([emb.encode_query(t) for t in texts])
-    max_diff = float(np.abs(full - fast).max())
-    variants = {
+    diffs = {"torch encode_query": float(np.abs(full - fast).max())}
+    onnx = None
+    try:
+        onnx = shared_embedder(rag.index.config.embedding, "onnx")
+        diffs["onnx encode"] = float(np.abs(full - onnx.encode(texts, is_query=True)).max())
+    except Exception as err:  # onnxruntime missing: report, measure the rest
+        print(f"  (onnx backend unavailable: {err})")
+
+    def variant(**over: Any) -> HippoRAG:
+        r = HippoRAG.open(rag.path, rag.config, **over)
+        r.retriever._ppr = rag.retriever.ppr  # share the PPR matrices
+        return r.warm_up()
+
+    variants: dict[str, Any] = {
         "encode: SentenceTransformer.encode": lambda t: emb.encode([t], is_query=True),
-        "encode: encode_query fast path": emb.encode_query,
+        "encode: torch encode_query fast path": emb.encode_query,
     }
-    rag_noexpl = HippoRAG.open(rag.path, rag.config, explain=False)
-    rag_power = HippoRAG.open(rag.path, rag.config, ppr_method="power", explain=False)
-    rag_h2 = HippoRAG.open(rag.path, rag.config, mode="hipporag2", explain=False)
-    for r in (rag_noexpl, rag_power, rag_h2):
-        r.retriever._ppr = rag.retriever.ppr
-        r.retriever.embedder = emb
-        r.retriever.dense.embedder = emb
-    variants.update({
-        "retrieve hybrid k=5, explain on": lambda t: rag.retrieve(t, k=5),
-        "retrieve hybrid k=5, explain off": lambda t: rag_noexpl.retrieve(t, k=5),
-        "retrieve hybrid k=5, PPR power, explain off": lambda t: rag_power.retrieve(t, k=5),
-        "retrieve hipporag2 k=5, explain off": lambda t: rag_h2.retrieve(t, k=5),
-    })
+    if onnx is not None:
+        variants["encode: onnx encode([q])"] = lambda t: onnx.encode([t], is_query=True)
+    runs = {
+        "hybrid (default config), explain on": rag,
+        "hybrid, explain off": variant(explain=False),
+        "hybrid, PPR power, explain off": variant(ppr_method="power", explain=False),
+        "hipporag2, explain off": variant(mode="hipporag2", explain=False),
+    }
+    if onnx is not None:
+        runs["hybrid, query_backend=onnx, explain on"] = variant(query_backend="onnx")
+        runs["hybrid, query_backend=onnx, explain off"] = variant(
+            query_backend="onnx", explain=False
+        )
+    for name, r in runs.items():
+        variants["retrieve k=5: " + name] = lambda t, r=r: r.retrieve(t, k=5)
     for f in variants.values():  # warm up every path
         f(texts[0])
     times: dict[str, list[float]] = {name: [] for name in variants}
-    stages: dict[str, list[float]] = {}
+    stages: dict[str, dict[str, list[float]]] = {}
     for _ in range(repeats):
         for t in texts:
             for name, f in variants.items():
                 t0 = time.perf_counter()
                 res = f(t)
                 times[name].append((time.perf_counter() - t0) * 1e3)
-                if name == "retrieve hybrid k=5, explain on":
+                if name.startswith("retrieve") and "explain on" in name:
+                    per = stages.setdefault(name, {})
                     for stage, ms in res.timings_ms.items():
-                        stages.setdefault(stage, []).append(ms)
+                        per.setdefault(stage, []).append(ms)
     summary = {
         name: {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95))}
         for name, v in times.items()
     }
     return {
-        "encode_query_max_abs_diff": max_diff,
+        "max_abs_diff_vs_encode": diffs,
         "variants_ms": summary,
-        "stages_p50_ms": {s: statistics.median(v) for s, v in stages.items()},
+        "stages_p50_ms": {
+            n: {s: statistics.median(v) for s, v in per.items()} for n, per in stages.items()
+        },
         "n_calls": len(texts) * repeats,
         "torch_threads": torch.get_num_threads(),
         "cpu_affinity": sorted(os.sched_getaffinity(0)),
+        "load_average": os.getloadavg(),
     }
 
 
@@ -164,11 +184,13 @@ def main(argv: list[str] | None = None) -> int:
             entry["recall"] = recall_table(rag, questions, variants)
         if not args.skip_latency and name == args.index[0].partition("=")[0]:
             print(f"[{name}] latency (one thread)", flush=True)
-            entry["latency"] = latency(rag, questions, args.repeats)
-            for v, s in entry["latency"]["variants_ms"].items():
-                print(f"  {v:48s} p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}")
-            print("  stages p50:", {k: round(v, 2) for k, v in entry["latency"]["stages_p50_ms"].items()})
-            print("  encode_query max |diff| vs encode:", entry["latency"]["encode_query_max_abs_diff"])
+            entry["latency"] = lat = latency(rag, questions, args.repeats)
+            for v, st in lat["variants_ms"].items():
+                print(f"  {v:58s} p50 {st['p50']:7.2f}  p95 {st['p95']:7.2f}")
+            for v, st in lat["stages_p50_ms"].items():
+                print(f"  stages p50 [{v}]:", {k: round(x, 2) for k, x in st.items()})
+            print("  max |diff| vs SentenceTransformer.encode:", lat["max_abs_diff_vs_encode"])
+            print("  load average:", lat["load_average"], flush=True)
         report["indexes"][name] = entry
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))

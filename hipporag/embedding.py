@@ -33,7 +33,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         self.config = config or EmbeddingConfig()
         self._model: Any = None
-        self._fast: tuple[Any, Any, int] | None | bool = False  # False: not probed yet
+        self._fast: tuple[Any, Any, int] | bool | None = False  # False: not probed yet
         self._lock = threading.Lock()
 
     @property

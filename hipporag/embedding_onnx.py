@@ -32,7 +32,7 @@ import numpy as np
 from hipporag.config import EmbeddingConfig
 from hipporag.errors import ConfigError
 
-DEFAULT_TOKEN_BUDGET = 4096
+DEFAULT_TOKEN_BUDGET = 2048
 MAX_ROWS = 2048
 
 

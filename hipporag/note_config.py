@@ -64,7 +64,6 @@ class NoteConfig(_Section):
         passage_chars: LLM policy: passages are cut to this many characters in prompts.
         note_chars: LLM policy: notes are cut to this many characters.
         llm_max_tokens: LLM policy: completion budget of note and refine calls.
-        rrf_k: Constant of the reciprocal-rank fusion that orders seen passages.
     """
 
     _name: ClassVar[str] = "note"
@@ -84,30 +83,45 @@ class NoteConfig(_Section):
     passage_chars: int = 1200
     note_chars: int = 2000
     llm_max_tokens: int = 384
-    rrf_k: int = 60
 
     def validate(self) -> None:
-        _check(self.top_k >= 1, f"note.top_k must be >= 1, got {self.top_k}",
-               "retrieve at least one passage per query, e.g. 5")  # fmt: skip
-        _check(self.max_step >= 0, f"note.max_step must be >= 0, got {self.max_step}",
-               "use 0 for a single retrieval, 3 for the usual loop")  # fmt: skip
-        _check(self.max_fail_step >= 1,
-               f"note.max_fail_step must be >= 1, got {self.max_fail_step}",
-               "1 stops at the first rejected note")  # fmt: skip
-        _check(self.max_top_k >= self.top_k,
-               f"note.max_top_k ({self.max_top_k}) must be >= note.top_k ({self.top_k})",
-               "the passage budget must hold at least one retrieval; raise max_top_k")  # fmt: skip
-        _check(self.note_seed_weight >= 0,
-               f"note.note_seed_weight must be >= 0, got {self.note_seed_weight}",
-               "use 0 to disable seeding with note entities")  # fmt: skip
+        _check(
+            self.top_k >= 1,
+            f"note.top_k must be >= 1, got {self.top_k}",
+            "retrieve at least one passage per query, e.g. 5",
+        )
+        _check(
+            self.max_step >= 0,
+            f"note.max_step must be >= 0, got {self.max_step}",
+            "use 0 for a single retrieval, 3 for the usual loop",
+        )
+        _check(
+            self.max_fail_step >= 1,
+            f"note.max_fail_step must be >= 1, got {self.max_fail_step}",
+            "1 stops at the first rejected note",
+        )
+        _check(
+            self.max_top_k >= self.top_k,
+            f"note.max_top_k ({self.max_top_k}) must be >= note.top_k ({self.top_k})",
+            "the passage budget must hold at least one retrieval; raise max_top_k",
+        )
+        _check(
+            self.note_seed_weight >= 0,
+            f"note.note_seed_weight must be >= 0, got {self.note_seed_weight}",
+            "use 0 to disable seeding with note entities",
+        )
         _check(self.max_note_seeds >= 0, "note.max_note_seeds must be >= 0")
-        _check(self.policy in NOTE_POLICIES,
-               f"note.policy must be one of {NOTE_POLICIES}, got {self.policy!r}",
-               "use 'graph' for the LLM-free policy or 'llm' with an LLM endpoint")  # fmt: skip
+        _check(
+            self.policy in NOTE_POLICIES,
+            f"note.policy must be one of {NOTE_POLICIES}, got {self.policy!r}",
+            "use 'graph' for the LLM-free policy or 'llm' with an LLM endpoint",
+        )
         _check(self.bridges_per_query >= 1, "note.bridges_per_query must be >= 1")
-        _check(self.judge_threshold >= 0,
-               f"note.judge_threshold must be >= 0, got {self.judge_threshold}",
-               "0 accepts any note; 1 needs about one new fact touching the question")  # fmt: skip
+        _check(
+            self.judge_threshold >= 0,
+            f"note.judge_threshold must be >= 0, got {self.judge_threshold}",
+            "0 accepts any note; 1 needs about one new fact touching the question",
+        )
         for name in ("bridge_weight", "mention_weight"):
             value = getattr(self, name)
             _check(value >= 0, f"note.{name} must be >= 0, got {value}")
@@ -115,7 +129,6 @@ class NoteConfig(_Section):
         _check(self.passage_chars >= 50, "note.passage_chars must be >= 50")
         _check(self.note_chars >= 50, "note.note_chars must be >= 50")
         _check(self.llm_max_tokens >= 16, "note.llm_max_tokens must be >= 16")
-        _check(self.rrf_k >= 1, "note.rrf_k must be >= 1")
 
 
 __all__ = ["NOTE_POLICIES", "NoteConfig"]

@@ -107,7 +107,9 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[Question]
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{p} is not valid JSON: {err}", hint="expected a list of questions")
+        raise InputError(
+            f"{p} is not valid JSON: {err}", hint="expected a list of questions"
+        ) from None
     if not isinstance(data, list):
         raise InputError(f"{p} must hold a JSON list of questions, got {type(data).__name__}")
     out = []
@@ -178,7 +180,9 @@ class EvalReport:
         ks = list(self.recall)
         head = f"{'':>12}" + "".join(f"{'R@' + str(k):>8}" for k in ks) + f"{'n':>6}"
         lines = [f"mode {self.mode}: {self.n} questions", head]
-        lines.append(f"{'all':>12}" + "".join(f"{self.recall[k]:8.4f}" for k in ks) + f"{self.n:6d}")
+        lines.append(
+            f"{'all':>12}" + "".join(f"{self.recall[k]:8.4f}" for k in ks) + f"{self.n:6d}"
+        )
         for h, r in self.recall_by_hops.items():
             row = "".join(f"{r[k]:8.4f}" for k in ks)
             lines.append(f"{str(h) + ' gold':>12}{row}{self.n_by_hops[h]:6d}")

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,22 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.config import EmbeddingConfig, IndexConfig, RetrievalConfig
-from hipporag.embedding import SentenceTransformerEmbedder
 from hipporag.errors import ConfigError, InputError
 from hipporag.index import Index
+from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
 
-_EMBEDDERS: dict[EmbeddingConfig, SentenceTransformerEmbedder] = {}
+_EMBEDDERS: dict[EmbeddingConfig, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
-def shared_embedder(config: EmbeddingConfig) -> SentenceTransformerEmbedder:
-    """One embedder per embedding config and process (models are loaded once)."""
+def shared_embedder(config: EmbeddingConfig, backend: str = "index") -> Embedder:
+    """One embedder per embedding config and process (models are loaded once).
+
+    ``backend`` other than ``"index"`` replaces ``config.backend`` (query encoding only).
+    """
+    from hipporag.embedders import make_embedder
+
+    if backend != "index":
+        config = dataclasses.replace(config, backend=backend)
     with _EMBEDDERS_LOCK:
         emb = _EMBEDDERS.get(config)
         if emb is None:
-            emb = _EMBEDDERS[config] = SentenceTransformerEmbedder(config)
+            emb = _EMBEDDERS[config] = make_embedder(config)
         return emb
 
 
@@ -72,7 +80,7 @@ class HippoRAG:
         self._index: Index | None = None
         self._retriever: Any = None
         self._entity_ids: dict[str, int] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -147,9 +155,8 @@ class HippoRAG:
                     from retrievers.graph import GraphRetriever
 
                     index = self.index
-                    self._retriever = GraphRetriever(
-                        index, self.config, embedder=shared_embedder(index.config.embedding)
-                    )
+                    embedder = shared_embedder(index.config.embedding, self.config.query_backend)
+                    self._retriever = GraphRetriever(index, self.config, embedder=embedder)
         return self._retriever
 
     def warm_up(self) -> HippoRAG:

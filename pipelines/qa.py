@@ -35,11 +35,11 @@ from retrievers.note.policy import Note, NotePolicy
 from retrievers.note.prompts import answer_messages, render_passages
 from retrievers.note.trace import NoteResult
 
+_ECHO = re.compile(r"(?:question|evidence|note|passages)\s*:", re.IGNORECASE)
 _ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*[:\-]\s*", re.IGNORECASE)
 
 
-def make_llm(base_url: str, model: str, *, cache_dir: str | None = None, **overrides: Any
-             ) -> LLM:  # fmt: skip
+def make_llm(base_url: str, model: str, *, cache_dir: str | None = None, **overrides: Any) -> LLM:
     """An :class:`~hipporag.llm.OpenAIChatLLM` with its persistent response cache.
 
     Args:
@@ -72,8 +72,7 @@ def make_policy(rag: Any, config: NoteConfig, llm: LLM | None = None) -> NotePol
     return GraphNotePolicy(view, config)
 
 
-def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None = None
-                   ) -> NoteLoop:  # fmt: skip
+def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None = None) -> NoteLoop:
     """A note loop over ``rag`` (its ``retrieve`` receives the note's entity seeds).
 
     Example:
@@ -86,21 +85,24 @@ def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None =
 
 
 def clean_answer(text: str) -> str:
-    """First non-empty line of a reader answer, without an "Answer:" label or end period.
+    """First line of a reader answer that says something: no label, heading or end period.
 
     Example:
-        >>> clean_answer("Answer: Imre Valko.\\nHe directed it.")
+        >>> clean_answer("Evidence:\\nAnswer: Imre Valko.\\nHe directed it.")
+        'Imre Valko'
+        >>> clean_answer("Question: Who directed it?\\nImre Valko")  # an echoed prompt line
         'Imre Valko'
     """
     for line in text.splitlines():
         line = _ANSWER_PREFIX.sub("", line.strip()).strip().strip("\"'*`").strip()
-        if line:
+        if line and not line.endswith(":") and not _ECHO.match(line):
             return line.rstrip(".").strip()
     return ""
 
 
-def build_context(note: Note | None, hits: Sequence[Hit], *, max_passages: int = 5,
-                  passage_chars: int = 600) -> str:  # fmt: skip
+def build_context(
+    note: Note | None, hits: Sequence[Hit], *, max_passages: int = 5, passage_chars: int = 600
+) -> str:
     """Evidence for the reader: the note (if any) then the top passages."""
     parts = []
     if note is not None and not note.empty:
@@ -142,16 +144,18 @@ class Reader:
         'Imre Valko'
     """
 
-    def __init__(self, llm: LLM, *, max_passages: int = 5, passage_chars: int = 600,
-                 max_tokens: int = 48) -> None:  # fmt: skip
+    def __init__(
+        self, llm: LLM, *, max_passages: int = 5, passage_chars: int = 600, max_tokens: int = 48
+    ) -> None:
         self.llm = llm
         self.max_passages = max_passages
         self.passage_chars = passage_chars
         self.max_tokens = max_tokens
 
     def answer(self, question: str, note: Note | None = None, hits: Sequence[Hit] = ()) -> Answer:
-        context = build_context(note, hits, max_passages=self.max_passages,
-                                passage_chars=self.passage_chars)  # fmt: skip
+        context = build_context(
+            note, hits, max_passages=self.max_passages, passage_chars=self.passage_chars
+        )
         raw = self.llm.chat(answer_messages(question, context), max_tokens=self.max_tokens) or ""
         return Answer(clean_answer(raw), raw)
 
@@ -196,8 +200,13 @@ class NoteQA:
         True
     """
 
-    def __init__(self, rag: Any, config: NoteConfig | None = None, llm: LLM | None = None,
-                 reader: Reader | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rag: Any,
+        config: NoteConfig | None = None,
+        llm: LLM | None = None,
+        reader: Reader | None = None,
+    ) -> None:
         self.config = config or NoteConfig()
         self.loop = make_note_loop(rag, self.config, llm)
         self.reader = reader or (Reader(llm) if llm is not None else None)
@@ -282,8 +291,10 @@ def note_report(report: dict[str, Any]) -> dict[str, Any]:
         extra.pop(name)
     out["extra"] = extra
     out["recall_seen"] = seen
-    out["calls"] = {"retrieval": extra.pop("calls_retrieval", 0.0),
-                    "llm": extra.pop("calls_llm", 0.0)}  # fmt: skip
+    out["calls"] = {
+        "retrieval": extra.pop("calls_retrieval", 0.0),
+        "llm": extra.pop("calls_llm", 0.0),
+    }
     if "passages_seen" in extra:
         out["passages_seen"] = extra.pop("passages_seen")
     for name in ("em", "f1"):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from hipporag.errors import RetrievalError
 from hipporag.index import Index
-from hipporag.types import Explanation, Hit
+from hipporag.types import Explanation, Hit, Passage
 
 
 def check_query(query: object) -> str:
@@ -151,22 +152,45 @@ def top_k(scores: np.ndarray, k: int, valid: np.ndarray | None = None) -> np.nda
     k = min(k, sub.shape[0])
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    if k < sub.shape[0]:
-        part = np.argpartition(-sub, k - 1)[:k]
-    else:
-        part = np.arange(sub.shape[0])
+    part = np.argpartition(-sub, k - 1)[:k] if k < sub.shape[0] else np.arange(sub.shape[0])
     order = part[np.lexsort((part, -sub[part]))]
     return order if candidates is None else candidates[order]
 
 
+class PassageStore:
+    """Passages by ``passage_idx``: held in memory for corpora up to ``max_cached``
+    passages (one SQL query, on first use), else read from DuckDB per call.
+
+    Example:
+        >>> store = PassageStore(Index.open("my-index"))               # doctest: +SKIP
+        >>> store.get([3, 0])[0].title                                  # doctest: +SKIP
+        'Salt Harbour'
+    """
+
+    def __init__(self, index: Index, max_cached: int = 200_000) -> None:
+        self.index = index
+        self.max_cached = max_cached
+        self._all: list[Passage] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, idxs: Sequence[int] | np.ndarray) -> list[Passage]:
+        if self.index.n_passages > self.max_cached:
+            return self.index.passages(idxs)
+        if self._all is None:
+            with self._lock:
+                if self._all is None:
+                    self._all = self.index.passages(range(self.index.n_passages))
+        return [self._all[int(i)] for i in idxs]
+
+
 def make_hits(
-    index: Index,
+    store: PassageStore,
     idxs: np.ndarray,
     scores: np.ndarray,
     explanations: Sequence[Explanation | None] | None = None,
 ) -> list[Hit]:
     """Hits for ``passage_idx`` values ``idxs`` (best first), with their scores."""
-    passages = index.passages(idxs)
+    passages = store.get(idxs)
     return [
         Hit(
             passage_id=p.id,
@@ -181,6 +205,7 @@ def make_hits(
 
 
 __all__ = [
+    "PassageStore",
     "check_extra_seeds",
     "check_k",
     "check_queries",

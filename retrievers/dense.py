@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from hipporag.embedding import SentenceTransformerEmbedder
 from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.types import Explanation, RetrievalResult
 from retrievers.common import (
+    PassageStore,
     check_k,
     check_queries,
     check_query,
@@ -34,9 +34,11 @@ from retrievers.common import (
 )
 
 
-def embedder_for(index: Index) -> SentenceTransformerEmbedder:
+def embedder_for(index: Index) -> Embedder:
     """The embedder an index was built with (from its stored config)."""
-    return SentenceTransformerEmbedder(index.config.embedding)
+    from hipporag.embedders import make_embedder
+
+    return make_embedder(index.config.embedding)
 
 
 def encode_one(embedder: Embedder, query: str) -> np.ndarray:
@@ -73,6 +75,7 @@ class DenseRetriever:
         self.embedder: Embedder = embedder or embedder_for(index)
         self.explain = explain
         self._embeddings: np.ndarray | None = None
+        self.store = PassageStore(index)
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -163,7 +166,7 @@ class DenseRetriever:
         expl: list[Explanation | None] | None = None
         if self.explain:
             expl = [Explanation(dense_score=float(s)) for s in sims]
-        hits = make_hits(self.index, idxs, sims, expl)
+        hits = make_hits(self.store, idxs, sims, expl)
         t3 = time.perf_counter()
         timings = {
             "encode": (t1 - t0) * 1e3,

@@ -61,7 +61,9 @@ class Explainer:
     @property
     def titles(self) -> list[str]:
         if self._titles is None:
-            rows = self.index.connection().execute("SELECT title FROM passages ORDER BY passage_idx")
+            rows = self.index.connection().execute(
+                "SELECT title FROM passages ORDER BY passage_idx"
+            )
             self._titles = [r[0] for r in rows.fetchall()]
         return self._titles
 

@@ -105,9 +105,7 @@ class GraphRetriever:
         kw = {"passage_weight": c.passage_weight, "rrf_k": c.rrf_k}
         self.fusions = {
             "hipporag2": Fusion("hipporag2", **kw),
-            "hybrid": Fusion(
-                c.fusion, entity_mass=c.entity_mass, temperature=c.temperature, **kw
-            ),
+            "hybrid": Fusion(c.fusion, entity_mass=c.entity_mass, temperature=c.temperature, **kw),
         }
 
     # -- lazily built parts ------------------------------------------------------------
@@ -128,7 +126,8 @@ class GraphRetriever:
 
                     llm = self.llm = OpenAIChatLLM(self.config.llm)
                 recognition = RecognitionFilter(
-                    llm, max_facts=self.config.recognition_max_facts,
+                    llm,
+                    max_facts=self.config.recognition_max_facts,
                     max_candidates=self.config.top_facts,
                 )
             self._fact_linker = FactLinker(self.index, self.config.top_facts, recognition)
@@ -146,8 +145,10 @@ class GraphRetriever:
         """Load the models, the PPR matrices and the name tables now."""
         self.dense.encode("warm up")
         _ = self.ppr, self.index.entity_names, self.explainer.titles
-        self.fact_linker.triple(0) if self.index.n_facts else None
-        self.index.hnsw("passages"), self.index.hnsw("facts")
+        if self.index.n_facts:
+            self.fact_linker.triple(0)
+        for name in ("passages", "facts"):
+            self.index.hnsw(name)
 
     # -- public API --------------------------------------------------------------------
     def link(self, query: str, mode: str | None = None, qvec: np.ndarray | None = None) -> Linking:
@@ -305,7 +306,7 @@ class GraphRetriever:
             )
         t6 = time.perf_counter()
         timings["explain"] = (t6 - t5) * 1e3
-        hits = make_hits(index, idxs, ranked_scores, explanations)
+        hits = make_hits(self.dense.store, idxs, ranked_scores, explanations)
         t7 = time.perf_counter()
         timings["fetch"] = (t7 - t6) * 1e3
         timings["total"] = (t7 - t0) * 1e3
@@ -345,16 +346,26 @@ class GraphRetriever:
             else:
                 p = node - n_ent
                 cos = float(self.dense.embeddings[p] @ qvec)
-                seeds.append(Seed(self.explainer.node_name(node), "passage", w, f"dense cos={cos:.3f}"))
+                seeds.append(
+                    Seed(self.explainer.node_name(node), "passage", w, f"dense cos={cos:.3f}")
+                )
         return seeds, list(zip(nodes.tolist(), mass.tolist(), strict=True))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"index": self.index, "config": self.config, "embedder": self.embedder,
-                "llm": self.llm}
+        return {
+            "index": self.index,
+            "config": self.config,
+            "embedder": self.embedder,
+            "llm": self.llm,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["index"], state["config"], embedder=state["embedder"],  # type: ignore[misc]
-                      llm=state["llm"])
+        self.__init__(
+            state["index"],
+            state["config"],
+            embedder=state["embedder"],  # type: ignore[misc]
+            llm=state["llm"],
+        )
 
 
 __all__ = ["GraphRetriever", "check_mode"]

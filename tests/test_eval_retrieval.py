@@ -66,7 +66,9 @@ def test_question_file_errors_are_clear(tmp_path) -> None:
     bad.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         load_questions(bad)
-    bad.write_text(json.dumps([{"question": "q?", "paragraphs": [{"title": "t", "paragraph_text": "x"}]}]))
+    bad.write_text(
+        json.dumps([{"question": "q?", "paragraphs": [{"title": "t", "paragraph_text": "x"}]}])
+    )
     with pytest.raises(InputError, match="no supporting paragraph"):
         load_questions(bad)
     bad.write_text(json.dumps([{"paragraphs": []}]))
@@ -85,13 +87,17 @@ def rag(demo_index_path) -> HippoRAG:
 
 
 @pytest.mark.slow
-def test_evaluate_counts_questions_whose_gold_is_missing(rag, demo_questions_path, tmp_path) -> None:
+def test_evaluate_counts_questions_whose_gold_is_missing(
+    rag, demo_questions_path, tmp_path
+) -> None:
     data = json.loads(demo_questions_path.read_text())
     data.append(
         {
             "id": "ghost",
             "question": "Where is the lost passage?",
-            "paragraphs": [{"title": "Ghost", "paragraph_text": "Not indexed.", "is_supporting": True}],
+            "paragraphs": [
+                {"title": "Ghost", "paragraph_text": "Not indexed.", "is_supporting": True}
+            ],
         }
     )
     path = tmp_path / "questions.json"
@@ -119,9 +125,23 @@ def test_a_mode_can_plug_in_its_own_runner(rag, demo_questions_path) -> None:
 
 
 @pytest.mark.slow
-def test_eval_cli_json_prints_exactly_one_object(demo_index_path, demo_questions_path, capsys) -> None:
-    code = main(["-q", "eval", str(demo_index_path), "--questions", str(demo_questions_path),
-                 "--json", "--limit", "3", "--mode", "hipporag2"])
+def test_eval_cli_json_prints_exactly_one_object(
+    demo_index_path, demo_questions_path, capsys
+) -> None:
+    code = main(
+        [
+            "-q",
+            "eval",
+            str(demo_index_path),
+            "--questions",
+            str(demo_questions_path),
+            "--json",
+            "--limit",
+            "3",
+            "--mode",
+            "hipporag2",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out.strip()
     data = json.loads(out)
@@ -133,15 +153,53 @@ def test_eval_cli_json_prints_exactly_one_object(demo_index_path, demo_questions
 
 @pytest.mark.slow
 def test_eval_cli_table_and_errors(demo_index_path, demo_questions_path, capsys) -> None:
-    assert main(["-q", "eval", str(demo_index_path), "--questions", str(demo_questions_path),
-                 "--limit", "2", "--set", "top_facts=3"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "eval",
+                str(demo_index_path),
+                "--questions",
+                str(demo_questions_path),
+                "--limit",
+                "2",
+                "--set",
+                "top_facts=3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mode hybrid: 2 questions" in out and "R@5" in out
-    assert main(["-q", "eval", str(demo_index_path), "--questions", str(demo_questions_path),
-                 "--mode", "bm25"]) == 2
+    assert (
+        main(
+            [
+                "-q",
+                "eval",
+                str(demo_index_path),
+                "--questions",
+                str(demo_questions_path),
+                "--mode",
+                "bm25",
+            ]
+        )
+        == 2
+    )
     assert "unknown evaluation mode" in capsys.readouterr().err
-    assert main(["-q", "eval", str(demo_index_path), "--questions", str(demo_questions_path),
-                 "--set", "dampin=0.3"]) == 2
+    assert (
+        main(
+            [
+                "-q",
+                "eval",
+                str(demo_index_path),
+                "--questions",
+                str(demo_questions_path),
+                "--set",
+                "dampin=0.3",
+            ]
+        )
+        == 2
+    )
     assert "did you mean 'damping'" in capsys.readouterr().err
 
 

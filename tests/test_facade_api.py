@@ -57,7 +57,7 @@ def test_open_overrides_are_validated(demo_index_path) -> None:
     assert HippoRAG.open(demo_index_path, base, explain=False).config.damping == 0.7
     with pytest.raises(ConfigError, match="did you mean 'top_facts'"):
         HippoRAG.open(demo_index_path, top_fact=3)
-    with pytest.raises(ConfigError, match="retrieval.mode"):
+    with pytest.raises(ConfigError, match=r"retrieval\.mode"):
         HippoRAG.open(demo_index_path, mode="bm25")
     with pytest.raises(RetrievalError, match="unknown retrieval mode"):
         HippoRAG.open(demo_index_path).retrieve(Q, mode="bm25")

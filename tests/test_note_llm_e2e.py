@@ -67,8 +67,19 @@ def test_llm_loop_and_reader_end_to_end(rag, llm_server, cache_dir):
 def test_answer_command_with_llm(demo_index_path, llm_server, cache_dir, capsys):
     from pipelines.cli import main
 
-    argv = ["answer", str(demo_index_path), QUESTION, "--llm-base-url", llm_server.base_url,
-            "--llm-model", llm_server.model, "--llm-cache-dir", cache_dir, "--max-step", "1"]
+    argv = [
+        "answer",
+        str(demo_index_path),
+        QUESTION,
+        "--llm-base-url",
+        llm_server.base_url,
+        "--llm-model",
+        llm_server.model,
+        "--llm-cache-dir",
+        cache_dir,
+        "--max-step",
+        "1",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert text.startswith("answer: ") and "policy llm" in text and "trace:" in text

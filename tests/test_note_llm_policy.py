@@ -67,17 +67,30 @@ def test_first_note_prompt_holds_question_and_passages():
 
 
 def test_full_loop_counts_llm_calls_per_role():
-    llm = ScriptedLLM(note=["n0"], query=["q1", "q2"], refine=["n1", "n2"],
-                      judge=['{"b_is_better": true, "reason": "more"}',
-                             '{"b_is_better": false, "reason": "same"}'])  # fmt: skip
+    llm = ScriptedLLM(
+        note=["n0"],
+        query=["q1", "q2"],
+        refine=["n1", "n2"],
+        judge=[
+            '{"b_is_better": true, "reason": "more"}',
+            '{"b_is_better": false, "reason": "same"}',
+        ],
+    )
     res = loop(llm, max_step=3, max_top_k=100).run("Who?")
-    assert [r[0] for r in llm.requests] == ["note", "query", "refine", "judge",
-                                            "query", "refine", "judge"]  # fmt: skip
+    assert [r[0] for r in llm.requests] == [
+        "note",
+        "query",
+        "refine",
+        "judge",
+        "query",
+        "refine",
+        "judge",
+    ]
     assert res.trace.llm_calls == 7 and res.trace.bad_outputs == 0
     assert res.trace.stop_reason == "max_fail_step"
     assert res.note.text == "n1"
     assert res.trace.steps[1].verdict.reason == "more"
-    judge_params = [r[2] for r in llm.requests if r[0] == "judge"][0]
+    judge_params = next(r[2] for r in llm.requests if r[0] == "judge")
     assert judge_params["json_schema"] == COMPARE_SCHEMA
 
 
@@ -103,8 +116,12 @@ def test_unusable_verdict_rejects_and_is_counted(bad):
 
 
 def test_verdict_in_fences_with_prose_is_parsed():
-    llm = ScriptedLLM(note=["n0"], query=["q1"], refine=["n1"],
-                      judge=['Sure!\n```json\n{"b_is_better": true, "reason": "adds X",}\n```'])
+    llm = ScriptedLLM(
+        note=["n0"],
+        query=["q1"],
+        refine=["n1"],
+        judge=['Sure!\n```json\n{"b_is_better": true, "reason": "adds X",}\n```'],
+    )
     res = loop(llm, max_step=1).run("Who?")
     assert res.trace.steps[1].accepted and res.trace.bad_outputs == 0
 

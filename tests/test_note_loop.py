@@ -20,8 +20,9 @@ class FakeRetriever:
         self.fresh = fresh
         self.calls: list[tuple[str, int, dict[int, float] | None]] = []
 
-    def retrieve(self, query: str, k: int = 5, extra_seeds: Mapping[int, float] | None = None
-                 ) -> RetrievalResult:  # fmt: skip
+    def retrieve(
+        self, query: str, k: int = 5, extra_seeds: Mapping[int, float] | None = None
+    ) -> RetrievalResult:
         n = len(self.calls)
         self.calls.append((query, k, dict(extra_seeds) if extra_seeds else None))
         fresh = k if self.fresh is None else self.fresh
@@ -35,8 +36,12 @@ class ScriptedPolicy:
 
     name = "scripted"
 
-    def __init__(self, verdicts: Sequence[bool] = (), queries: Sequence[str | None] | None = None,
-                 seeds: Mapping[int, float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        verdicts: Sequence[bool] = (),
+        queries: Sequence[str | None] | None = None,
+        seeds: Mapping[int, float] | None = None,
+    ) -> None:
         self.verdicts = list(verdicts)
         self.queries = list(queries) if queries is not None else None
         self.seeds = dict(seeds or {})
@@ -49,8 +54,9 @@ class ScriptedPolicy:
         self.calls["first_note"] += 1
         return self._note([h.passage_id for h in hits])
 
-    def next_query(self, question: str, note: Note, queries: Sequence[str], meter: Meter
-                   ) -> str | None:  # fmt: skip
+    def next_query(
+        self, question: str, note: Note, queries: Sequence[str], meter: Meter
+    ) -> str | None:
         self.calls["next_query"] += 1
         if self.queries is not None:
             return self.queries.pop(0) if self.queries else None
@@ -84,8 +90,9 @@ def test_stops_after_max_fail_step_rejections(n_fail):
 
 
 def test_rejections_need_not_be_consecutive():
-    res = run(ScriptedPolicy([True, False, True, False]), max_step=10, max_fail_step=2,
-              max_top_k=100)  # fmt: skip
+    res = run(
+        ScriptedPolicy([True, False, True, False]), max_step=10, max_fail_step=2, max_top_k=100
+    )
     assert [s.accepted for s in res.trace.steps[1:]] == [True, False, True, False]
     assert res.trace.stop_reason == "max_fail_step"
 
@@ -131,8 +138,14 @@ def test_passage_budget_is_respected_exactly():
 
 def test_budget_counts_distinct_passages_only():
     # 2 fresh passages per call, 3 repeated ones: distinct count grows by 2 per step
-    res = run(ScriptedPolicy(), FakeRetriever(fresh=2), top_k=5, max_step=10, max_top_k=9,
-              exclude_seen=False)  # fmt: skip
+    res = run(
+        ScriptedPolicy(),
+        FakeRetriever(fresh=2),
+        top_k=5,
+        max_step=10,
+        max_top_k=9,
+        exclude_seen=False,
+    )
     assert [len(s.new_ids) for s in res.trace.steps] == [5, 2, 2]
     assert len(res.seen_ids) == 9
     assert res.trace.stop_reason == "max_top_k"

@@ -103,15 +103,22 @@ def test_evaluation_notebook_without_data_says_so(
 @pytest.mark.slow
 @pytest.mark.data
 def test_evaluation_notebook_on_musique100(
-    notebook_env: None, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    notebook_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     if not (SHARED_DATA / "musique100" / "questions.json").is_file():
         pytest.skip("../shared/data/musique100 is not present")
     monkeypatch.setenv("HIPPORAG_DATA", str(SHARED_DATA))
     monkeypatch.setenv("HIPPORAG_NB_LIMIT", os.environ.get("HIPPORAG_NB_LIMIT", "20"))
     if not os.environ.get("HIPPORAG_M100_INDEX"):
-        cache = request.config.cache.mkdir("hipporag-musique100-gpt35") / "index"
-        monkeypatch.setenv("HIPPORAG_M100_INDEX", str(cache))
+        cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+        if cache_plugin is not None:
+            where = cache_plugin.mkdir("hipporag-musique100-gpt35") / "index"
+        else:
+            where = tmp_path_factory.mktemp("m100") / "index"
+        monkeypatch.setenv("HIPPORAG_M100_INDEX", str(where))
     nb = execute(nbformat.read(NB_DIR / "04_evaluation.ipynb", as_version=4), timeout=1800)
     out = text_of(nb)
     assert "recall@5" in out and "not found" not in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -131,7 +133,7 @@ def test_explanations_name_a_real_seed_to_passage_path(index, graph) -> None:
             else:
                 node_ids.append(names[name])
         node_ids[-1] = index.n_entities + pidx[hit.passage_id]
-        for a, b in zip(node_ids, node_ids[1:], strict=False):
+        for a, b in itertools.pairwise(node_ids):
             if a is not None and b is not None:
                 assert b in g.neighbors(a).tolist()
         for ent in e.connecting_entities:
@@ -142,9 +144,10 @@ def test_power_and_auto_ppr_give_the_same_ranking(index, embedder) -> None:
     auto = GraphRetriever(index, RetrievalConfig(ppr_method="auto"), embedder=embedder)
     power = GraphRetriever(index, RetrievalConfig(ppr_method="power"), embedder=embedder)
     for mode in ("hybrid", "hipporag2"):
-        assert auto.retrieve(LYNX, 8, mode=mode).passage_ids == power.retrieve(
-            LYNX, 8, mode=mode
-        ).passage_ids
+        assert (
+            auto.retrieve(LYNX, 8, mode=mode).passage_ids
+            == power.retrieve(LYNX, 8, mode=mode).passage_ids
+        )
 
 
 def test_hipporag1_ppr_matches_entity_only_reset(index, graph) -> None:
@@ -208,14 +211,18 @@ def test_failing_recognition_filter_is_flagged_not_silent(index, embedder, answe
 
 def test_recognition_filter_keeps_the_chosen_facts(index, embedder) -> None:
     g = GraphRetriever(
-        index, RetrievalConfig(recognition=True, recognition_max_facts=1), embedder=embedder,
+        index,
+        RetrievalConfig(recognition=True, recognition_max_facts=1),
+        embedder=embedder,
         llm=_StubLLM('{"relevant": [2, 1]}'),
     )
     link = g.link(LYNX)
     unfiltered = FactLinker(index, top_facts=5).link(LYNX, embedder.encode_query(LYNX))
     assert link.facts == [unfiltered.facts[1]]  # bounded to 1, model order kept
     empty = GraphRetriever(
-        index, RetrievalConfig(recognition=True), embedder=embedder,
+        index,
+        RetrievalConfig(recognition=True),
+        embedder=embedder,
         llm=_StubLLM('{"relevant": []}'),
     ).retrieve(LYNX, k=2)
     assert "no_seeds" in empty.flags and "no_facts_after_filter" in empty.flags
@@ -258,5 +265,7 @@ def test_gold_ids_match_index_ids(index, demo_questions_path) -> None:
     import json
 
     q = json.loads(demo_questions_path.read_text())[0]
-    gold = [passage_id(p["title"], p["paragraph_text"]) for p in q["paragraphs"] if p["is_supporting"]]
+    gold = [
+        passage_id(p["title"], p["paragraph_text"]) for p in q["paragraphs"] if p["is_supporting"]
+    ]
     assert set(gold) <= set(index.passage_ids)

@@ -28,6 +28,7 @@ def test_retrieval_config_round_trips_and_validates() -> None:
         ({"path_hops": 0}, "path_hops"),
         ({"explain": "yes"}, "bool"),
         ({"dampng": 0.5}, "did you mean 'damping'"),
+        ({"query_backend": "gpu"}, "query_backend"),
     ]:
         with pytest.raises(ConfigError, match=match):
             RetrievalConfig.from_dict(bad)

@@ -57,12 +57,16 @@ def llm_from_args(args: argparse.Namespace) -> Any:
     """The LLM named by ``--llm-base-url``/``--llm-model``, or None (``--no-llm`` or unset)."""
     if getattr(args, "no_llm", False) or not getattr(args, "llm_base_url", None):
         if getattr(args, "llm_model", None) and not getattr(args, "no_llm", False):
-            raise ConfigError("--llm-model needs --llm-base-url",
-                              hint="e.g. --llm-base-url http://127.0.0.1:8080/v1")  # fmt: skip
+            raise ConfigError(
+                "--llm-model needs --llm-base-url",
+                hint="e.g. --llm-base-url http://127.0.0.1:8080/v1",
+            )
         return None
     if not args.llm_model:
-        raise ConfigError("--llm-base-url needs --llm-model",
-                          hint="name the model as the server lists it at /v1/models")  # fmt: skip
+        raise ConfigError(
+            "--llm-base-url needs --llm-model",
+            hint="name the model as the server lists it at /v1/models",
+        )
     from pipelines.qa import make_llm
 
     return make_llm(args.llm_base_url, args.llm_model, cache_dir=args.llm_cache_dir)
@@ -70,9 +74,11 @@ def llm_from_args(args: argparse.Namespace) -> Any:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "answer", help="answer a question with the adaptive note loop (LLM reader optional)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        "answer",
+        help="answer a question with the adaptive note loop (LLM reader optional)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("index", metavar="INDEX_DIR")
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="passages to print (default 5)")
@@ -106,8 +112,10 @@ def render(out: Any, *, k: int = 5, has_reader: bool = True) -> str:
     if has_reader:
         lines.append(f"answer: {out.answer or '(the reader gave no usable answer)'}")
     else:
-        lines.append("answer: no reader is configured (pass --llm-base-url URL --llm-model M); "
-                     "showing the best note instead")  # fmt: skip
+        lines.append(
+            "answer: no reader is configured (pass --llm-base-url URL --llm-model M); "
+            "showing the best note instead"
+        )
     lines.append(f"\nbest note (step {trace.best_step}, policy {trace.policy}):")
     note = result.note.text if result.note and not result.note.empty else "(empty)"
     lines.append(textwrap.indent(note, "  "))

@@ -34,7 +34,11 @@ def register(subparsers: Any) -> None:
 
 def _wrap(text: str, indent: str, width: int) -> str:
     return textwrap.fill(
-        text, width=width, initial_indent=indent, subsequent_indent=indent, max_lines=3,
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        max_lines=3,
         placeholder=" ...",
     )
 

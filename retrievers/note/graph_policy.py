@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,15 +35,16 @@ import numpy as np
 
 from hipporag.note_config import NoteConfig
 from hipporag.types import Hit
-from retrievers.note.graph_view import Fact, IndexGraphView, contains_name, normalize_name
+from retrievers.note.graph_view import (
+    Fact,
+    IndexGraphView,
+    contains_name,
+    is_date_like,
+    normalize_name,
+)
 from retrievers.note.policy import Meter, Note, Verdict
 
 _MAX_RINGS = 3
-_MONTHS = "january february march april may june july august september october november december"
-_DATE_LIKE = re.compile(
-    r"(?:[0-9 ]|(?:%s)|(?:st|nd|rd|th|s|bc|ad|ce|bce|century|centuries|the|of|in|early|late|mid)\b)+"
-    % "|".join(_MONTHS.split())
-)
 
 
 class GraphNotePolicy:
@@ -160,12 +160,19 @@ class GraphNotePolicy:
             "fact_idxs": frozenset(f.idx for p in pids for f in facts_by_p[p]),
         }
         text = self._render(q_ents, bridges, chain, pids)
-        return Note(text, tuple(pids), tuple(f.text for f in chain), tuple(names),
-                    note_seeds, context)  # fmt: skip
+        return Note(
+            text, tuple(pids), tuple(f.text for f in chain), tuple(names), note_seeds, context
+        )
 
-    def _chain(self, question: str, q_ents: Mapping[int, float], pids: Sequence[str],
-               facts_by_p: Mapping[str, Sequence[Fact]], ents_by_p: Mapping[str, Sequence[int]],
-               mass: np.ndarray) -> tuple[list[int], list[Fact]]:  # fmt: skip
+    def _chain(
+        self,
+        question: str,
+        q_ents: Mapping[int, float],
+        pids: Sequence[str],
+        facts_by_p: Mapping[str, Sequence[Fact]],
+        ents_by_p: Mapping[str, Sequence[int]],
+        mass: np.ndarray,
+    ) -> tuple[list[int], list[Fact]]:
         """Bridges and the facts that reach them, ring by ring from the question entities.
 
         Ring 1 holds the entities that share a fact with a question entity in a
@@ -174,7 +181,6 @@ class GraphNotePolicy:
         ("opera", "maker"), generic hubs and names in the question are never
         bridges. Within a ring, bridges are ordered by PPR mass.
         """
-        view = self.view
         q_norm = normalize_name(question)
         anchors = set(q_ents)
         bridges: list[int] = []
@@ -206,14 +212,19 @@ class GraphNotePolicy:
         name = normalize_name(self.view.names[entity])
         return (
             bool(name)
-            and not _DATE_LIKE.fullmatch(name)
+            and not is_date_like(name)
             and not contains_name(q_norm, name)
             and not self.view.is_generic(entity)
             and self.view.is_named(entity, pids) is not False
         )
 
-    def _render(self, q_ents: Mapping[int, float], bridges: Sequence[int],
-                facts: Sequence[Fact], pids: Sequence[str]) -> str:  # fmt: skip
+    def _render(
+        self,
+        q_ents: Mapping[int, float],
+        bridges: Sequence[int],
+        facts: Sequence[Fact],
+        pids: Sequence[str],
+    ) -> str:
         names = self.view.names
         lines = [
             "question entities: " + (", ".join(names[e] for e in q_ents) or "-"),

@@ -32,10 +32,26 @@ _MAX_NGRAM = 12
 _PREV_WORD = re.compile(r"(?<![.!?])\s([A-Z][\w'-]*)\s*$")
 _NEXT_WORD = re.compile(r"\s+[A-Z]")
 _ARTICLES_CAP = frozenset({"The", "A", "An"})
-_STOP = frozenset(
+_STOP_WORDS = (
     "a an the of in on at to for by with and or is was are were be been who what which "
-    "when where why how whom whose that this these those it its from as into than".split()
+    "when where why how whom whose that this these those it its from as into than"
 )
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+_MONTHS = "january february march april may june july august september october november december"
+_DATE_WORDS = "st|nd|rd|th|s|bc|ad|ce|bce|century|centuries|the|of|in|early|late|mid"
+_DATE_LIKE = re.compile(rf"(?:[0-9 ]|(?:{'|'.join(_MONTHS.split())})|(?:{_DATE_WORDS})\b)+")
+
+
+def is_date_like(name: str) -> bool:
+    """Whether a normalised name is only a date, year, number or century.
+
+    Example:
+        >>> [is_date_like(n) for n in ("1987", "2 september 1862", "the 12th century", "opera")]
+        [True, True, True, False]
+    """
+    return bool(_DATE_LIKE.fullmatch(name))
 
 
 def _fold(text: str) -> str:
@@ -98,8 +114,7 @@ class IndexGraphView:
         ['(salt harbour, directed by, imre valko)']
     """
 
-    def __init__(self, index: Any, *, damping: float = 0.5, generic_fraction: float = 0.02
-                 ) -> None:  # fmt: skip
+    def __init__(self, index: Any, *, damping: float = 0.5, generic_fraction: float = 0.02) -> None:
         self.index = index
         self.damping = damping
         self.generic_fraction = generic_fraction
@@ -243,8 +258,9 @@ class IndexGraphView:
         """
         words = _fold(question).split()
         tokens = [w.lower() for w in words]
-        cased = [i > 0 and w[:1].isupper() or any(c.isdigit() for c in w)
-                 for i, w in enumerate(words)]  # fmt: skip
+        cased = [
+            (i > 0 and w[:1].isupper()) or any(c.isdigit() for c in w) for i, w in enumerate(words)
+        ]
         if not any(cased[1:]):
             cased = [True] * len(words)
         out: dict[int, float] = {}
@@ -273,14 +289,23 @@ class IndexGraphView:
         return {e: w / top for e, w in seeds.items()}
 
     def link_text(self, text: str, pids: Sequence[str], limit: int = 10) -> dict[int, float]:
-        """Entities of the passages ``pids`` named in ``text``, most specific first.
+        """Proper names of the passages ``pids`` that ``text`` names, most specific first.
 
-        Weight ``1 / (1 + log(1 + n_passages))``: rare names weigh more.
+        Dates, numbers, generic entities and lower-case common nouns are left
+        out. Weight ``1 / (1 + log(1 + n_passages))``: rare names weigh more.
         """
         norm = normalize_name(text)
         found: set[int] = set()
         for ents in self.passage_entities(pids).values():
-            found.update(e for e in ents if contains_name(norm, normalize_name(self.names[e])))
+            for e in ents:
+                name = normalize_name(self.names[e])
+                if (
+                    contains_name(norm, name)
+                    and not is_date_like(name)
+                    and not self.is_generic(e)
+                    and self.is_named(e, pids) is not False
+                ):
+                    found.add(e)
         weights = {e: 1.0 / (1.0 + float(np.log1p(self._n_passages_of[e]))) for e in found}
         return dict(sorted(weights.items(), key=lambda kv: -kv[1])[:limit])
 

@@ -37,7 +37,8 @@ from retrievers.note import prompts
 from retrievers.note.graph_view import IndexGraphView
 from retrievers.note.policy import Meter, Note, Verdict
 
-_PREFIX = re.compile(r"^\s*(?:new\s+)?(?:search\s+)?query\s*[:\-]\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^\s*(?:(?:new\s+)?(?:search\s+)?query|question)\s*[:\-]\s*", re.IGNORECASE)
+_ECHO = re.compile(r"\s(?:Passages|Note so far|Searches already made|Current note):")
 _MAX_QUERY_CHARS = 300
 
 
@@ -47,9 +48,12 @@ def clean_query(text: str) -> str:
     Example:
         >>> clean_query('  \\n Query: "Where was Imre Valko born?"\\nBecause...')
         'Where was Imre Valko born?'
+        >>> clean_query("Question: Who won? Passages: [1] ...")  # an echoed prompt
+        'Who won?'
     """
     for line in text.splitlines():
         line = _PREFIX.sub("", line.strip().lstrip("-*# ").strip())
+        line = _ECHO.split(line, maxsplit=1)[0]
         line = line.strip().strip("\"'`").strip()
         if line:
             return line[:_MAX_QUERY_CHARS]
@@ -91,8 +95,11 @@ class LLMNotePolicy:
         if not hits:
             return Note("", pids)
         cfg = self.config
-        text = self._chat(meter, prompts.first_note_messages(question, hits, cfg.passage_chars),
-                          max_tokens=cfg.llm_max_tokens)  # fmt: skip
+        text = self._chat(
+            meter,
+            prompts.first_note_messages(question, hits, cfg.passage_chars),
+            max_tokens=cfg.llm_max_tokens,
+        )
         if not text:
             meter.bad("first_note", "empty note; using the passages instead")
             text = prompts.render_passages(hits, cfg.passage_chars)[: cfg.note_chars]
@@ -149,8 +156,9 @@ class LLMNotePolicy:
         if self.view is not None and self.config.max_note_seeds > 0:
             seeds = self.view.link_text(text, list(pids), limit=self.config.max_note_seeds)
             entities = tuple(self.view.names[e] for e in seeds)
-        return Note(text[: self.config.note_chars], tuple(dict.fromkeys(pids)), (), entities,
-                    dict(seeds))  # fmt: skip
+        return Note(
+            text[: self.config.note_chars], tuple(dict.fromkeys(pids)), (), entities, dict(seeds)
+        )
 
 
 __all__ = ["LLMNotePolicy", "clean_query"]

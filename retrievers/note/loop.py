@@ -80,8 +80,9 @@ class _Backend:
                 "HippoRAG.open(INDEX_DIR), or a function retrieve_fn(query, k, extra_seeds)",
             )
 
-    def __call__(self, query: str, k: int, seeds: Mapping[int, float] | None,
-                 exclude: Sequence[str] = ()) -> RetrievalResult:  # fmt: skip
+    def __call__(
+        self, query: str, k: int, seeds: Mapping[int, float] | None, exclude: Sequence[str] = ()
+    ) -> RetrievalResult:
         if self._fn is not None:
             return self._fn(query, k, seeds)
         assert self._method is not None
@@ -188,16 +189,24 @@ class NoteLoop:
         cfg, meter = self.config, Meter()
         trace = NoteTrace(question=question, policy=getattr(self.policy, "name", ""))
         seen: dict[str, Hit] = {}
-        fused: dict[str, float] = {}
 
         t0 = time.perf_counter()
         result = self._call(question, None, seen, trace)
-        new = self._admit(result, seen, fused)
+        new = self._admit(result, seen)
         best = self.policy.first_note(question, new, meter)
         trace.steps.append(
-            NoteStep(0, question, {}, result.passage_ids, [h.passage_id for h in new],
-                     best.text, None, True, list(result.flags),
-                     (time.perf_counter() - t0) * 1000)  # fmt: skip
+            NoteStep(
+                0,
+                question,
+                {},
+                result.passage_ids,
+                [h.passage_id for h in new],
+                best.text,
+                None,
+                True,
+                list(result.flags),
+                (time.perf_counter() - t0) * 1000,
+            )
         )
         queries, fails = [question], 0
         while True:
@@ -220,9 +229,15 @@ class NoteLoop:
             queries.append(query)
             seeds = self._seeds(best)
             result = self._call(query, seeds, seen, trace)
-            new = self._admit(result, seen, fused)
-            step = NoteStep(len(trace.steps), query, self._named(seeds), result.passage_ids,
-                            [h.passage_id for h in new], flags=list(result.flags))  # fmt: skip
+            new = self._admit(result, seen)
+            step = NoteStep(
+                len(trace.steps),
+                query,
+                self._named(seeds),
+                result.passage_ids,
+                [h.passage_id for h in new],
+                flags=list(result.flags),
+            )
             if not new:
                 step.verdict = Verdict(False, "no new passage retrieved")
                 step.note_text = best.text
@@ -241,15 +256,20 @@ class NoteLoop:
         trace.problems = list(meter.problems)
         trace.seen_ids = list(seen)
         trace.titles = {pid: h.title for pid, h in seen.items()}
-        hits = self._rank(seen, fused, best)
+        hits = self._rank(seen, best)
         flags = ["note", f"stop:{trace.stop_reason}"]
         if not self.forwards_seeds:
             flags.append("note_seeds_unsupported")
         return NoteResult(
-            query=question, hits=hits[:k] if k else hits, mode=self.mode, flags=flags,
+            query=question,
+            hits=hits[:k] if k else hits,
+            mode=self.mode,
+            flags=flags,
             timings_ms={"loop": sum(s.ms for s in trace.steps)},
-            note=best, trace=trace, seen_ids=list(seen),
-        )  # fmt: skip
+            note=best,
+            trace=trace,
+            seen_ids=list(seen),
+        )
 
     # -- helpers -----------------------------------------------------------------
     def _call(
@@ -267,19 +287,17 @@ class NoteLoop:
             )
         return result
 
-    def _admit(self, result: RetrievalResult, seen: dict[str, Hit], fused: dict[str, float]
-               ) -> list[Hit]:  # fmt: skip
-        """New passages of ``result`` within the budgets; updates ``seen`` and the fusion."""
+    def _admit(self, result: RetrievalResult, seen: dict[str, Hit]) -> list[Hit]:
+        """New passages of ``result`` within the budgets; adds them to ``seen``."""
         cfg = self.config
         room = min(cfg.top_k, cfg.max_top_k - len(seen))
         new: list[Hit] = []
-        for rank, hit in enumerate(result.hits, start=1):
-            pid = hit.passage_id
-            if pid not in seen and len(new) < room:
-                seen[pid] = hit
+        for hit in result.hits:
+            if len(new) >= room:
+                break
+            if hit.passage_id not in seen:
+                seen[hit.passage_id] = hit
                 new.append(hit)
-            if pid in seen:
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (cfg.rrf_k + rank)
         return new
 
     def _seeds(self, note: Note) -> dict[int, float]:
@@ -302,13 +320,17 @@ class NoteLoop:
         return out
 
     @staticmethod
-    def _rank(seen: dict[str, Hit], fused: dict[str, float], best: Note) -> list[Hit]:
-        """Best-note passages first, each group by reciprocal-rank fusion over all steps."""
+    def _rank(seen: dict[str, Hit], best: Note) -> list[Hit]:
+        """Best-note passages first, each group in the order seen; score ``1 / rank``.
+
+        Passages come from different queries whose scores are not comparable, so
+        the order is that of discovery: the question's own ranking, then each
+        step's new passages in their rank order.
+        """
         in_note = set(best.passage_ids)
-        order = sorted(seen, key=lambda pid: (pid not in in_note, -fused.get(pid, 0.0)))
+        order = sorted(seen, key=lambda pid: pid not in in_note)  # stable: keeps seen order
         return [
-            Hit(pid, seen[pid].title, seen[pid].text, fused.get(pid, 0.0), rank,
-                seen[pid].explanation)  # fmt: skip
+            Hit(pid, seen[pid].title, seen[pid].text, 1.0 / rank, rank, seen[pid].explanation)
             for rank, pid in enumerate(order, start=1)
         ]
 

@@ -92,8 +92,12 @@ class Verdict:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accept": self.accept, "reason": self.reason, "score": self.score,
-                "error": self.error}  # fmt: skip
+        return {
+            "accept": self.accept,
+            "reason": self.reason,
+            "score": self.score,
+            "error": self.error,
+        }
 
 
 @dataclass(slots=True)

@@ -40,17 +40,16 @@ def _cut(text: str, limit: int) -> str:
 
 def render_passages(hits: Sequence[Hit], limit: int) -> str:
     """Numbered passages, ``[i] title: text``, each cut to ``limit`` characters."""
-    return "\n".join(
-        f"[{i}] {h.title}: {_cut(h.text, limit)}" for i, h in enumerate(hits, start=1)
-    )
+    return "\n".join(f"[{i}] {h.title}: {_cut(h.text, limit)}" for i, h in enumerate(hits, start=1))
 
 
 def _messages(user: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def first_note_messages(question: str, hits: Sequence[Hit], passage_chars: int = 1200
-                        ) -> list[dict[str, str]]:  # fmt: skip
+def first_note_messages(
+    question: str, hits: Sequence[Hit], passage_chars: int = 1200
+) -> list[dict[str, str]]:
     """Ask for a note collecting what the passages say about the question."""
     return _messages(
         f"Question: {question}\n\nPassages:\n{render_passages(hits, passage_chars)}\n\n"
@@ -61,8 +60,9 @@ def first_note_messages(question: str, hits: Sequence[Hit], passage_chars: int =
     )
 
 
-def refine_messages(question: str, note: str, hits: Sequence[Hit], passage_chars: int = 1200,
-                    note_chars: int = 2000) -> list[dict[str, str]]:  # fmt: skip
+def refine_messages(
+    question: str, note: str, hits: Sequence[Hit], passage_chars: int = 1200, note_chars: int = 2000
+) -> list[dict[str, str]]:
     """Ask to fold new passages into the current note."""
     return _messages(
         f"Question: {question}\n\nCurrent note:\n{_cut(note, note_chars)}\n\n"
@@ -73,8 +73,9 @@ def refine_messages(question: str, note: str, hits: Sequence[Hit], passage_chars
     )
 
 
-def next_query_messages(question: str, note: str, queries: Sequence[str],
-                        note_chars: int = 2000) -> list[dict[str, str]]:  # fmt: skip
+def next_query_messages(
+    question: str, note: str, queries: Sequence[str], note_chars: int = 2000
+) -> list[dict[str, str]]:
     """Ask for one new search query aimed at what the note still lacks."""
     asked = "\n".join(f"- {q}" for q in queries) or "- (none)"
     return _messages(
@@ -86,8 +87,9 @@ def next_query_messages(question: str, note: str, queries: Sequence[str],
     )
 
 
-def compare_messages(question: str, best: str, candidate: str, note_chars: int = 2000
-                     ) -> list[dict[str, str]]:  # fmt: skip
+def compare_messages(
+    question: str, best: str, candidate: str, note_chars: int = 2000
+) -> list[dict[str, str]]:
     """Ask whether note B is better evidence than note A, as a JSON verdict."""
     return _messages(
         f"Question: {question}\n\nNote A:\n{_cut(best, note_chars)}\n\n"

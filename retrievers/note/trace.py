@@ -161,8 +161,7 @@ class NoteTrace:
             note = textwrap.shorten(s.note_text.replace("\n", " "), 300) if s.note_text else "-"
             lines.append(f"{pad}note: {note}")
         lines.append(
-            f"  stopped: {self.stop_reason} after {self.n_steps} steps "
-            f"({self.n_rejected} rejected)"
+            f"  stopped: {self.stop_reason} after {self.n_steps} steps ({self.n_rejected} rejected)"
         )
         lines.append(
             f"  calls: {self.retrieval_calls} retrieval, {self.llm_calls} LLM, "
@@ -176,8 +175,9 @@ class NoteTrace:
 class NoteResult(RetrievalResult):
     """The loop's final ranking (``hits``) plus its best note and trace.
 
-    ``hits`` ranks the seen passages (the best note's passages first), cut at
-    the ``k`` asked for; ``seen_ids`` always lists every passage seen.
+    ``hits`` ranks the seen passages (the best note's passages first, then the
+    others, each group in the order seen), cut at the ``k`` asked for;
+    ``seen_ids`` always lists every passage seen.
 
     Example:
         >>> r = NoteResult("q", [], "note", note=Note("n"), trace=NoteTrace("q"))
