@@ -42,8 +42,16 @@ OPENIE = {
     "spacy": {"kind": "spacy"},
 }
 BACKENDS = ("torch", "onnx")
-COUNT_KEYS = ("passages", "entities", "facts", "fact_provenance", "mentions",
-              "passages_without_triples", "skipped_triples", "texts_embedded")
+COUNT_KEYS = (
+    "passages",
+    "entities",
+    "facts",
+    "fact_provenance",
+    "mentions",
+    "passages_without_triples",
+    "skipped_triples",
+    "texts_embedded",
+)
 
 
 def parse_variant(text: str) -> tuple[str, str]:
@@ -87,8 +95,9 @@ def child(variant: str, out: Path, cache: str | None, profile: bool) -> dict[str
         "build_s": round(build_s, 2),
         "process_s": round(time.perf_counter() - T0, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "index_mb": round(sum(f.stat().st_size for f in report.path.rglob("*") if f.is_file())
-                          / 2**20, 1),
+        "index_mb": round(
+            sum(f.stat().st_size for f in report.path.rglob("*") if f.is_file()) / 2**20, 1
+        ),
         "counts": {k: meta["counts"][k] for k in COUNT_KEYS}
         | {f"edges_{k}": v for k, v in meta["counts"]["edges"].items()},
     }
@@ -122,8 +131,12 @@ def run_child(variant: str, out: Path, cache: str | None, profile: bool = False)
     cmd = [sys.executable, __file__, "--child", variant, "--out", str(out)]
     cmd += ["--onnx-cache", cache] if cache else []
     cmd += ["--profile"] if profile else []
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HIPPORAG_PROGRESS": "0",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HIPPORAG_PROGRESS": "0",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"{variant} failed:\n{res.stderr[-3000:]}")
@@ -132,43 +145,57 @@ def run_child(variant: str, out: Path, cache: str | None, profile: bool = False)
 
 def prepare_onnx(cache: str | None) -> float:
     """Export the model (if not cached) in a subprocess; returns its wall seconds."""
-    code = ("import sys; sys.path.insert(0, %r); from hipporag.onnx_export import ensure_artifact;"
-            " ensure_artifact('all-MiniLM-L6-v2', %r)" % (str(ROOT), cache))
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from hipporag.onnx_export import ensure_artifact;"
+        f" ensure_artifact('all-MiniLM-L6-v2', {cache!r})"
+    )
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     return time.perf_counter() - t
 
 
 def summarise(runs: list[dict[str, Any]], variants: list[str]) -> str:
     """Markdown tables: medians per variant, then counts."""
     med = statistics.median
-    lines = ["| variant | runs | openie s | graph s | embedding s | write s | build s | "
-             "process s | peak RSS MB | index MB |", "|---|---:|" + "---:|" * 8]
+    lines = [
+        "| variant | runs | openie s | graph s | embedding s | write s | build s | "
+        "process s | peak RSS MB | index MB |",
+        "|---|---:|" + "---:|" * 8,
+    ]
     for v in variants:
         rs = [r for r in runs if r["variant"] == v]
         if not rs:
             continue
-        t = {k: med(r["timings"].get(k, 0.0) for r in rs)
-             for k in ("openie", "graph", "embedding", "write")}
+        t = {
+            k: med(r["timings"].get(k, 0.0) for r in rs)
+            for k in ("openie", "graph", "embedding", "write")
+        }
         lines.append(
             f"| {v} | {len(rs)} | {t['openie']:.1f} | {t['graph']:.1f} | {t['embedding']:.1f} "
             f"| {t['write']:.1f} | {med(r['build_s'] for r in rs):.1f} "
             f"| {med(r['process_s'] for r in rs):.1f} | {med(r['peak_rss_mb'] for r in rs):.0f} "
-            f"| {rs[0]['index_mb']:.0f} |")
+            f"| {rs[0]['index_mb']:.0f} |"
+        )
     first = {r["variant"].split("/")[0]: r["counts"] for r in runs}
     if first:
         keys = list(next(iter(first.values())))
         lines += ["", "| count | " + " | ".join(first) + " |", "|---|" + "---:|" * len(first)]
-        lines += [f"| {k} | " + " | ".join(f"{c[k]:,}" for c in first.values()) + " |"
-                  for k in keys]
+        lines += [
+            f"| {k} | " + " | ".join(f"{c[k]:,}" for c in first.values()) + " |" for k in keys
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="musique100 index build benchmark.")
-    parser.add_argument("--variants", nargs="+",
-                        default=["gpt35/torch", "gpt35/onnx", "spacy/torch", "spacy/onnx"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["gpt35/torch", "gpt35/onnx", "spacy/torch", "spacy/onnx"]
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/bench_index")
     parser.add_argument("--onnx-cache", default=None, help="export cache (default: user cache)")
@@ -185,8 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     if any(v.endswith("/onnx") for v in args.variants):
-        print(f"onnx export (one-off, skipped when cached): {prepare_onnx(args.onnx_cache):.1f}s",
-              flush=True)
+        print(
+            f"onnx export (one-off, skipped when cached): {prepare_onnx(args.onnx_cache):.1f}s",
+            flush=True,
+        )
     runs: list[dict[str, Any]] = []
     for rep in range(args.repeat):
         for v in args.variants:

@@ -119,11 +119,16 @@ class SentenceTransformerEmbedder:
             if names[:2] == ["Transformer", "Pooling"] and names[2:] in ([], ["Normalize"]):
                 pooling = modules[1].get_config_dict()
                 mode = pooling.get("pooling_mode")
-                mean_only = mode == "mean" if mode is not None else (
-                    pooling.get("pooling_mode_mean_tokens") is True
-                    and not any(
-                        v for k, v in pooling.items()
-                        if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
+                mean_only = (
+                    mode == "mean"
+                    if mode is not None
+                    else (
+                        pooling.get("pooling_mode_mean_tokens") is True
+                        and not any(
+                            v
+                            for k, v in pooling.items()
+                            if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
+                        )
                     )
                 )
                 auto = getattr(modules[0], "auto_model", None)

@@ -121,8 +121,13 @@ class OnnxRunner:
             texts = [t.lower() for t in texts]
         return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
 
-    def embed(self, texts: Sequence[str], *, token_budget: int = DEFAULT_TOKEN_BUDGET,
-              max_rows: int = MAX_ROWS) -> np.ndarray:
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        max_rows: int = MAX_ROWS,
+    ) -> np.ndarray:
         """Unit-norm float32 embeddings, ``(len(texts), dim)``, in input order."""
         ids = self.tokenize(texts)
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
@@ -136,8 +141,11 @@ class OnnxRunner:
             tokens[mask.astype(bool)] = np.fromiter(
                 (t for i in idx for t in ids[i]), dtype=np.int64, count=int(lens.sum())
             )
-            feed = {"input_ids": tokens, "attention_mask": mask,
-                    "token_type_ids": np.zeros_like(tokens)}
+            feed = {
+                "input_ids": tokens,
+                "attention_mask": mask,
+                "token_type_ids": np.zeros_like(tokens),
+            }
             hidden = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
             out[idx] = self._pool(hidden, mask, lens)
         return out
@@ -230,7 +238,10 @@ class OnnxEmbedder:
                 return
             self.artifact_path = art.path
             self._runner = OnnxRunner(
-                art.model_file, art.tokenizer_file, art.settings, threads=self.threads,
+                art.model_file,
+                art.tokenizer_file,
+                art.settings,
+                threads=self.threads,
                 max_seq_length=self.config.max_seq_length,
             )
 
@@ -252,8 +263,7 @@ class OnnxEmbedder:
             self.config.query_prefix if is_query else self.config.passage_prefix
         )
         items = [prefix + t for t in texts] if prefix else list(texts)
-        return runner.embed(items, token_budget=self.token_budget,
-                            max_rows=batch_size or MAX_ROWS)
+        return runner.embed(items, token_budget=self.token_budget, max_rows=batch_size or MAX_ROWS)
 
     def to_dict(self) -> dict[str, Any]:
         if self._delegate is not None:
@@ -261,8 +271,13 @@ class OnnxEmbedder:
         return {"kind": "onnx", **self.config.to_dict()}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config, "cache_dir": self.cache_dir, "threads": self.threads,
-                "token_budget": self.token_budget, "fallback": self.fallback}
+        return {
+            "config": self.config,
+            "cache_dir": self.cache_dir,
+            "threads": self.threads,
+            "token_budget": self.token_budget,
+            "fallback": self.fallback,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state.pop("config"), **state)  # type: ignore[misc]

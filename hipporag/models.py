@@ -55,6 +55,15 @@ def load_sentence_transformer(name: str, device: str = "cpu") -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    from hipporag.progress import progress_enabled
+
+    if not progress_enabled():  # no "Loading weights" bars in batch jobs and logs
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
     try:
         return SentenceTransformer(path, device=device)
     except Exception as err:  # the library raises many types (OSError, HTTP errors)

@@ -158,9 +158,12 @@ def ensure_artifact(name: str, cache_dir: str | os.PathLike[str] | None = None) 
 def _st_settings(st: Any, name: str) -> dict[str, Any]:
     """What the runtime needs to know about a SentenceTransformer, or ConfigError."""
     kinds = [type(m).__name__ for m in st]
-    if not kinds or kinds[0] != "Transformer" or any(
-        k not in ("Pooling", "Normalize") for k in kinds[1:]
-    ) or kinds.count("Pooling") != 1:
+    if (
+        not kinds
+        or kinds[0] != "Transformer"
+        or any(k not in ("Pooling", "Normalize") for k in kinds[1:])
+        or kinds.count("Pooling") != 1
+    ):
         raise ConfigError(
             f"embedding model {name!r} has modules {kinds}; the onnx backend supports "
             "Transformer + Pooling (+ Normalize) only",
@@ -180,9 +183,7 @@ def _st_settings(st: Any, name: str) -> dict[str, Any]:
         )
     tok = st.tokenizer
     if not getattr(tok, "is_fast", False):
-        raise ConfigError(
-            f"{name!r} has no fast tokenizer", hint="set embedding.backend = 'torch'"
-        )
+        raise ConfigError(f"{name!r} has no fast tokenizer", hint="set embedding.backend = 'torch'")
     return {
         "pooling": mode,
         "max_seq_length": int(st.max_seq_length),
@@ -190,8 +191,11 @@ def _st_settings(st: Any, name: str) -> dict[str, Any]:
         "prompt": prompt,
         "truncation_side": getattr(tok, "truncation_side", "right"),
         "pad_id": int(tok.pad_token_id or 0),
-        "inputs": [n for n in ("input_ids", "attention_mask", "token_type_ids")
-                   if n in tok.model_input_names],
+        "inputs": [
+            n
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+            if n in tok.model_input_names
+        ],
     }
 
 
@@ -209,8 +213,9 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     else:  # pragma: no cover - older transformers
         hf.config._attn_implementation = "eager"
     inputs = settings["inputs"]
-    enc = st.tokenizer(["a short probe", "a slightly longer probe text"], padding=True,
-                       return_tensors="pt")
+    enc = st.tokenizer(
+        ["a short probe", "a slightly longer probe text"], padding=True, return_tensors="pt"
+    )
 
     class _Wrapper(torch.nn.Module):
         def __init__(self, model: torch.nn.Module) -> None:
@@ -223,8 +228,13 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     raw = out_dir / "raw.onnx"
     with torch.inference_mode():
         torch.onnx.export(
-            _Wrapper(hf), tuple(enc[n] for n in inputs), str(raw), input_names=inputs,
-            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+            _Wrapper(hf),
+            tuple(enc[n] for n in inputs),
+            str(raw),
+            input_names=inputs,
+            output_names=["last_hidden_state"],
+            opset_version=17,
+            dynamo=False,
             dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*inputs, "last_hidden_state"]},
         )
     backend = Tokenizer.from_str(st.tokenizer.backend_tokenizer.to_str())
@@ -233,19 +243,32 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     backend.save(str(out_dir / TOKENIZER_FILE))
     cfg = hf.config
     settings.update(
-        dim=int(st.get_sentence_embedding_dimension()), format=EXPORT_VERSION, model=name,
-        onnxruntime=onnxruntime.__version__, torch=torch.__version__,
+        dim=int(st.get_sentence_embedding_dimension()),
+        format=EXPORT_VERSION,
+        model=name,
+        onnxruntime=onnxruntime.__version__,
+        torch=torch.__version__,
     )
-    expected = st.encode([settings["prompt"] + t for t in _PROBES], batch_size=len(_PROBES),
-                         normalize_embeddings=True, convert_to_numpy=True)
+    expected = st.encode(
+        [settings["prompt"] + t for t in _PROBES],
+        batch_size=len(_PROBES),
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+    )
     fused = out_dir / "fused.onnx"
     try:
         from onnxruntime.transformers.optimizer import optimize_model
 
         heads = int(getattr(cfg, "num_attention_heads", 0))
         size = int(getattr(cfg, "hidden_size", 0))
-        opt = optimize_model(str(raw), model_type="bert", num_heads=heads, hidden_size=size,
-                             opt_level=1, use_gpu=False)
+        opt = optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=heads,
+            hidden_size=size,
+            opt_level=1,
+            use_gpu=False,
+        )
         opt.save_model_to_file(str(fused))
     except Exception as err:  # fusion is an optimisation only
         logger.info("onnx: fusion failed for %s (%s); using the unfused graph", name, err)

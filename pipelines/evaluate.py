@@ -75,7 +75,7 @@ def retrieval_runner(rag: Any, question: Question, k: int, mode: str) -> Outcome
 RUNNERS: dict[str, Runner] = {
     m: retrieval_runner for m in ("dense", "hipporag1", "hipporag2", "hybrid")
 }
-LAZY_RUNNERS: dict[str, str] = {}
+LAZY_RUNNERS: dict[str, str] = {"note": "pipelines.qa:note_runner"}
 
 
 def register_runner(mode: str, runner: Runner) -> None:

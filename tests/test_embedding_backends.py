@@ -185,7 +185,7 @@ def test_factory_picks_the_backend(monkeypatch) -> None:
 
 
 def test_backend_is_validated() -> None:
-    with pytest.raises(ConfigError, match="embedding.backend"):
+    with pytest.raises(ConfigError, match=r"embedding\.backend"):
         EmbeddingConfig(backend="tensorflow")
     cfg = EmbeddingConfig.from_dict({"backend": "onnx"})
     assert EmbeddingConfig.from_toml(cfg.to_toml()) == cfg

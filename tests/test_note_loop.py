@@ -291,3 +291,22 @@ def test_note_config_defaults_and_round_trip():
     cfg = NoteConfig()
     assert (cfg.top_k, cfg.max_step, cfg.max_fail_step, cfg.max_top_k) == (5, 3, 1, 15)
     assert NoteConfig.from_toml(cfg.to_toml()) == cfg
+
+
+def test_note_config_from_command_line(tmp_path):
+    import argparse
+
+    from pipelines.commands.answer import add_note_arguments, note_config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_note_arguments(parser)
+    toml = tmp_path / "note.toml"
+    toml.write_text("[note]\nmax_step = 2\njudge_threshold = 2.0\n", encoding="utf-8")
+    args = parser.parse_args(["--note-config", str(toml), "--max-fail-step", "2"])
+    cfg = note_config_from_args(args)
+    assert (cfg.max_step, cfg.max_fail_step, cfg.judge_threshold) == (2, 2, 2.0)
+    toml.write_text("max_stpe = 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="did you mean 'max_step'"):
+        note_config_from_args(parser.parse_args(["--note-config", str(toml)]))
+    with pytest.raises(ConfigError, match="max_top_k"):
+        note_config_from_args(parser.parse_args(["--top-k", "20"]))

@@ -27,7 +27,11 @@ _OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
 def add_note_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``answer`` and ``eval --mode note``: LLM endpoint and loop budgets."""
     g = p.add_argument_group("note loop")
-    g.add_argument("--note-config", metavar="TOML", help="a [note] config file (NoteConfig keys)")
+    g.add_argument(
+        "--note-config",
+        metavar="TOML",
+        help="TOML with NoteConfig keys (top level or a [note] table)",
+    )
     g.add_argument("--top-k", type=int, help="passages per retrieval (default 5)")
     g.add_argument("--max-step", type=int, help="iterations after the first retrieval (default 3)")
     g.add_argument("--max-fail-step", type=int, help="stop after this many rejected notes (1)")
@@ -42,8 +46,8 @@ def add_note_arguments(p: argparse.ArgumentParser) -> None:
 
 def note_config_from_args(args: argparse.Namespace) -> NoteConfig:
     """A :class:`NoteConfig` from ``--note-config`` plus the command-line overrides."""
-    base = NoteConfig.load(args.note_config) if getattr(args, "note_config", None) else NoteConfig()
-    data = base.to_dict()
+    data = _load_note_toml(args.note_config) if getattr(args, "note_config", None) else {}
+    data = NoteConfig.from_dict(data).to_dict()
     for name in _OVERRIDES:
         value = getattr(args, name, None)
         if value is not None:
@@ -51,6 +55,22 @@ def note_config_from_args(args: argparse.Namespace) -> NoteConfig:
     if getattr(args, "policy", None):
         data["policy"] = args.policy
     return NoteConfig.from_dict(data)
+
+
+def _load_note_toml(path: str) -> dict[str, Any]:
+    """NoteConfig keys from a TOML file, at top level or in a ``[note]`` table."""
+    import tomllib
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"note config file not found: {p}", hint="pass an existing TOML file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid TOML in {p}: {err}", hint="check the file's syntax") from None
+    note = data.get("note")
+    return dict(note) if isinstance(note, dict) and len(data) == 1 else data
 
 
 def llm_from_args(args: argparse.Namespace) -> Any:

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from pipelines.commands._retrieval_args import add_retrieval_options, retrieval_config
+from pipelines.commands.answer import add_note_arguments, llm_from_args, note_config_from_args
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +24,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_retrieval_options(p)
+    add_note_arguments(p)  # used by --mode note
     p.set_defaults(func=run)
 
 
@@ -36,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     config = retrieval_config(args)
     mode = args.mode or config.mode
     get_runner(mode)  # unknown mode: fail before loading anything
+    if mode == "note":
+        from pipelines.qa import configure_note_eval
+
+        configure_note_eval(note_config_from_args(args), llm_from_args(args))
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json
@@ -49,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     if args.json:
         out = report.to_dict()
+        if mode == "note":
+            from pipelines.qa import note_report
+
+            out = note_report(out)
         out["index"] = str(rag.path)
         print(json.dumps(out))
     else:
