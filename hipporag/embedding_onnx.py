@@ -265,6 +265,10 @@ class OnnxEmbedder:
         items = [prefix + t for t in texts] if prefix else list(texts)
         return runner.embed(items, token_budget=self.token_budget, max_rows=batch_size or MAX_ROWS)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """Encode one query (with ``query_prefix``); returns a ``(dim,)`` float32 unit vector."""
+        return self.encode([text], is_query=True)[0]
+
     def to_dict(self) -> dict[str, Any]:
         if self._delegate is not None:
             return self._delegate.to_dict()

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -226,6 +227,9 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
             return self.model(**dict(zip(inputs, args, strict=True))).last_hidden_state
 
     raw = out_dir / "raw.onnx"
+    # The TorchScript exporter (torch < 2.5 has no ``dynamo`` switch and uses it anyway).
+    sig = inspect.signature(torch.onnx.export).parameters
+    legacy = {"dynamo": False} if "dynamo" in sig else {}
     with torch.inference_mode():
         torch.onnx.export(
             _Wrapper(hf),
@@ -234,7 +238,7 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
             input_names=inputs,
             output_names=["last_hidden_state"],
             opset_version=17,
-            dynamo=False,
+            **legacy,
             dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*inputs, "last_hidden_state"]},
         )
     backend = Tokenizer.from_str(st.tokenizer.backend_tokenizer.to_str())

@@ -88,6 +88,11 @@ def test_onnx_matches_sentence_transformers(st_embedder, onnx_embedder) -> None:
     # batch composition does not change a text's vector
     one_by_one = np.vstack([onnx_embedder.encode([t]) for t in TEXTS[:6]])
     assert _cos(one_by_one, b[:6]).min() >= 0.99999
+    q = onnx_embedder.encode_query(TEXTS[16])
+    assert (
+        q.shape == (384,)
+        and float(q @ st_embedder.encode([TEXTS[16]], is_query=True)[0]) >= 0.99999
+    )
 
 
 @pytest.mark.slow
