@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import uuid
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -230,7 +231,9 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     # The TorchScript exporter (torch < 2.5 has no ``dynamo`` switch and uses it anyway).
     sig = inspect.signature(torch.onnx.export).parameters
     legacy = {"dynamo": False} if "dynamo" in sig else {}
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # tracer warnings about data-dependent branches; the export is verified below
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             _Wrapper(hf),
             tuple(enc[n] for n in inputs),
@@ -246,8 +249,9 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     backend.no_truncation()
     backend.save(str(out_dir / TOKENIZER_FILE))
     cfg = hf.config
+    dim_of = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
     settings.update(
-        dim=int(st.get_sentence_embedding_dimension()),
+        dim=int(dim_of()),
         format=EXPORT_VERSION,
         model=name,
         onnxruntime=onnxruntime.__version__,
