@@ -22,11 +22,33 @@ from hipporag.text import passage_id
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A unit of retrieval: a title and a text, identified by their content."""
+    """A unit of retrieval: a title and a text, identified by their content.
+
+    Attributes:
+        id: the passage (chunk) id; content-derived unless the record had an id.
+        title: the title (may be empty).
+        text: the text that is indexed.
+        doc_id: the document this passage belongs to ("" means the passage is
+            its own document: :attr:`document` then returns ``id``).
+        metadata: a flat JSON object of the document (strings, numbers,
+            booleans, ISO dates, lists of strings). Not part of the hash.
+        chunk: the position of this passage in its document (0-based).
+        span: ``(start, end)`` character offsets of ``text`` in the document's
+            text, or None when the passage is a whole record.
+    """
 
     id: str
     title: str
     text: str
+    doc_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    chunk: int = 0
+    span: tuple[int, int] | None = None
+
+    @property
+    def document(self) -> str:
+        """The document key: ``doc_id``, or the passage id for a one-passage record."""
+        return self.doc_id or self.id
 
     @classmethod
     def from_text(cls, title: str, text: str) -> Passage:
