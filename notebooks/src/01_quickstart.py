@@ -8,27 +8,9 @@
 # walks the knowledge graph. Building takes about half a minute.
 
 # %%
-import os
-import sys
 from pathlib import Path
 
-
-def find_repo_root(start: Path) -> Path:
-    """The hipporag-toolkit checkout holding ``start`` (or the installed package)."""
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "hipporag").is_dir():
-            return folder
-    import hipporag  # installed elsewhere: use the package's checkout
-
-    return Path(hipporag.__file__).resolve().parents[1]
-
-
-ROOT = find_repo_root(Path.cwd().resolve())
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-DEMO_CORPUS = ROOT / "pipelines" / "demo_data" / "corpus.json"
-DEMO_QUESTIONS = ROOT / "pipelines" / "demo_data" / "questions.json"
+from nbsetup import DEMO_CORPUS, DEMO_QUESTIONS
 
 # %% [markdown]
 # ## Build the index

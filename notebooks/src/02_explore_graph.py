@@ -16,48 +16,10 @@
 # `make demo`, else it builds one in a temporary folder, ~30 s).
 
 # %%
-import os
-import sys
-from pathlib import Path
-
-
-def find_repo_root(start: Path) -> Path:
-    """The hipporag-toolkit checkout holding ``start`` (or the installed package)."""
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "hipporag").is_dir():
-            return folder
-    import hipporag  # installed elsewhere: use the package's checkout
-
-    return Path(hipporag.__file__).resolve().parents[1]
-
-
-ROOT = find_repo_root(Path.cwd().resolve())
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-DEMO_CORPUS = ROOT / "pipelines" / "demo_data" / "corpus.json"
+from nbsetup import demo_index_dir
 
 # %%
-import tempfile
-
-from hipporag.errors import IndexFormatError
 from hipporag.index.reader import Index
-
-
-def demo_index_dir() -> Path:
-    """``HIPPORAG_DEMO_INDEX``, else ``.demo-index``, else a fresh build in a temp dir."""
-    wanted = os.environ.get("HIPPORAG_DEMO_INDEX")
-    for candidate in [*([Path(wanted)] if wanted else []), ROOT / ".demo-index"]:
-        try:
-            Index.open(candidate).close()
-            return candidate
-        except IndexFormatError:
-            continue
-    from pipelines.facade import HippoRAG
-
-    out = Path(wanted) if wanted else Path(tempfile.mkdtemp(prefix="hipporag-demo-")) / "index"
-    HippoRAG.build(DEMO_CORPUS, out)
-    return out
 
 
 index = Index.open(demo_index_dir())

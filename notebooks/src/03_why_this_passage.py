@@ -14,48 +14,10 @@
 # mass on every node, and traces a seed-to-passage path for each hit.
 
 # %%
-import os
-import sys
-from pathlib import Path
-
-
-def find_repo_root(start: Path) -> Path:
-    """The hipporag-toolkit checkout holding ``start`` (or the installed package)."""
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "hipporag").is_dir():
-            return folder
-    import hipporag  # installed elsewhere: use the package's checkout
-
-    return Path(hipporag.__file__).resolve().parents[1]
-
-
-ROOT = find_repo_root(Path.cwd().resolve())
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-DEMO_CORPUS = ROOT / "pipelines" / "demo_data" / "corpus.json"
-DEMO_QUESTIONS = ROOT / "pipelines" / "demo_data" / "questions.json"
+from nbsetup import DEMO_QUESTIONS, demo_index_dir
 
 # %%
-import tempfile
-
-from hipporag.errors import IndexFormatError
-from hipporag.index.reader import Index
 from hipporag import HippoRAG
-
-
-def demo_index_dir() -> Path:
-    """``HIPPORAG_DEMO_INDEX``, else ``.demo-index``, else a fresh build in a temp dir."""
-    wanted = os.environ.get("HIPPORAG_DEMO_INDEX")
-    for candidate in [*([Path(wanted)] if wanted else []), ROOT / ".demo-index"]:
-        try:
-            Index.open(candidate).close()
-            return candidate
-        except IndexFormatError:
-            continue
-    out = Path(wanted) if wanted else Path(tempfile.mkdtemp(prefix="hipporag-demo-")) / "index"
-    HippoRAG.build(DEMO_CORPUS, out)
-    return out
 
 
 rag = HippoRAG.open(demo_index_dir())

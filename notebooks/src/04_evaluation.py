@@ -16,26 +16,11 @@
 
 # %%
 import os
-import sys
 from pathlib import Path
 
+from nbsetup import ROOT, SHARED_DATA
 
-def find_repo_root(start: Path) -> Path:
-    """The hipporag-toolkit checkout holding ``start`` (or the installed package)."""
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "hipporag").is_dir():
-            return folder
-    import hipporag  # installed elsewhere: use the package's checkout
-
-    return Path(hipporag.__file__).resolve().parents[1]
-
-
-ROOT = find_repo_root(Path.cwd().resolve())
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-DATA = Path(os.environ.get("HIPPORAG_DATA") or ROOT.parent / "shared" / "data") / "musique100"
+DATA = SHARED_DATA / "musique100"
 INDEX_DIR = Path(os.environ.get("HIPPORAG_M100_INDEX") or ROOT / ".musique100-index")
 LIMIT = int(os.environ.get("HIPPORAG_NB_LIMIT") or 0)
 HAVE_DATA = all((DATA / f).is_file() for f in ("questions.json", "corpus.json"))
