@@ -37,7 +37,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.installed $(VENV)/.llm-installed lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --doctest-modules hipporag indexers retrievers pipelines notebooks/nbsetup.py tests
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not llm and not ray and not notebook"

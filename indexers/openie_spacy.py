@@ -17,7 +17,7 @@ parse: ``subject --verb[+preposition]--> object``, with these refinements:
 Example:
     >>> ie = SpacyOpenIE()
     >>> [t.as_tuple() for t in ie.extract([Passage.from_text("Paris", "Paris is the capital of France.")])[0].triples]
-    [('Paris', 'be capital of', 'France')]
+    [('Paris', 'be', 'capital'), ('Paris', 'be capital of', 'France')]
 """
 
 from __future__ import annotations
