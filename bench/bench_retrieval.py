@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hipporag.config import RetrievalConfig
 from pipelines.evaluate import KS, Outcome, aggregate, load_questions
 from pipelines.facade import HippoRAG
+from retrievers.config import RetrievalConfig
 
 # name -> RetrievalConfig overrides. The first four are the published styles + our default.
 MODES: dict[str, dict[str, Any]] = {
@@ -107,7 +107,7 @@ def latency(rag: HippoRAG, questions: list, repeats: int) -> dict[str, Any]:
 
     def variant(**over: Any) -> HippoRAG:
         r = HippoRAG.open(rag.path, rag.config, **over)
-        r.retriever._ppr = rag.retriever.ppr  # share the PPR matrices
+        r.retriever.ppr = rag.retriever.ppr  # share the PPR matrices
         return r.warm_up()
 
     variants: dict[str, Any] = {

@@ -19,7 +19,7 @@ import textwrap
 from typing import Any
 
 from hipporag.errors import ConfigError
-from hipporag.note_config import NOTE_POLICIES, NoteConfig
+from retrievers.note.config import NOTE_POLICIES, NoteConfig
 
 _OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
 

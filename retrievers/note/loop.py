@@ -15,9 +15,10 @@ A step that brings no new passage is rejected without calling ``refine`` or
 ``exclude_seen`` is on (then it pages to the next unseen passages). The loop never sees more than
 ``max_top_k`` distinct passages: new passages beyond the budget are dropped.
 
-The retriever is anything with ``retrieve(query, k, extra_seeds=...)`` (the
-:class:`pipelines.facade.HippoRAG` facade fits; its ``exclude=`` is used for
-``exclude_seen``), any plain
+The retriever is a :class:`SeededRetriever` (``retrieve(query, k, **options)``
+declaring in ``accepts`` whether it takes ``extra_seeds`` and ``exclude``; the
+:class:`pipelines.facade.HippoRAG` facade and the retrievers of
+:mod:`retrievers.registry` declare both), any plain
 :class:`~hipporag.protocols.Retriever` (seeds are then not sent), or a
 callable ``retrieve_fn(query, k, extra_seeds)``. The loop itself implements
 the Retriever protocol, so it can stand wherever a retriever does.
@@ -44,14 +45,14 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from hipporag.errors import RetrievalError
-from hipporag.note_config import NoteConfig
+from hipporag.text import normalize_entity
 from hipporag.types import Hit, RetrievalResult
+from retrievers.note.config import NoteConfig
 from retrievers.note.policy import Meter, Note, NotePolicy, Verdict
 from retrievers.note.trace import NoteResult, NoteStep, NoteTrace
 
@@ -59,16 +60,29 @@ RetrieveFn = Callable[[str, int, Mapping[int, float] | None], RetrievalResult]
 """``retrieve_fn(query, k, extra_seeds)``: the loop's view of a retriever."""
 
 
+@runtime_checkable
+class SeededRetriever(Protocol):
+    """A retriever that says which of the loop's options its ``retrieve`` takes.
+
+    ``accepts`` holds ``"extra_seeds"`` (the note's entity seeds are forwarded)
+    and/or ``"exclude"`` (seen passages are excluded instead of over-fetched).
+    A plain :class:`~hipporag.protocols.Retriever` without ``accepts`` gets neither.
+    """
+
+    accepts: frozenset[str]
+
+    def retrieve(self, query: str, k: int = 5, **options: Any) -> RetrievalResult: ...
+
+
 class _Backend:
-    """A retriever seen through the loop's needs: seeds and exclusion, when supported."""
+    """A retriever seen through the loop's needs: seeds and exclusion, when declared."""
 
     def __init__(self, retriever: Any) -> None:
         method = getattr(retriever, "retrieve", None)
         if callable(method):
-            params = _parameters(method)
-            var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-            self.seeds = "extra_seeds" in params or var_kw
-            self.exclude = "exclude" in params
+            accepts = getattr(retriever, "accepts", frozenset())
+            self.seeds = "extra_seeds" in accepts
+            self.exclude = "exclude" in accepts
             self._method: Callable[..., RetrievalResult] | None = method
             self._fn: RetrieveFn | None = None
         elif callable(retriever):
@@ -92,13 +106,6 @@ class _Backend:
         if self.exclude and exclude:
             kwargs["exclude"] = list(exclude)
         return self._method(query, **kwargs)
-
-
-def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
-    try:
-        return inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        return {}
 
 
 def as_retrieve_fn(retriever: Any) -> tuple[RetrieveFn, bool]:
@@ -126,13 +133,13 @@ class NoteLoop:
         retriever: See :func:`as_retrieve_fn`.
         policy: Writes, refines and judges notes and proposes queries.
         config: Budgets (``top_k``, ``max_step``, ``max_fail_step``, ``max_top_k``)
-            and the seeding and ranking knobs of :class:`~hipporag.note_config.NoteConfig`.
+            and the seeding and ranking knobs of :class:`~retrievers.note.config.NoteConfig`.
         entity_names: Entity names by ``entity_idx``, only used to print seeds.
 
     Thread-safe as long as the retriever and the policy are.
 
     Example:
-        >>> from hipporag.note_config import NoteConfig
+        >>> from retrievers.note.config import NoteConfig
         >>> from pipelines.facade import HippoRAG                     # doctest: +SKIP
         >>> from retrievers.note import GraphNotePolicy, IndexGraphView  # doctest: +SKIP
         >>> rag = HippoRAG.open("my-index")                            # doctest: +SKIP
@@ -222,7 +229,7 @@ class NoteLoop:
             t0 = time.perf_counter()
             query = self.policy.next_query(question, best, queries, meter)
             query = (query or "").strip()
-            repeated = _norm(query) in {_norm(q) for q in queries}
+            repeated = normalize_entity(query) in {normalize_entity(q) for q in queries}
             if not query or (repeated and not cfg.exclude_seen):
                 trace.stop_reason = "no_new_query"  # a repeat would bring the same passages
                 break
@@ -335,8 +342,4 @@ class NoteLoop:
         ]
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-__all__ = ["NoteLoop", "RetrieveFn", "as_retrieve_fn"]
+__all__ = ["NoteLoop", "RetrieveFn", "SeededRetriever", "as_retrieve_fn"]
