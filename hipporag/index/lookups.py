@@ -158,9 +158,10 @@ class IndexLookups:
             found = self._hnsw_knn(table, q, fetch, None)
             if found is not None:
                 idxs, sims = found
+                keep = live[idxs]  # HNSW drops deleted rows itself; checked all the same
                 if n_ex:
-                    keep = ~_member(idxs, exclude)  # type: ignore[arg-type]
-                    idxs, sims = idxs[keep], sims[keep]
+                    keep &= ~_member(idxs, exclude)  # type: ignore[arg-type]
+                idxs, sims = idxs[keep], sims[keep]
                 if idxs.size >= want:
                     return idxs[:want], sims[:want]
         sims = np.asarray(self.embeddings(table) @ q, dtype=np.float32)

@@ -65,7 +65,8 @@ class SeededRetriever(Protocol):
     """A retriever that says which of the loop's options its ``retrieve`` takes.
 
     ``accepts`` holds ``"extra_seeds"`` (the note's entity seeds are forwarded)
-    and/or ``"exclude"`` (seen passages are excluded instead of over-fetched).
+    and/or ``"exclude"`` (seen passages are excluded instead of over-fetched) and/or
+    ``"allow"`` (an allow-list of ``passage_idx`` is passed on).
     A plain :class:`~hipporag.protocols.Retriever` without ``accepts`` gets neither.
     """
 
@@ -83,10 +84,12 @@ class _Backend:
             accepts = getattr(retriever, "accepts", frozenset())
             self.seeds = "extra_seeds" in accepts
             self.exclude = "exclude" in accepts
+            self.allow = "allow" in accepts
             self._method: Callable[..., RetrievalResult] | None = method
             self._fn: RetrieveFn | None = None
         elif callable(retriever):
             self.seeds, self.exclude, self._method, self._fn = True, False, None, retriever
+            self.allow = False
         else:
             raise RetrievalError(
                 f"the note loop needs a retriever, got {type(retriever).__name__}",
@@ -95,7 +98,12 @@ class _Backend:
             )
 
     def __call__(
-        self, query: str, k: int, seeds: Mapping[int, float] | None, exclude: Sequence[str] = ()
+        self,
+        query: str,
+        k: int,
+        seeds: Mapping[int, float] | None,
+        exclude: Sequence[str] = (),
+        allow: Any = None,
     ) -> RetrievalResult:
         if self._fn is not None:
             return self._fn(query, k, seeds)
@@ -105,6 +113,8 @@ class _Backend:
             kwargs["extra_seeds"] = seeds
         if self.exclude and exclude:
             kwargs["exclude"] = list(exclude)
+        if allow is not None:
+            kwargs["allow"] = allow
         return self._method(query, **kwargs)
 
 
@@ -165,22 +175,26 @@ class NoteLoop:
         self._entity_names = entity_names
 
     # -- Retriever protocol --------------------------------------------------
-    def retrieve(self, query: str, k: int = 5) -> NoteResult:
+    def retrieve(self, query: str, k: int = 5, *, allow: Any = None) -> NoteResult:
         """Run the loop; ``hits`` is its final ranking of the seen passages, cut at ``k``."""
-        return self.run(query, k=k)
+        return self.run(query, k=k, allow=allow)
 
-    def retrieve_batch(self, queries: Sequence[str], k: int = 5) -> list[NoteResult]:
+    def retrieve_batch(
+        self, queries: Sequence[str], k: int = 5, *, allow: Any = None
+    ) -> list[NoteResult]:
         """Run the loop for each query in turn."""
-        return [self.run(q, k=k) for q in queries]
+        return [self.run(q, k=k, allow=allow) for q in queries]
 
     # -- the loop --------------------------------------------------------------
-    def run(self, question: str, k: int | None = None) -> NoteResult:
+    def run(self, question: str, k: int | None = None, *, allow: Any = None) -> NoteResult:
         """Run the loop for one question.
 
         Args:
             question: The question.
             k: Cut the final ranking at ``k`` hits (None: all seen passages).
                 The loop's own retrieval depth is ``config.top_k``.
+            allow: Sorted int64 ``passage_idx`` every retrieval is restricted to
+                (None: all); needs a retriever that declares ``"allow"`` in ``accepts``.
 
         Returns:
             A :class:`~retrievers.note.trace.NoteResult` with the ranking, the best
@@ -193,12 +207,17 @@ class NoteLoop:
             raise RetrievalError("the question is empty", hint="pass a non-empty question")
         if k is not None and k < 1:
             raise RetrievalError(f"k must be >= 1, got {k}", hint="ask for at least one hit")
+        if allow is not None and not self._backend.allow:
+            raise RetrievalError(
+                "this retriever cannot restrict passages (allow=)",
+                hint="use a retriever that declares 'allow' in accepts, e.g. HippoRAG.open(...)",
+            )
         cfg, meter = self.config, Meter()
         trace = NoteTrace(question=question, policy=getattr(self.policy, "name", ""))
         seen: dict[str, Hit] = {}
 
         t0 = time.perf_counter()
-        result = self._call(question, None, seen, trace)
+        result = self._call(question, None, seen, trace, allow)
         new = self._admit(result, seen)
         best = self.policy.first_note(question, new, meter)
         trace.steps.append(
@@ -235,7 +254,7 @@ class NoteLoop:
                 break
             queries.append(query)
             seeds = self._seeds(best)
-            result = self._call(query, seeds, seen, trace)
+            result = self._call(query, seeds, seen, trace, allow)
             new = self._admit(result, seen)
             step = NoteStep(
                 len(trace.steps),
@@ -280,13 +299,18 @@ class NoteLoop:
 
     # -- helpers -----------------------------------------------------------------
     def _call(
-        self, query: str, seeds: Mapping[int, float] | None, seen: dict[str, Hit], trace: NoteTrace
+        self,
+        query: str,
+        seeds: Mapping[int, float] | None,
+        seen: dict[str, Hit],
+        trace: NoteTrace,
+        allow: Any = None,
     ) -> RetrievalResult:
         k, exclude = self.config.top_k, list(seen) if self.config.exclude_seen else []
         if exclude and not self._backend.exclude:
             k += len(exclude)  # ask for more and drop the seen ones
         trace.retrieval_calls += 1
-        result = self._backend(query, k, seeds or None, exclude)
+        result = self._backend(query, k, seeds or None, exclude, allow)
         if not isinstance(result, RetrievalResult):
             raise RetrievalError(
                 f"the retriever returned {type(result).__name__}, not a RetrievalResult",
