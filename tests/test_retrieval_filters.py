@@ -46,7 +46,9 @@ def index(demo_index_path) -> Index:
 
 @pytest.fixture(scope="module")
 def graph(index) -> GraphRetriever:
-    return GraphRetriever(index, RetrievalConfig(), embedder=shared_embedder(index.config.embedding))
+    return GraphRetriever(
+        index, RetrievalConfig(), embedder=shared_embedder(index.config.embedding)
+    )
 
 
 def allow_lists(n: int) -> list[np.ndarray]:

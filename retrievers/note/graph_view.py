@@ -76,13 +76,17 @@ def match_key(text: str) -> str:
     return " ".join(words(normalize_entity(text)))
 
 
+def _uncased(word: str) -> bool:
+    """Whether a word is written in a script without case (CJK, Thai, Arabic, ...)."""
+    c = word[:1]
+    return c.isalpha() and c.lower() == c.upper()
+
+
 def _cased(word: str, first: bool) -> bool:
     """Whether a question word may start a name: capitalised (not first), uncased, or a digit."""
-    c = word[:1]
     if any(ch.isdigit() for ch in word):
         return True
-    uncased = c.isalpha() and c.lower() == c.upper()  # CJK and other scripts without case
-    return uncased or (not first and c.isupper())
+    return _uncased(word) or (not first and word[:1].isupper())
 
 
 def contains_name(haystack_norm: str, name_norm: str) -> bool:
@@ -224,8 +228,8 @@ class IndexGraphView:
             for m in pattern.finditer(text):
                 seen = True
                 first = next((c for c in m.group(0) if c.isalpha()), "")
-                if not first:
-                    return True
+                if not first or first.lower() == first.upper():
+                    return True  # no letter, or a script without case (CJK, ...)
                 before = _PREV_WORD.search(text, 0, m.start())
                 after = _NEXT_WORD.match(text, m.end())
                 inside = (before and before.group(1) not in _ARTICLES_CAP) or after
@@ -257,7 +261,8 @@ class IndexGraphView:
                 if any(covered[i : i + n]) or not any(cased[i : i + n]):
                     continue
                 gram = " ".join(tokens[i : i + n])
-                if n == 1 and (gram in _STOP or len(gram) < 3):
+                short = len(gram) < 3 and not _uncased(gram)  # 2-letter CJK names are fine
+                if n == 1 and (gram in _STOP or short):
                     continue
                 ents = [e for e in self._by_name.get(gram, ()) if not self.is_generic(e)]
                 if ents:
