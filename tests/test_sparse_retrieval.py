@@ -36,7 +36,10 @@ def test_sparse_ppr_equals_the_dense_one(seed, method) -> None:
     graph = random_graph(seed)
     ppr = PPR(graph)
     rng = np.random.default_rng(seed + 100)
-    seeds = {int(s): float(w) for s, w in zip(rng.integers(0, 400, 5), rng.uniform(0.1, 1, 5))}
+    seeds = {
+        int(s): float(w)
+        for s, w in zip(rng.integers(0, 400, 5), rng.uniform(0.1, 1, 5), strict=True)
+    }
     dense_reset = np.zeros(graph.n_nodes)
     for s, w in seeds.items():
         dense_reset[s] += w
