@@ -119,6 +119,13 @@ class DenseRetriever:
         params = cls.Params.from_dict(data.get("init_parameters", {}))
         return cls(index, parts.get("embedder"), params=params)
 
+    @classmethod
+    def from_parts(cls, parts: Any, params: BaseParams) -> DenseRetriever:
+        """Build over the shared components of an index (:class:`~retrievers.walk.Parts`)."""
+        r = cls(parts.index, parts.embedder, params=params)
+        r.store = parts.dense.store  # one passage cache per index
+        return r
+
     # -- candidate API (used by the graph retrievers) ----------------------------------
     def encode(self, query: str) -> np.ndarray:
         """The query vector (unit norm)."""
@@ -176,6 +183,20 @@ class DenseRetriever:
         hits = make_hits(self.store, idxs, sims, expl)
         watch.lap("fetch")
         return RetrievalResult(query=query, hits=hits, mode=self.name, timings_ms=watch.timings())
+
+    def run(
+        self,
+        query: str,
+        qvec: np.ndarray,
+        k: int,
+        *,
+        extra: dict[int, float] | None = None,
+        allow: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+        watch: Stopwatch | None = None,
+    ) -> RetrievalResult:
+        """The registry's ranker entry point (``extra`` seeds are not accepted: see ``accepts``)."""
+        return self.rank(query, qvec, k, allow=allow, exclude=exclude, watch=watch)
 
     # -- Retriever protocol ---------------------------------------------------------
     def retrieve(

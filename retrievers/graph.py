@@ -41,7 +41,7 @@ from retrievers.dense import DenseRetriever, encode_batch
 from retrievers.linking import Linking
 from retrievers.ppr import PPR
 from retrievers.timing import Stopwatch
-from retrievers.walk import Parts, WalkRetriever
+from retrievers.walk import Parts
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +107,7 @@ class GraphRetriever:
                 if found is None:
                     spec = registry.spec(mode)
                     params = spec.params.from_config(self.config)  # type: ignore[attr-defined]
-                    if issubclass(spec.cls, WalkRetriever):
-                        found = spec.cls(params=params, parts=self.parts)
-                    else:
-                        found = spec.cls(self.index, self.parts.embedder, params=params)
-                        found.store = self.parts.dense.store  # one passage cache per index
+                    found = spec.cls.from_parts(self.parts, params)  # type: ignore[attr-defined]
                     self._modes[mode] = found
         return found
 
@@ -164,7 +160,7 @@ class GraphRetriever:
         mode = check_mode(mode, self.config.mode)
         extra = check_extra_seeds(extra_seeds, self.index.n_entities)
         r = self.retriever(mode)
-        if extra and not isinstance(r, WalkRetriever):
+        if extra and "extra_seeds" not in r.accepts:
             raise RetrievalError(
                 f"extra_seeds need a graph mode, got mode={mode!r}",
                 hint="use mode 'hybrid', 'hipporag2' or 'hipporag1'",
@@ -206,9 +202,7 @@ class GraphRetriever:
         exclude: np.ndarray | None,
         watch: Stopwatch,
     ) -> RetrievalResult:
-        if isinstance(r, WalkRetriever):
-            return r.run(query, qvec, k, extra=extra, allow=allow, exclude=exclude, watch=watch)
-        return r.rank(query, qvec, k, allow=allow, exclude=exclude, watch=watch)
+        return r.run(query, qvec, k, extra=extra, allow=allow, exclude=exclude, watch=watch)
 
     def __getstate__(self) -> dict[str, Any]:
         return {

@@ -2,8 +2,16 @@
 
 A retriever is a class with a ``name``, a ``Params`` section (its validated
 init parameters, see :mod:`retrievers.params`), ``to_dict()``/``from_dict()``
-and ``retrieve(query, k, *, allow=None)``. It registers itself with
-:func:`register`; the built-in ones are imported by :mod:`retrievers.modes`.
+(Haystack-2 style: ``{"type": name, "init_parameters": {...}}``) and
+``retrieve(query, k, *, allow=None)``. A *ranker* (``ranker=True``) also has
+``from_parts(parts, params)`` (built over the shared
+:class:`~retrievers.walk.Parts` of an index), ``run(query, qvec, k, *, extra,
+allow, exclude, watch)`` (an encoded query) and ``accepts`` (the options it
+takes: ``"extra_seeds"``, ``"exclude"``, ``"allow"``); subclassing
+:class:`~retrievers.walk.WalkRetriever` (a PPR retriever: implement ``link``
+and ``reset``) or :class:`~retrievers.dense.DenseRetriever` gives all of that.
+It registers itself with :func:`register`; the built-in ones are imported by
+:mod:`retrievers.modes`.
 The facade, the CLI (``--mode`` choices, ``--help`` and errors), evaluation
 and the adapters ask this registry for the list of modes and their parameters.
 

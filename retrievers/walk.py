@@ -159,6 +159,11 @@ class WalkRetriever:
         self.index = parts.index
         self.params = params if params is not None else self.Params()
 
+    @classmethod
+    def from_parts(cls, parts: Parts, params: PPRParams) -> WalkRetriever:
+        """Build over the shared components of an index."""
+        return cls(params=params, parts=parts)
+
     # -- serialisation (Haystack style) ---------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """``{"type": name, "init_parameters": {...}}``."""
