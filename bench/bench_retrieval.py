@@ -66,13 +66,11 @@ def recall_table(
     for name, over in variants.items():
         cfg = RetrievalConfig.from_dict({**RetrievalConfig().to_dict(), **over, "explain": False})
         g = GraphRetriever(rag.index, cfg, embedder=base.embedder)
-        g._ppr = base.ppr  # share the PPR matrices
+        g.ppr = base.ppr  # share the PPR matrices
+        ranker = g.retriever(cfg.mode)  # the registered retriever of this mode
         outcomes = []
         for q, v in zip(usable, vecs, strict=True):
-            if cfg.mode == "dense":
-                res = g.dense._result(q.question, v, max(KS), None, time.perf_counter())
-            else:
-                res = g._graph(q.question, v, max(KS), cfg.mode, {}, None, time.perf_counter())
+            res = ranker.run(q.question, v, max(KS))
             outcomes.append(Outcome([h.passage_id for h in res.hits]))
         rep = aggregate(name, usable, outcomes, [0.0] * len(outcomes))
         out[name] = {

@@ -30,10 +30,8 @@ Example:
 from __future__ import annotations
 
 import math
-import operator
 import threading
 import warnings
-from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -41,9 +39,7 @@ from scipy.sparse import csr_matrix
 
 from hipporag.errors import RetrievalError
 from hipporag.graph import CSRGraph
-
-Reset = np.ndarray | Mapping[int, float]
-"""Seed weights: a dense array of length ``n_nodes`` or a ``{node: weight}`` mapping."""
+from retrievers.ppr_input import Reset, check_damping, check_positive, parse_reset
 
 Method = Literal["auto", "power", "push"]
 
@@ -53,76 +49,6 @@ _PUSH_COST_RATIO = 8.0
 # A push round touching more than this fraction of n edges finds the next frontier
 # with one O(n) scan instead of per-edge checks (cheaper there; total stays O(work)).
 _DENSE_SCAN_FRACTION = 0.125
-
-
-def check_damping(damping: float) -> float:
-    if not 0.0 <= float(damping) < 1.0:
-        raise RetrievalError(
-            f"PPR damping must be in [0, 1), got {damping}",
-            hint="damping is the probability to follow an edge; HippoRAG uses 0.5",
-        )
-    return float(damping)
-
-
-def _check_positive(name: str, value: float, hint: str) -> float:
-    if not 0.0 < float(value) < math.inf:
-        raise RetrievalError(f"PPR {name} must be positive and finite, got {value}", hint=hint)
-    return float(value)
-
-
-def parse_reset(reset: Reset, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a reset vector; return its support (sorted int64) and weights summing to 1."""
-    if isinstance(reset, Mapping):
-        try:
-            nodes = np.array([operator.index(k) for k in reset], dtype=np.int64)
-            vals = np.array([float(v) for v in reset.values()], dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise RetrievalError(
-                f"PPR reset mapping must be {{node id: weight}}: {err}",
-                hint="use integer node ids as keys and float weights as values",
-            ) from err
-        if nodes.size and (nodes.min() < 0 or nodes.max() >= n_nodes):
-            raise RetrievalError(
-                f"PPR reset names node ids outside [0, {n_nodes})",
-                hint="seed ids must be graph node ids (entities first, then passages)",
-            )
-        order = np.argsort(nodes)
-        nodes, vals = nodes[order], vals[order]
-    else:
-        try:
-            dense = np.asarray(reset, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise RetrievalError(
-                f"PPR reset must be numeric: {err}", hint="pass a float array of length n_nodes"
-            ) from err
-        if dense.shape != (n_nodes,):
-            raise RetrievalError(
-                f"PPR reset has shape {dense.shape}, the graph has {n_nodes} nodes",
-                hint="pass one weight per node (0 for non-seeds) or a {node: weight} dict",
-            )
-        nodes = np.flatnonzero(dense)  # NaN and negative entries are nonzero: checked below
-        vals = dense[nodes]
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        raise RetrievalError(
-            f"PPR reset has {int(bad.sum())} non-finite weight(s), e.g. at node {nodes[bad][0]}",
-            hint="clean the seed scores first, e.g. np.nan_to_num(reset, nan=0.0, posinf=0.0)",
-        )
-    if (vals < 0).any():
-        neg = nodes[vals < 0]
-        raise RetrievalError(
-            f"PPR reset has {neg.size} negative weight(s), e.g. at node {neg[0]}",
-            hint="reset weights are seed probabilities; clip them with np.maximum(reset, 0)",
-        )
-    total = float(vals.sum())
-    if not 0.0 < total < math.inf:
-        raise RetrievalError(
-            f"PPR reset must have a positive finite sum, got {total}",
-            hint="give at least one seed node a positive weight "
-            "(or fall back to dense retrieval when the query links to no node)",
-        )
-    keep = vals > 0
-    return nodes[keep], vals[keep] / total
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -244,7 +170,7 @@ class PPR:
             [0.6667, 0.3333]
         """
         damping = check_damping(damping)
-        tol = _check_positive("tol", tol, hint="use e.g. 1e-10")
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
         nodes, mass = parse_reset(reset, self.n_nodes)
         return self._power(nodes, mass, damping, tol, max_iter)
 
@@ -302,7 +228,7 @@ class PPR:
             ([0, 1], [0.6667, 0.3333], True)
         """
         damping = check_damping(damping)
-        eps = _check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
         nodes, mass = parse_reset(reset, self.n_nodes)
         result = self._push(nodes, mass, damping, eps, budget=math.inf)
         assert result is not None  # an infinite budget never runs out
@@ -394,8 +320,8 @@ class PPR:
                 f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
             )
         damping = check_damping(damping)
-        eps = _check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        tol = _check_positive("tol", tol, hint="use e.g. 1e-10")
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
         nodes, mass = parse_reset(reset, self.n_nodes)
         if method == "auto":
             iters = (
@@ -456,8 +382,8 @@ class PPR:
                 f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
             )
         damping = check_damping(damping)
-        eps = _check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        tol = _check_positive("tol", tol, hint="use e.g. 1e-10")
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
         nodes, mass = parse_reset(reset, self.n_nodes)
         iters = 1.0 if damping == 0 else min(max_iter, max(1.0, math.log(tol) / math.log(damping)))
         result = self._push(nodes, mass, damping, eps, iters * self._data.size / _PUSH_COST_RATIO)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from hipporag.graph import CSRGraph
-from retrievers.ppr import Reset, check_damping, parse_reset
+from retrievers.ppr_input import Reset, check_damping, parse_reset
 
 
 class IgraphPPR:
