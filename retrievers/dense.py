@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,8 +36,6 @@ from retrievers.common import (
 from retrievers.params import BaseParams
 from retrievers.registry import register
 from retrievers.timing import Stopwatch
-
-log = logging.getLogger(__name__)
 
 
 def embedder_for(index: Any) -> Embedder:

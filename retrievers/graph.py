@@ -108,6 +108,7 @@ class GraphRetriever:
                     spec = registry.spec(mode)
                     params = spec.params.from_config(self.config)  # type: ignore[attr-defined]
                     found = spec.cls.from_parts(self.parts, params)  # type: ignore[attr-defined]
+                    log.debug("built retriever %s with %s", mode, params)
                     self._modes[mode] = found
         return found
 

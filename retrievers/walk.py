@@ -268,6 +268,7 @@ class WalkRetriever:
                 weights[e] = weights.get(e, 0.0) + w * scale
         watch.lap("link")
         if not weights:
+            log.debug("%s: query links to no entity, dense fallback: %r", self.name, query)
             flags.insert(0, "no_seeds")
             result = dense.rank(
                 query, qvec, k, allow=allow, exclude=exclude, watch=watch, explain=p.explain
@@ -294,6 +295,7 @@ class WalkRetriever:
         if idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
             fill, _ = dense.candidates(qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs))
             if fill.size:
+                log.debug("%s: walk reached %d passages, %d dense", self.name, idxs.size, fill.size)
                 flags.append("dense_backfill")
                 idxs = np.concatenate([idxs, fill])
                 ranked = np.concatenate([ranked, np.zeros(fill.size)])
