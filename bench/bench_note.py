@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hipporag.note_config import NoteConfig  # noqa: E402
 from hipporag.types import Hit  # noqa: E402
 from retrievers.note import GraphNotePolicy, IndexGraphView, Meter, Note, NoteLoop  # noqa: E402
+from retrievers.note.config import NoteConfig  # noqa: E402
 from retrievers.note.policy import Verdict  # noqa: E402
 
 PREFIXES = (5, 10, 15)

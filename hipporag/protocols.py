@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from hipporag.graph import CSRGraph
 from hipporag.types import Extraction, Passage, RetrievalResult
 
 
@@ -77,15 +77,6 @@ class LLM(Protocol):
 
 
 @runtime_checkable
-class Indexer(Protocol):
-    """Builds an index directory from passages."""
-
-    def build(self, passages: Sequence[Passage], out_dir: str | Path) -> Path:
-        """Write the index atomically to ``out_dir`` and return its path."""
-        ...
-
-
-@runtime_checkable
 class Retriever(Protocol):
     """Ranks passages for a query."""
 
@@ -94,4 +85,81 @@ class Retriever(Protocol):
     def retrieve_batch(self, queries: Sequence[str], k: int = 5) -> list[RetrievalResult]: ...
 
 
-__all__ = ["LLM", "Embedder", "Extractor", "Indexer", "Retriever"]
+@runtime_checkable
+class IndexView(Protocol):
+    """The typed read interface of an index that retrievers depend on (no SQL).
+
+    :class:`hipporag.index.Index` implements it (through
+    :class:`hipporag.index.lookups.IndexLookups`); any storage that offers these
+    methods can stand in. Rows are addressed by table index; ``table`` is
+    ``"passages"``, ``"entities"`` or ``"facts"``; allow/exclude lists are sorted
+    int64 arrays of row indexes.
+    """
+
+    n_passages: int
+    n_entities: int
+    n_facts: int
+
+    @property
+    def graph(self) -> CSRGraph: ...
+
+    @property
+    def entity_names(self) -> list[str]: ...
+
+    @property
+    def passage_ids(self) -> list[str]: ...
+
+    def passages(self, idxs: Sequence[int] | np.ndarray) -> list[Passage]:
+        """Passages by ``passage_idx``, in the order given."""
+        ...
+
+    def live(self, table: str) -> np.ndarray:
+        """Boolean mask of the live (not deleted) rows of ``table``."""
+        ...
+
+    def embeddings(self, table: str) -> np.ndarray:
+        """Unit-norm embeddings of ``table``'s rows."""
+        ...
+
+    def knn(
+        self,
+        table: str,
+        vector: np.ndarray,
+        k: int,
+        *,
+        allow: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` live rows most similar to ``vector`` (within ``allow``, not ``exclude``)."""
+        ...
+
+    def knn_batch(self, table: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`knn` for several vectors, without filters."""
+        ...
+
+    def passage_titles(self) -> list[str]: ...
+
+    def passage_index(self) -> dict[str, int]:
+        """``passage_id -> passage_idx`` of the live passages."""
+        ...
+
+    def entities_of_passages(self, idxs: Sequence[int]) -> dict[int, list[int]]: ...
+
+    def facts_of_passages(self, idxs: Sequence[int]) -> dict[int, list[Any]]: ...
+
+    def entity_index(self) -> dict[str, int]:
+        """``entity_id -> entity_idx``."""
+        ...
+
+    def entity_passage_counts(self) -> np.ndarray: ...
+
+    def fact_endpoints(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def fact_relations(self) -> list[str]: ...
+
+    def facts_of_entity(self, entity: int) -> np.ndarray: ...
+
+    def neighbours(self, node: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+__all__ = ["LLM", "Embedder", "Extractor", "IndexView", "Retriever"]

@@ -15,9 +15,11 @@ metrics, counted (``n_missing_gold``) and listed (``missing_gold_ids``).
 
 Modes plug in through :data:`RUNNERS` (mode -> runner). A runner answers one
 question: it returns the ranked passage ids and optional extra numbers, which
-are averaged into ``extra`` of the report. Register one with
-:func:`register_runner`, or lazily (imported on first use) by adding
-``"mode": "package.module:attribute"`` to :data:`LAZY_RUNNERS`.
+are averaged into ``extra`` of the report. Every single-call ranker of the
+retriever registry (:mod:`retrievers.registry`) is registered with
+:func:`retrieval_runner`; modes whose runner needs settings are registered
+explicitly with them, e.g. ``register_runner("note", NoteRunner(config, llm))``
+(:class:`pipelines.qa.NoteRunner`), or passed to :func:`evaluate` as ``runner=``.
 
 Example:
     >>> from pipelines.evaluate import recall_at
@@ -27,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,7 @@ import numpy as np
 
 from hipporag.errors import InputError, RetrievalError
 from hipporag.text import passage_id
+from retrievers import registry
 
 KS = (1, 2, 5, 10, 20)
 
@@ -72,10 +74,7 @@ def retrieval_runner(rag: Any, question: Question, k: int, mode: str) -> Outcome
     return Outcome([h.passage_id for h in result.hits], extra)
 
 
-RUNNERS: dict[str, Runner] = {
-    m: retrieval_runner for m in ("dense", "hipporag1", "hipporag2", "hybrid")
-}
-LAZY_RUNNERS: dict[str, str] = {"note": "pipelines.qa:note_runner"}
+RUNNERS: dict[str, Runner] = {m: retrieval_runner for m in registry.names(rankers_only=True)}
 
 
 def register_runner(mode: str, runner: Runner) -> None:
@@ -84,11 +83,19 @@ def register_runner(mode: str, runner: Runner) -> None:
 
 
 def get_runner(mode: str) -> Runner:
-    """The runner of ``mode``; imports lazy runners on first use."""
-    if mode not in RUNNERS and mode in LAZY_RUNNERS:
-        module, _, attr = LAZY_RUNNERS[mode].partition(":")
-        RUNNERS[mode] = getattr(importlib.import_module(module), attr)
+    """The runner registered for ``mode``.
+
+    Raises:
+        RetrievalError: Unknown mode, or a registry mode whose runner needs settings
+            and was not registered.
+    """
     if mode not in RUNNERS:
+        if mode in registry.names():
+            raise RetrievalError(
+                f"evaluation mode {mode!r} has no runner registered",
+                hint=f"register one with its settings first, e.g. "
+                f"register_runner({mode!r}, NoteRunner(config, llm))",
+            )
         raise RetrievalError(
             f"unknown evaluation mode {mode!r}", hint=f"use one of {available_modes()}"
         )
@@ -96,7 +103,8 @@ def get_runner(mode: str) -> Runner:
 
 
 def available_modes() -> list[str]:
-    return sorted({*RUNNERS, *LAZY_RUNNERS})
+    """Modes that can be evaluated: registered runners and the retriever registry's modes."""
+    return sorted({*RUNNERS, *registry.names()})
 
 
 def load_questions(path: str | Path, limit: int | None = None) -> list[Question]:
@@ -245,6 +253,7 @@ def evaluate(
     mode: str | None = None,
     ks: Sequence[int] = KS,
     progress: Callable[[int, int], None] | None = None,
+    runner: Runner | None = None,
 ) -> EvalReport:
     """Run every question through the runner of ``mode`` and aggregate.
 
@@ -254,9 +263,10 @@ def evaluate(
         mode: Evaluation mode (default: the facade's configured mode).
         ks: Cut-offs for recall.
         progress: Called as ``progress(done, total)`` after each question.
+        runner: Use this runner instead of the one registered for ``mode``.
     """
     mode = mode or getattr(getattr(rag, "config", None), "mode", None) or "hybrid"
-    runner = get_runner(mode)
+    runner = runner or get_runner(mode)
     known = set(rag.index.passage_ids)
     present = [all(g in known for g in q.gold) for q in questions]
     usable = [q for q, ok in zip(questions, present, strict=True) if ok]
@@ -276,7 +286,6 @@ def evaluate(
 
 __all__ = [
     "KS",
-    "LAZY_RUNNERS",
     "RUNNERS",
     "EvalReport",
     "Outcome",

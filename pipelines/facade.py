@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hipporag.config import EmbeddingConfig, IndexConfig, RetrievalConfig
+from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.errors import ConfigError, InputError
 from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
+from retrievers.config import RetrievalConfig
 
 _EMBEDDERS: dict[EmbeddingConfig, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -73,6 +74,9 @@ class HippoRAG:
         ('Big Eyes', ['big eyes', '[Big Eyes]'])
         >>> import pickle; pickle.loads(pickle.dumps(rag)).retrieve("...")  # doctest: +SKIP
     """
+
+    accepts = frozenset({"extra_seeds", "exclude", "allow"})
+    """Options of :meth:`retrieve` the note loop may use (see ``SeededRetriever``)."""
 
     def __init__(self, index_dir: str | os.PathLike[str], config: RetrievalConfig | None = None):
         self.path = Path(index_dir).absolute()
@@ -173,30 +177,40 @@ class HippoRAG:
         *,
         extra_seeds: Mapping[int, float] | None = None,
         exclude: Iterable[str | int] | None = None,
+        allow: Any = None,
     ) -> RetrievalResult:
         """The ``k`` best passages for ``query``, each with an explanation.
 
         Args:
             query: The question.
             k: Number of hits (>= 1; more than the corpus returns all passages).
-            mode: ``"hybrid"``, ``"hipporag2"``, ``"hipporag1"`` or ``"dense"``
-                (default: ``config.mode``).
+            mode: A registered retrieval mode (:meth:`modes`: ``"hybrid"``,
+                ``"hipporag2"``, ``"hipporag1"``, ``"dense"``); default ``config.mode``.
             extra_seeds: ``{entity_idx: weight}`` added to the query's seeds (see
                 :meth:`entity_index`); weight 1.0 equals all linked seeds together.
             exclude: Passages to leave out (``passage_id`` or ``passage_idx``).
+            allow: Sorted int64 ``passage_idx`` that may be returned (None: all), e.g.
+                from ``hipporag.filters.allowed_passages(index, filters)``.
 
         Raises:
             RetrievalError: Empty query, bad ``k``, unknown mode, bad seeds.
         """
         return self.retriever.retrieve(
-            query, k, mode=mode, extra_seeds=extra_seeds, exclude=exclude
+            query, k, mode=mode, extra_seeds=extra_seeds, exclude=exclude, allow=allow
         )
 
     def retrieve_batch(
-        self, queries: Sequence[str], k: int = 5, mode: str | None = None
+        self, queries: Sequence[str], k: int = 5, mode: str | None = None, *, allow: Any = None
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for a list of queries (encoded in one batch)."""
-        return self.retriever.retrieve_batch(queries, k, mode=mode)
+        return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
+
+    @staticmethod
+    def modes() -> tuple[str, ...]:
+        """The retrieval modes :meth:`retrieve` accepts (from the retriever registry)."""
+        from retrievers import registry
+
+        return registry.names(rankers_only=True)
 
     def link(self, query: str, mode: str | None = None) -> list[Seed]:
         """The entity seeds the query links to (strongest first), without running PPR."""

@@ -26,13 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hipporag.config import LLMConfig
-from hipporag.errors import ConfigError
-from hipporag.note_config import NoteConfig
 from hipporag.protocols import LLM
 from hipporag.types import Hit
-from retrievers.note import GraphNotePolicy, IndexGraphView, LLMNotePolicy, NoteLoop
+from pipelines.evaluate import KS, Outcome, Question, recall_at
+from pipelines.metrics_qa import qa_scores
+from retrievers.note import NoteLoop
+from retrievers.note.config import NoteConfig
 from retrievers.note.policy import Note, NotePolicy
-from retrievers.note.prompts import answer_messages, render_passages
+from retrievers.note.prompts import render_passages
+from retrievers.note.retriever import NoteRetriever
+from retrievers.note.retriever import make_policy as _make_policy
 from retrievers.note.trace import NoteResult
 
 _ECHO = re.compile(r"(?:question|evidence|note|passages)\s*:", re.IGNORECASE)
@@ -60,16 +63,26 @@ def make_policy(rag: Any, config: NoteConfig, llm: LLM | None = None) -> NotePol
     Raises:
         ConfigError: ``policy = "llm"`` without an LLM.
     """
-    view = IndexGraphView(rag.index)
-    kind = config.policy if config.policy != "auto" else ("llm" if llm is not None else "graph")
-    if kind == "llm":
-        if llm is None:
-            raise ConfigError(
-                "note.policy = 'llm' needs an LLM",
-                hint="pass --llm-base-url and --llm-model, or use note.policy = 'graph'",
-            )
-        return LLMNotePolicy(llm, config, view)
-    return GraphNotePolicy(view, config)
+    return _make_policy(rag.index, config, llm)
+
+
+def answer_messages(question: str, context: str) -> list[dict[str, str]]:
+    """The reader's prompt: a short answer from a note or passages.
+
+    Example:
+        >>> answer_messages("Who?", "Note: Ann did it.")[1]["content"].startswith("Evidence:")
+        True
+    """
+    return [
+        {"role": "system", "content": "You answer questions from the evidence you are given."},
+        {
+            "role": "user",
+            "content": f"Evidence:\n{context}\n\nQuestion: {question}\n\n"
+            "Answer with a short phrase taken from the evidence (a name, a date, a "
+            "number...), not a sentence. If the evidence does not contain the answer, give "
+            "your best guess. Reply with the answer only.",
+        },
+    ]
 
 
 def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None = None) -> NoteLoop:
@@ -79,9 +92,7 @@ def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None =
         >>> loop = make_note_loop(HippoRAG.open("my-index"))         # doctest: +SKIP
         >>> print(loop.run("Who ...?").trace)                          # doctest: +SKIP
     """
-    config = config or NoteConfig()
-    policy = make_policy(rag, config, llm)
-    return NoteLoop(rag, policy, config, entity_names=rag.index.entity_names)
+    return NoteRetriever(rag, rag.index, config or NoteConfig(), llm)
 
 
 def clean_answer(text: str) -> str:
@@ -222,49 +233,52 @@ class NoteQA:
 
 # -- evaluation: the ``note`` mode of ``hipporag eval`` ----------------------------------
 
-_EVAL_LOCK = threading.Lock()
-_EVAL: dict[str, Any] = {"config": None, "llm": None, "qa": {}}
 
-
-def configure_note_eval(config: NoteConfig | None = None, llm: LLM | None = None) -> None:
-    """Set the loop configuration and LLM used by :func:`note_runner` (call before evaluating)."""
-    with _EVAL_LOCK:
-        _EVAL.update(config=config, llm=llm, qa={})
-
-
-def _qa_for(rag: Any) -> NoteQA:
-    with _EVAL_LOCK:
-        qa = _EVAL["qa"].get(id(rag))
-        if qa is None:
-            qa = _EVAL["qa"][id(rag)] = NoteQA(rag, _EVAL["config"], _EVAL["llm"])
-        return qa
-
-
-def note_runner(rag: Any, question: Any, k: int, mode: str) -> Any:
+class NoteRunner:
     """Evaluation runner of mode ``note``: one loop run (and answer) per question.
 
-    Registered in :mod:`pipelines.evaluate` as ``"note": "pipelines.qa:note_runner"``.
+    Its settings are arguments; register it explicitly before evaluating::
+
+        register_runner("note", NoteRunner(NoteConfig(), llm=None))
+
     Returns the loop's final ranking plus, per question: ``recall_seen@N`` (recall
     over the first N passages seen, in the order the loop saw them, for the
     standard cut-offs; ``recall_seen@all`` over all of them), ``calls_retrieval``,
     ``calls_llm``, ``passages_seen`` and, when a reader answered, ``em`` and ``f1``.
-    """
-    from pipelines.evaluate import KS, Outcome, recall_at
-    from pipelines.metrics_qa import qa_scores
 
-    out = _qa_for(rag).ask(question.question)
-    seen, gold = out.result.seen_ids, set(question.gold)
-    extra: dict[str, float] = {
-        f"recall_seen@{c}": recall_at(seen, gold, c) for c in sorted({*KS, k})
-    }
-    extra["recall_seen@all"] = recall_at(seen, gold, len(seen))
-    extra["calls_retrieval"] = float(out.result.retrieval_calls)
-    extra["calls_llm"] = float(out.llm_calls)
-    extra["passages_seen"] = float(len(seen))
-    raw = getattr(question, "raw", None) or {}
-    if out.answer is not None and isinstance(raw.get("answer"), str):
-        extra.update(qa_scores(out.answer, raw["answer"], raw.get("answer_aliases") or []))
-    return Outcome([h.passage_id for h in out.result.hits][:k], extra)
+    Args:
+        config: Note loop configuration (default :class:`NoteConfig`).
+        llm: Chat model for the LLM policy and the reader (None: graph policy, no answer).
+    """
+
+    def __init__(self, config: NoteConfig | None = None, llm: LLM | None = None) -> None:
+        self.config = config or NoteConfig()
+        self.llm = llm
+        self._lock = threading.Lock()
+        self._qa: dict[int, tuple[Any, NoteQA]] = {}
+
+    def qa_for(self, rag: Any) -> NoteQA:
+        """The :class:`NoteQA` over ``rag`` (one per facade)."""
+        with self._lock:
+            found = self._qa.get(id(rag))
+            if found is None or found[0] is not rag:
+                found = self._qa[id(rag)] = (rag, NoteQA(rag, self.config, self.llm))
+            return found[1]
+
+    def __call__(self, rag: Any, question: Question, k: int, mode: str) -> Outcome:
+        out = self.qa_for(rag).ask(question.question)
+        seen, gold = out.result.seen_ids, set(question.gold)
+        extra: dict[str, float] = {
+            f"recall_seen@{c}": recall_at(seen, gold, c) for c in sorted({*KS, k})
+        }
+        extra["recall_seen@all"] = recall_at(seen, gold, len(seen))
+        extra["calls_retrieval"] = float(out.result.retrieval_calls)
+        extra["calls_llm"] = float(out.llm_calls)
+        extra["passages_seen"] = float(len(seen))
+        raw = getattr(question, "raw", None) or {}
+        if out.answer is not None and isinstance(raw.get("answer"), str):
+            extra.update(qa_scores(out.answer, raw["answer"], raw.get("answer_aliases") or []))
+        return Outcome([h.passage_id for h in out.result.hits][:k], extra)
 
 
 def note_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -306,14 +320,14 @@ def note_report(report: dict[str, Any]) -> dict[str, Any]:
 __all__ = [
     "Answer",
     "NoteQA",
+    "NoteRunner",
     "QAResult",
     "Reader",
+    "answer_messages",
     "build_context",
     "clean_answer",
-    "configure_note_eval",
     "make_llm",
     "make_note_loop",
     "make_policy",
     "note_report",
-    "note_runner",
 ]

@@ -21,11 +21,11 @@ import math
 import operator
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from hipporag.errors import RetrievalError
-from hipporag.index import Index
 from hipporag.types import Explanation, Hit, Passage
 
 
@@ -106,26 +106,29 @@ def check_extra_seeds(extra: Mapping[int, float] | None, n_entities: int) -> dic
     return out
 
 
-def exclusion_mask(index: Index, exclude: Iterable[str | int] | None) -> np.ndarray | None:
-    """Boolean mask over passages to leave out: ``passage_id`` strings or ``passage_idx`` ints."""
+def exclusion_set(index: Any, exclude: Iterable[str | int] | None) -> np.ndarray | None:
+    """Sorted unique ``passage_idx`` to leave out: ``passage_id`` strings or ``passage_idx`` ints.
+
+    Its size is that of ``exclude``, never that of the corpus.
+    """
     if exclude is None:
         return None
     items = list(exclude)
     if not items:
         return None
-    mask = np.zeros(index.n_passages, dtype=bool)
+    out: list[int] = []
     ids: dict[str, int] | None = None
     for item in items:
         if isinstance(item, str):
             if ids is None:
-                ids = {pid: i for i, pid in enumerate(index.passage_ids)}
+                ids = index.passage_index()
             idx = ids.get(item)
             if idx is None:
                 raise RetrievalError(
                     f"exclude names passage {item!r}, which is not in the index",
                     hint="pass passage ids from earlier hits (hit.passage_id)",
                 )
-            mask[idx] = True
+            out.append(idx)
         else:
             try:
                 idx = operator.index(item)
@@ -137,8 +140,93 @@ def exclusion_mask(index: Index, exclude: Iterable[str | int] | None) -> np.ndar
                 raise RetrievalError(
                     f"exclude names passage index {idx}, the index has 0..{index.n_passages - 1}"
                 )
-            mask[idx] = True
-    return mask
+            out.append(idx)
+    return np.unique(np.asarray(out, dtype=np.int64))
+
+
+def check_allow(allow: object, n_passages: int) -> np.ndarray | None:
+    """Validate an allow-list: None (all passages) or sorted unique int64 ``passage_idx``.
+
+    Example:
+        >>> check_allow([4, 1, 4], 10).tolist()
+        [1, 4]
+        >>> check_allow(None, 10) is None
+        True
+    """
+    if allow is None:
+        return None
+    try:
+        arr = np.asarray(allow)
+    except (TypeError, ValueError):
+        arr = np.zeros(0, dtype=object)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise RetrievalError(
+            "allow must be a 1-D array of passage_idx integers",
+            hint="build it with hipporag.filters.allowed_passages(index, filters)",
+        )
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= n_passages):
+        raise RetrievalError(
+            f"allow names passage indexes outside 0..{n_passages - 1}",
+            hint="pass passage_idx values of this index",
+        )
+    if arr.size > 1 and not bool(np.all(arr[1:] > arr[:-1])):
+        arr = np.unique(arr)
+    return arr
+
+
+def member(values: np.ndarray, sorted_set: np.ndarray | None) -> np.ndarray:
+    """Which ``values`` are in the sorted int64 array ``sorted_set`` (None: none are).
+
+    Example:
+        >>> member(np.array([3, 5, 7]), np.array([1, 5, 7])).tolist()
+        [False, True, True]
+    """
+    values = np.asarray(values, dtype=np.int64)
+    if sorted_set is None or len(sorted_set) == 0:
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return np.asarray(sorted_set)[pos] == values
+
+
+class PassageFilter:
+    """Which passages may be ranked and returned for one query.
+
+    Args:
+        live: The index's live mask over passages.
+        allow: Sorted allowed ``passage_idx`` (None: all).
+        exclude: Sorted excluded ``passage_idx`` (None: none).
+
+    Example:
+        >>> f = PassageFilter(np.array([True, True, False, True]), np.array([0, 2, 3]), None)
+        >>> f.ok(np.array([0, 1, 2, 3])).tolist()
+        [True, False, False, True]
+    """
+
+    __slots__ = ("allow", "exclude", "live_mask")
+
+    def __init__(
+        self, live: np.ndarray, allow: np.ndarray | None, exclude: np.ndarray | None
+    ) -> None:
+        self.live_mask = live
+        self.allow = allow
+        self.exclude = exclude
+
+    def ok(self, idxs: np.ndarray) -> np.ndarray:
+        """Boolean mask over ``idxs``: allowed, live and not excluded."""
+        idxs = np.asarray(idxs, dtype=np.int64)
+        mask = self.live_mask[idxs].copy()
+        if self.allow is not None:
+            mask &= member(idxs, self.allow)
+        if self.exclude is not None:
+            mask &= ~member(idxs, self.exclude)
+        return mask
+
+    def without(self, more: np.ndarray) -> np.ndarray | None:
+        """The exclusions plus ``more`` (sorted unique)."""
+        if self.exclude is None:
+            return np.unique(np.asarray(more, dtype=np.int64))
+        return np.union1d(self.exclude, np.asarray(more, dtype=np.int64))
 
 
 def top_k(scores: np.ndarray, k: int, valid: np.ndarray | None = None) -> np.ndarray:
@@ -167,10 +255,10 @@ class PassageStore:
         'Salt Harbour'
     """
 
-    def __init__(self, index: Index, max_cached: int = 200_000) -> None:
+    def __init__(self, index: Any, max_cached: int = 200_000) -> None:
         self.index = index
         self.max_cached = max_cached
-        self._all: list[Passage] | None = None
+        self._all: dict[int, Passage] | None = None
         self._lock = threading.Lock()
 
     def get(self, idxs: Sequence[int] | np.ndarray) -> list[Passage]:
@@ -179,7 +267,8 @@ class PassageStore:
         if self._all is None:
             with self._lock:
                 if self._all is None:
-                    self._all = self.index.passages(range(self.index.n_passages))
+                    live = np.flatnonzero(self.index.live("passages")).tolist()
+                    self._all = dict(zip(live, self.index.passages(live), strict=True))
         return [self._all[int(i)] for i in idxs]
 
 
@@ -205,12 +294,15 @@ def make_hits(
 
 
 __all__ = [
+    "PassageFilter",
     "PassageStore",
+    "check_allow",
     "check_extra_seeds",
     "check_k",
     "check_queries",
     "check_query",
-    "exclusion_mask",
+    "exclusion_set",
     "make_hits",
+    "member",
     "top_k",
 ]

@@ -1,9 +1,11 @@
 """Dense passage retrieval: cosine similarity of query and passage embeddings.
 
-Candidates come from the index's passage HNSW (inner product on unit vectors,
-so ``similarity = 1 - distance``). :meth:`DenseRetriever.scores` gives the
-exact similarity of *every* passage (one matrix-vector product over the
-memory-mapped embeddings), which HippoRAG 2's passage reset weighting needs.
+Candidates come from the index's passage HNSW through
+:meth:`~hipporag.index.lookups.IndexLookups.knn` (inner product on unit
+vectors), with allow-lists applied inside the search. :meth:`DenseRetriever.candidates`
+is the public candidate API the graph retrievers build on;
+:meth:`DenseRetriever.scores` gives the exact similarity of *every* passage,
+which HippoRAG 2's passage reset weighting needs by definition.
 
 Example:
     >>> from hipporag.index import Index
@@ -20,21 +22,23 @@ from typing import Any
 
 import numpy as np
 
-from hipporag.index import Index
-from hipporag.protocols import Embedder
+from hipporag.protocols import Embedder, IndexView
 from hipporag.types import Explanation, RetrievalResult
 from retrievers.common import (
     PassageStore,
+    check_allow,
     check_k,
     check_queries,
     check_query,
-    exclusion_mask,
+    exclusion_set,
     make_hits,
-    top_k,
 )
+from retrievers.params import BaseParams
+from retrievers.registry import register
+from retrievers.timing import Stopwatch
 
 
-def embedder_for(index: Index) -> Embedder:
+def embedder_for(index: Any) -> Embedder:
     """The embedder an index was built with (from its stored config)."""
     from hipporag.embedders import make_embedder
 
@@ -49,15 +53,24 @@ def encode_one(embedder: Embedder, query: str) -> np.ndarray:
     return np.asarray(embedder.encode([query], is_query=True)[0], dtype=np.float32)
 
 
+def encode_batch(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarray, float]:
+    """Query vectors of a batch and each query's share of the encoding time (seconds)."""
+    t0 = time.perf_counter()
+    qvecs = np.asarray(embedder.encode(list(queries), is_query=True), dtype=np.float32)
+    return qvecs, (time.perf_counter() - t0) / max(len(queries), 1)
+
+
+@register("dense", params=BaseParams, summary="cosine similarity of query and passage vectors")
 class DenseRetriever:
     """Ranks passages by cosine similarity to the query.
 
     Implements the :class:`~hipporag.protocols.Retriever` protocol.
 
     Args:
-        index: An open index.
+        index: An open index (any :class:`~hipporag.protocols.IndexView`).
         embedder: Query encoder; defaults to the model the index was built with.
         explain: Attach an :class:`~hipporag.types.Explanation` (dense score) to hits.
+        params: The parameters as a section (overrides ``explain``).
 
     Example:
         >>> dense = DenseRetriever(Index.open("my-index"))              # doctest: +SKIP
@@ -66,68 +79,130 @@ class DenseRetriever:
         True
     """
 
-    mode = "dense"
+    name = "dense"
+    Params = BaseParams
+    accepts = frozenset({"exclude", "allow"})
 
     def __init__(
-        self, index: Index, embedder: Embedder | None = None, *, explain: bool = True
+        self,
+        index: IndexView,
+        embedder: Embedder | None = None,
+        *,
+        explain: bool = True,
+        params: BaseParams | None = None,
     ) -> None:
         self.index = index
+        self.params = params or BaseParams(explain=explain)
         self.embedder: Embedder = embedder or embedder_for(index)
-        self.explain = explain
-        self._embeddings: np.ndarray | None = None
         self.store = PassageStore(index)
+
+    @property
+    def explain(self) -> bool:
+        return self.params.explain
 
     @property
     def embeddings(self) -> np.ndarray:
         """Passage embeddings ``[P, d]`` (memory-mapped)."""
-        if self._embeddings is None:
-            self._embeddings = self.index.passage_embeddings
-        return self._embeddings
+        return self.index.embeddings("passages")
 
+    # -- serialisation (Haystack style) ---------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": name, "init_parameters": {...}}``."""
+        return {"type": self.name, "init_parameters": self.params.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], index: IndexView, **parts: Any) -> DenseRetriever:
+        """Rebuild from :meth:`to_dict` output over ``index``."""
+        params = cls.Params.from_dict(data.get("init_parameters", {}))
+        return cls(index, parts.get("embedder"), params=params)
+
+    @classmethod
+    def from_parts(cls, parts: Any, params: BaseParams) -> DenseRetriever:
+        """Build over the shared components of an index (:class:`~retrievers.walk.Parts`)."""
+        r = cls(parts.index, parts.embedder, params=params)
+        r.store = parts.dense.store  # one passage cache per index
+        return r
+
+    # -- candidate API (used by the graph retrievers) ----------------------------------
     def encode(self, query: str) -> np.ndarray:
         """The query vector (unit norm)."""
         return encode_one(self.embedder, query)
 
+    def candidates(
+        self,
+        qvec: np.ndarray,
+        n: int,
+        *,
+        allow: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` most similar live passages: (``passage_idx`` int64, cosine float32).
+
+        ``allow`` (sorted int64) restricts the search inside HNSW; ``exclude``
+        (sorted int64) leaves passages out. Best first, ties by index.
+        """
+        return self.index.knn("passages", qvec, n, allow=allow, exclude=exclude)
+
+    def similarity(self, qvec: np.ndarray, idxs: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Cosine similarity of the given passages only, float32."""
+        idxs = np.asarray(idxs, dtype=np.int64)
+        if idxs.size == 0:
+            return np.zeros(0, np.float32)
+        return np.asarray(self.embeddings[idxs] @ qvec, dtype=np.float32)
+
     def scores(self, qvec: np.ndarray) -> np.ndarray:
-        """Exact cosine similarity of every passage, float32 ``[P]``."""
+        """Exact cosine similarity of every passage, float32 ``[P]`` (O(passages))."""
         return np.asarray(self.embeddings @ qvec, dtype=np.float32)
 
-    def search(
-        self, qvec: np.ndarray, n: int, excluded: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` most similar passages: (``passage_idx`` int64, cosine float32), best first.
+    def rank(
+        self,
+        query: str,
+        qvec: np.ndarray,
+        k: int,
+        *,
+        allow: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+        watch: Stopwatch | None = None,
+        explain: bool | None = None,
+    ) -> RetrievalResult:
+        """The dense :class:`RetrievalResult` of an encoded query (inputs already checked).
 
-        Uses the HNSW index; small corpora, large ``n`` and exclusions that
-        leave too few candidates are answered exactly instead.
+        ``explain`` overrides the retriever's own setting (the graph retrievers
+        fall back to this ranking when a query links to no entity).
         """
-        n_passages = self.index.n_passages
-        n_excluded = int(excluded.sum()) if excluded is not None else 0
-        want = min(n, n_passages - n_excluded)
-        if want <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        hnsw = self.index.hnsw("passages")
-        fetch = want + n_excluded
-        if hnsw is not None and fetch * 4 < n_passages:
-            if getattr(hnsw, "ef", fetch * 2) < fetch * 2:
-                hnsw.set_ef(fetch * 2)  # HNSW recall drops when ef is close to k
-            try:
-                labels, dist = hnsw.knn_query(qvec[None, :], k=fetch, num_threads=1)
-            except RuntimeError:  # ef too small for k: answer exactly
-                labels = None
-            if labels is not None:
-                idxs = labels[0].astype(np.int64)
-                sims = (1.0 - dist[0]).astype(np.float32)
-                if excluded is not None:
-                    keep = ~excluded[idxs]
-                    idxs, sims = idxs[keep], sims[keep]
-                order = np.lexsort((idxs, -sims))[:want]
-                return idxs[order], sims[order]
-        scores = self.scores(qvec)
-        best = top_k(scores, want, None if excluded is None else ~excluded)
-        return best, scores[best]
+        watch = watch or Stopwatch()
+        watch.lap("encode")
+        idxs, sims = self.candidates(qvec, k, allow=allow, exclude=exclude)
+        watch.lap("search")
+        expl: list[Explanation | None] | None = None
+        if self.explain if explain is None else explain:
+            expl = [Explanation(dense_score=float(s)) for s in sims]
+        hits = make_hits(self.store, idxs, sims, expl)
+        watch.lap("fetch")
+        return RetrievalResult(query=query, hits=hits, mode=self.name, timings_ms=watch.timings())
 
+    def run(
+        self,
+        query: str,
+        qvec: np.ndarray,
+        k: int,
+        *,
+        extra: dict[int, float] | None = None,
+        allow: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+        watch: Stopwatch | None = None,
+    ) -> RetrievalResult:
+        """The registry's ranker entry point (``extra`` seeds are not accepted: see ``accepts``)."""
+        return self.rank(query, qvec, k, allow=allow, exclude=exclude, watch=watch)
+
+    # -- Retriever protocol ---------------------------------------------------------
     def retrieve(
-        self, query: str, k: int = 5, *, exclude: Iterable[str | int] | None = None
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        exclude: Iterable[str | int] | None = None,
+        allow: np.ndarray | Sequence[int] | None = None,
     ) -> RetrievalResult:
         """The ``k`` passages most similar to ``query`` (all of them if ``k`` >= corpus size).
 
@@ -135,52 +210,41 @@ class DenseRetriever:
             query: The question.
             k: Number of hits, >= 1.
             exclude: Passages to leave out (``passage_id`` strings or ``passage_idx`` ints).
+            allow: Sorted int64 ``passage_idx`` that may be returned (None: all).
 
         Raises:
-            RetrievalError: Empty query, ``k`` < 1, unknown excluded passage.
+            RetrievalError: Empty query, ``k`` < 1, unknown excluded passage, bad allow-list.
         """
         query, k = check_query(query), check_k(k)
-        t0 = time.perf_counter()
+        allowed = check_allow(allow, self.index.n_passages)
+        excluded = exclusion_set(self.index, exclude)
+        watch = Stopwatch()
         qvec = self.encode(query)
-        return self._result(query, qvec, k, exclusion_mask(self.index, exclude), t0)
+        return self.rank(query, qvec, k, allow=allowed, exclude=excluded, watch=watch)
 
-    def retrieve_batch(self, queries: Sequence[str], k: int = 5) -> list[RetrievalResult]:
+    def retrieve_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        *,
+        allow: np.ndarray | Sequence[int] | None = None,
+    ) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries, encoding them in one batch."""
         queries, k = check_queries(queries), check_k(k)
+        allowed = check_allow(allow, self.index.n_passages)
         if not queries:
             return []
-        t0 = time.perf_counter()
-        qvecs = np.asarray(self.embedder.encode(queries, is_query=True), dtype=np.float32)
-        share = (time.perf_counter() - t0) / len(queries)
+        qvecs, share = encode_batch(self.embedder, queries)
         return [
-            self._result(q, v, k, None, time.perf_counter() - share)
+            self.rank(q, v, k, allow=allowed, watch=Stopwatch(time.perf_counter() - share))
             for q, v in zip(queries, qvecs, strict=True)
         ]
 
-    def _result(
-        self, query: str, qvec: np.ndarray, k: int, excluded: np.ndarray | None, t0: float
-    ) -> RetrievalResult:
-        t1 = time.perf_counter()
-        idxs, sims = self.search(qvec, k, excluded)
-        t2 = time.perf_counter()
-        expl: list[Explanation | None] | None = None
-        if self.explain:
-            expl = [Explanation(dense_score=float(s)) for s in sims]
-        hits = make_hits(self.store, idxs, sims, expl)
-        t3 = time.perf_counter()
-        timings = {
-            "encode": (t1 - t0) * 1e3,
-            "search": (t2 - t1) * 1e3,
-            "fetch": (t3 - t2) * 1e3,
-            "total": (t3 - t0) * 1e3,
-        }
-        return RetrievalResult(query=query, hits=hits, mode=self.mode, timings_ms=timings)
-
     def __getstate__(self) -> dict[str, Any]:
-        return {"index": self.index, "embedder": self.embedder, "explain": self.explain}
+        return {"index": self.index, "embedder": self.embedder, "params": self.params}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["index"], state["embedder"], explain=state["explain"])  # type: ignore[misc]
+        self.__init__(state["index"], state["embedder"], params=state["params"])  # type: ignore[misc]
 
 
-__all__ = ["DenseRetriever", "embedder_for", "encode_one"]
+__all__ = ["DenseRetriever", "embedder_for", "encode_batch", "encode_one"]

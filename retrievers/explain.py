@@ -8,6 +8,11 @@ breadth-first search on the CSR graph, limited to ``max_hops`` hops and
 
 Node names: entities by their normalised name, passages as ``"[Title]"``.
 
+Everything is done on the touched subgraph: PPR scores come sparse (sorted
+node ids and their scores, as :meth:`retrievers.ppr.PPR.sparse` returns them)
+and seeds as a short sorted list, so no array of the graph's size is
+allocated per query.
+
 Example:
     >>> ex = Explainer(Index.open("my-index"), max_hops=4)             # doctest: +SKIP
     >>> ex.path(passage_node, seed_weight)                              # doctest: +SKIP
@@ -19,11 +24,48 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from hipporag.index import Index
+from hipporag.protocols import IndexView
 from hipporag.types import Explanation, Seed
+
+
+class SparseScores:
+    """Scores of a few nodes (sorted ids), 0 for every other node.
+
+    Example:
+        >>> s = SparseScores(np.array([2, 7]), np.array([0.5, 0.25]))
+        >>> s[np.array([7, 3, 2])].tolist()
+        [0.25, 0.0, 0.5]
+    """
+
+    __slots__ = ("nodes", "scores")
+
+    def __init__(self, nodes: np.ndarray, scores: np.ndarray) -> None:
+        order = np.argsort(nodes, kind="stable")
+        self.nodes = np.asarray(nodes, dtype=np.int64)[order]
+        self.scores = np.asarray(scores, dtype=np.float64)[order]
+
+    @classmethod
+    def of(cls, scores: Any) -> SparseScores:
+        """From a dense array, a ``PushResult`` or a SparseScores."""
+        if isinstance(scores, SparseScores):
+            return scores
+        if hasattr(scores, "nodes") and hasattr(scores, "scores"):
+            return cls(scores.nodes, scores.scores)
+        dense = np.asarray(scores, dtype=np.float64)
+        nz = np.flatnonzero(dense)
+        return cls(nz, dense[nz])
+
+    def __getitem__(self, idx: np.ndarray | int) -> Any:
+        q = np.asarray(idx, dtype=np.int64)
+        if self.nodes.size == 0:
+            return np.zeros(q.shape) if q.ndim else 0.0
+        pos = np.minimum(np.searchsorted(self.nodes, q), self.nodes.size - 1)
+        out = np.where(self.nodes[pos] == q, self.scores[pos], 0.0)
+        return out if q.ndim else float(out)
 
 
 class Explainer:
@@ -44,7 +86,7 @@ class Explainer:
 
     def __init__(
         self,
-        index: Index,
+        index: IndexView,
         max_hops: int = 4,
         max_seeds: int = 10,
         max_connecting: int = 5,
@@ -55,17 +97,12 @@ class Explainer:
         self.max_seeds = max_seeds
         self.max_connecting = max_connecting
         self.max_visits = max_visits
-        self._titles: list[str] | None = None
         self._csr: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def titles(self) -> list[str]:
-        if self._titles is None:
-            rows = self.index.connection().execute(
-                "SELECT title FROM passages ORDER BY passage_idx"
-            )
-            self._titles = [r[0] for r in rows.fetchall()]
-        return self._titles
+        """Passage titles by ``passage_idx``."""
+        return self.index.passage_titles()
 
     def _graph(self) -> tuple[np.ndarray, np.ndarray]:
         if self._csr is None:
@@ -80,12 +117,13 @@ class Explainer:
             return self.index.entity_names[node]
         return f"[{self.titles[node - n_entities]}]"
 
-    def path(self, target: int, seed_weight: np.ndarray) -> list[int]:
+    def path(self, target: int, seed_weight: SparseScores | np.ndarray) -> list[int]:
         """Node ids of one shortest seed-to-``target`` path (seed first); [] if none in reach.
 
-        ``seed_weight`` holds every node's reset weight (0 for non-seeds); among
+        ``seed_weight`` gives the seeds' reset weights (0 for non-seeds); among
         seeds at the same distance the strongest is chosen.
         """
+        seed_weight = SparseScores.of(seed_weight)
         if seed_weight[target] > 0:
             return [target]
         indptr, indices = self._graph()
@@ -121,9 +159,12 @@ class Explainer:
         return []
 
     def connecting(
-        self, passage: int, node_scores: np.ndarray | None, seed_weight: np.ndarray
+        self, passage: int, node_scores: Any, seed_weight: SparseScores | np.ndarray
     ) -> list[str]:
         """Entities adjacent to a passage that hold PPR mass or are seeds, strongest first."""
+        seed_weight = SparseScores.of(seed_weight)
+        if node_scores is not None:
+            node_scores = SparseScores.of(node_scores)
         indptr, indices = self._graph()
         node = self.index.n_entities + passage
         nbrs = indices[indptr[node] : indptr[node + 1]].astype(np.int64)
@@ -146,7 +187,7 @@ class Explainer:
         seeds: Sequence[Seed],
         seed_nodes: Sequence[int],
         seed_weights: Sequence[float] | None = None,
-        node_scores: np.ndarray | None,
+        node_scores: Any,
         dense_scores: Sequence[float | None],
         flags: Sequence[str] = (),
     ) -> list[Explanation]:
@@ -157,16 +198,21 @@ class Explainer:
             seeds: The query's seeds (shown as is, at most ``max_seeds``).
             seed_nodes: Graph node ids of the seeds that may start a path.
             seed_weights: Their weights (the strongest seed wins ties); default all 1.
-            node_scores: PPR score of every node (None for dense-only hits).
+            node_scores: PPR scores (sparse :class:`SparseScores` / ``PushResult``, or a
+                dense array); None for dense-only hits.
             dense_scores: Cosine similarity of each passage (None when unknown).
             flags: Flags copied into every explanation.
         """
         n_entities = self.index.n_entities
-        seed_weight = np.zeros(self.index.graph.n_nodes)
-        if len(seed_nodes):
-            seed_weight[np.asarray(seed_nodes, dtype=np.int64)] = (
-                1.0 if seed_weights is None else np.asarray(seed_weights, dtype=np.float64)
-            )
+        nodes = np.asarray(seed_nodes, dtype=np.int64)
+        weights = (
+            np.ones(nodes.size)
+            if seed_weights is None
+            else np.asarray(seed_weights, dtype=np.float64)
+        )
+        seed_weight = SparseScores(nodes, weights)
+        if node_scores is not None:
+            node_scores = SparseScores.of(node_scores)
         shown = list(seeds[: self.max_seeds])
         out = []
         for p, dense in zip(passages, dense_scores, strict=True):
@@ -185,4 +231,4 @@ class Explainer:
         return out
 
 
-__all__ = ["Explainer"]
+__all__ = ["Explainer", "SparseScores"]

@@ -18,6 +18,11 @@ score is formed from PPR and dense scores.
 * ``"rrf"`` -- reciprocal rank fusion ``1/(rrf_k + rank)`` of the dense ranking
   and the PPR ranking under HippoRAG 2's reset weighting.
 
+Cost per query: ``dense_prior`` touches only its candidates (the reset is
+sparse). ``hipporag2`` and ``rrf`` need, by their definition, the dense score
+of every passage (a min-max over all of them, a rank among all of them), so
+they are O(passages) per query.
+
 Example:
     >>> import numpy as np
     >>> f = Fusion("dense_prior", entity_mass=0.5, temperature=1.0)
@@ -32,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipporag.config import FUSION_METHODS
 from hipporag.errors import RetrievalError
+from retrievers.params import FUSION_METHODS
 
 
 @dataclass(slots=True)
@@ -44,11 +49,14 @@ class DenseEvidence:
         idxs: ``passage_idx`` of the best candidates, best first.
         sims: Their cosine similarities.
         all_scores: Cosine similarity of every passage (when the method needs it).
+        usable: Boolean mask of the passages that may carry reset mass (live and
+            allowed); None: all of them.
     """
 
     idxs: np.ndarray
     sims: np.ndarray
     all_scores: np.ndarray | None = None
+    usable: np.ndarray | None = None
 
 
 def min_max(x: np.ndarray) -> np.ndarray:
@@ -116,7 +124,11 @@ class Fusion:
         reset = np.zeros(n_entities + n_passages)
         for e, w in entity_weights.items():
             reset[e] += w
-        reset[n_entities:] += self.passage_weight * min_max(dense.all_scores)
+        if dense.usable is None:
+            reset[n_entities:] += self.passage_weight * min_max(dense.all_scores)
+        elif dense.usable.any():
+            ok = np.flatnonzero(dense.usable)
+            reset[n_entities + ok] += self.passage_weight * min_max(dense.all_scores[ok])
         return reset
 
     def _dense_prior(

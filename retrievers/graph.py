@@ -1,72 +1,58 @@
-"""Graph retrieval: seeds -> reset distribution -> Personalized PageRank -> ranked passages.
+"""One object for every retrieval mode of an index: the registry's retrievers behind one API.
 
-One class serves the three graph modes of :class:`~hipporag.config.RetrievalConfig`
-(and ``"dense"``, delegated to :class:`~retrievers.dense.DenseRetriever`):
-
-* ``"hipporag1"``: :class:`~retrievers.linking.NERLinker` seeds, PPR from entities only;
-* ``"hipporag2"``: :class:`~retrievers.linking.FactLinker` seeds + HippoRAG 2 passage
-  reset weighting;
-* ``"hybrid"``: fact seeds + the configured fusion (default ``"dense_prior"``).
-
-When a query links to no entity (and no ``extra_seeds`` are given) the hits are
-the dense ones and both the result and every explanation carry ``"no_seeds"``.
-When graph scores reach fewer than ``k`` passages, dense hits fill the rest
-(flag ``"dense_backfill"``).
+:class:`GraphRetriever` builds, on first use, the registered retriever of each
+mode (:mod:`retrievers.registry`) with its parameters taken from one
+:class:`~retrievers.config.RetrievalConfig`, all sharing the heavy parts
+(:class:`~retrievers.walk.Parts`): the query is encoded once and handed to
+the mode's pipeline. The facade's ``retrieve(mode=...)`` goes through it.
 
 Example:
     >>> from hipporag.index import Index
     >>> g = GraphRetriever(Index.open("my-index"))                       # doctest: +SKIP
-    >>> res = g.retrieve("Who directed Big Eyes?", k=3)                  # doctest: +SKIP
+    >>> res = g.retrieve("Who directed Big Eyes?", k=3, mode="hipporag2")  # doctest: +SKIP
     >>> res.hits[0].explanation.path                                     # doctest: +SKIP
     ['big eyes', '[Big Eyes]']
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hipporag.config import RETRIEVAL_MODES, RetrievalConfig
 from hipporag.errors import RetrievalError
-from hipporag.index import Index
-from hipporag.protocols import LLM, Embedder
-from hipporag.types import RetrievalResult, Seed
+from hipporag.protocols import LLM, Embedder, IndexView
+from hipporag.types import RetrievalResult
+from retrievers import registry
 from retrievers.common import (
+    check_allow,
     check_extra_seeds,
     check_k,
     check_queries,
     check_query,
-    exclusion_mask,
-    make_hits,
-    top_k,
+    exclusion_set,
 )
-from retrievers.dense import DenseRetriever, embedder_for
-from retrievers.explain import Explainer
-from retrievers.fusion import DenseEvidence, Fusion
-from retrievers.linking import FactLinker, Linking, NERLinker
+from retrievers.config import RetrievalConfig
+from retrievers.dense import DenseRetriever, encode_batch
+from retrievers.linking import Linking
 from retrievers.ppr import PPR
-from retrievers.recognition import RecognitionFilter
+from retrievers.timing import Stopwatch
+from retrievers.walk import Parts
 
-# Seeds below this share of the strongest seed are not listed nor used as path ends.
-_SEED_SHOWN = 0.01
+log = logging.getLogger(__name__)
 
 
 def check_mode(mode: str | None, default: str) -> str:
-    """The mode to use; raise a clear error for an unknown one."""
-    mode = default if mode is None else mode
-    if mode not in RETRIEVAL_MODES:
-        raise RetrievalError(
-            f"unknown retrieval mode {mode!r}",
-            hint=f"use one of {RETRIEVAL_MODES} (default: 'hybrid')",
-        )
-    return mode
+    """The mode to use; raise a clear error for an unknown one (modes from the registry)."""
+    return registry.check_mode(mode, default)
 
 
 class GraphRetriever:
-    """HippoRAG retrieval over one index, in any mode; implements the ``Retriever`` protocol.
+    """HippoRAG retrieval over one index, in any registered mode; a ``Retriever``.
 
     Heavy parts (models, PPR matrices, name tables) load on first use.
     Thread-safe for concurrent ``retrieve`` calls once warm.
@@ -75,18 +61,14 @@ class GraphRetriever:
         index: An open index.
         config: Retrieval parameters (default :class:`RetrievalConfig`).
         embedder: Query encoder; defaults to the model the index was built with.
-        llm: LLM for the recognition filter (only used when ``config.recognition``);
-            defaults to an ``OpenAIChatLLM`` over ``config.llm``.
-
-    Example:
-        >>> g = GraphRetriever(Index.open("my-index"), RetrievalConfig(mode="hipporag2"))
-        ...                                                              # doctest: +SKIP
-        >>> g.retrieve("Who directed Big Eyes?", k=5, extra_seeds={42: 1.0})  # doctest: +SKIP
+        llm: LLM for the recognition filter (only used when ``config.recognition``).
     """
+
+    accepts = frozenset({"extra_seeds", "exclude", "allow"})
 
     def __init__(
         self,
-        index: Index,
+        index: IndexView,
         config: RetrievalConfig | None = None,
         *,
         embedder: Embedder | None = None,
@@ -94,72 +76,60 @@ class GraphRetriever:
     ) -> None:
         self.index = index
         self.config = config or RetrievalConfig()
-        self.embedder: Embedder = embedder or embedder_for(index)
-        self.llm = llm
-        self.dense = DenseRetriever(index, self.embedder, explain=self.config.explain)
-        self._ppr: PPR | None = None
-        self._fact_linker: FactLinker | None = None
-        self._ner_linker: NERLinker | None = None
-        self.explainer = Explainer(index, max_hops=self.config.path_hops)
-        c = self.config
-        kw = {"passage_weight": c.passage_weight, "rrf_k": c.rrf_k}
-        self.fusions = {
-            "hipporag2": Fusion("hipporag2", **kw),
-            "hybrid": Fusion(c.fusion, entity_mass=c.entity_mass, temperature=c.temperature, **kw),
-        }
+        self.parts = Parts(index, embedder, llm)
+        self.embedder = self.parts.embedder
+        self._modes: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
-    # -- lazily built parts ------------------------------------------------------------
+    @property
+    def llm(self) -> LLM | None:
+        return self.parts.llm
+
+    @property
+    def dense(self) -> DenseRetriever:
+        return self.parts.dense
+
     @property
     def ppr(self) -> PPR:
-        if self._ppr is None:
-            self._ppr = PPR(self.index.graph)
-        return self._ppr
+        return self.parts.ppr
 
-    @property
-    def fact_linker(self) -> FactLinker:
-        if self._fact_linker is None:
-            recognition = None
-            if self.config.recognition:
-                llm = self.llm
-                if llm is None:
-                    from hipporag.llm import OpenAIChatLLM
+    @ppr.setter
+    def ppr(self, value: PPR) -> None:
+        self.parts.ppr = value
 
-                    llm = self.llm = OpenAIChatLLM(self.config.llm)
-                recognition = RecognitionFilter(
-                    llm,
-                    max_facts=self.config.recognition_max_facts,
-                    max_candidates=self.config.top_facts,
-                )
-            self._fact_linker = FactLinker(self.index, self.config.top_facts, recognition)
-        return self._fact_linker
-
-    @property
-    def ner_linker(self) -> NERLinker:
-        if self._ner_linker is None:
-            self._ner_linker = NERLinker(
-                self.index, self.embedder, self.config.spacy_model, self.config.link_k
-            )
-        return self._ner_linker
+    def retriever(self, mode: str | None = None) -> Any:
+        """The registered retriever of ``mode`` (built once, parameters from the config)."""
+        mode = check_mode(mode, self.config.mode)
+        found = self._modes.get(mode)
+        if found is None:
+            with self._lock:
+                found = self._modes.get(mode)
+                if found is None:
+                    spec = registry.spec(mode)
+                    params = spec.params.from_config(self.config)  # type: ignore[attr-defined]
+                    found = spec.cls.from_parts(self.parts, params)  # type: ignore[attr-defined]
+                    log.debug("built retriever %s with %s", mode, params)
+                    self._modes[mode] = found
+        return found
 
     def warm_up(self) -> None:
         """Load the models, the PPR matrices and the name tables now."""
-        self.dense.encode("warm up")
-        _ = self.ppr, self.index.entity_names, self.explainer.titles
+        self.parts.dense.encode("warm up")
+        _ = self.parts.ppr, self.index.entity_names, self.index.passage_titles()
         if self.index.n_facts:
-            self.fact_linker.triple(0)
+            self.index.fact_relations()
         for name in ("passages", "facts"):
-            self.index.hnsw(name)
+            self.index.hnsw(name)  # type: ignore[attr-defined]
 
     # -- public API --------------------------------------------------------------------
     def link(self, query: str, mode: str | None = None, qvec: np.ndarray | None = None) -> Linking:
         """The entity seeds of ``query`` under ``mode`` (facts, or NER for ``hipporag1``)."""
         query = check_query(query)
         mode = check_mode(mode, self.config.mode)
-        if mode == "hipporag1":
-            return self.ner_linker.link(query)
+        r = self.retriever("hybrid" if mode == "dense" else mode)
         if qvec is None:
-            qvec = self.dense.encode(query)
-        return self.fact_linker.link(query, qvec)
+            qvec = self.parts.dense.encode(query)
+        return r.link(query, qvec)
 
     def retrieve(
         self,
@@ -169,194 +139,78 @@ class GraphRetriever:
         mode: str | None = None,
         extra_seeds: Mapping[int, float] | None = None,
         exclude: Iterable[str | int] | None = None,
+        allow: np.ndarray | Sequence[int] | None = None,
     ) -> RetrievalResult:
         """Rank passages for ``query``.
 
         Args:
             query: The question (non-empty).
             k: Number of hits, >= 1; larger than the corpus returns every passage.
-            mode: Overrides ``config.mode`` for this call.
+            mode: Overrides ``config.mode`` for this call (a registered mode name).
             extra_seeds: ``{entity_idx: weight}`` added to the linked seeds. Weights
                 are relative to the linked seeds' total: an extra seed of weight 1.0
                 carries as much reset mass as all linked entity seeds together.
             exclude: Passages to leave out (``passage_id`` strings or ``passage_idx`` ints).
+            allow: Sorted int64 ``passage_idx`` that may be ranked and returned (None: all).
 
         Raises:
-            RetrievalError: Empty query, ``k`` < 1, unknown mode, bad seeds or exclusions.
+            RetrievalError: Empty query, ``k`` < 1, unknown mode, bad seeds, exclusions
+                or allow-list.
         """
         query, k = check_query(query), check_k(k)
         mode = check_mode(mode, self.config.mode)
         extra = check_extra_seeds(extra_seeds, self.index.n_entities)
-        if extra and mode == "dense":
+        r = self.retriever(mode)
+        if extra and "extra_seeds" not in r.accepts:
             raise RetrievalError(
-                "extra_seeds need a graph mode, got mode='dense'",
+                f"extra_seeds need a graph mode, got mode={mode!r}",
                 hint="use mode 'hybrid', 'hipporag2' or 'hipporag1'",
             )
-        excluded = exclusion_mask(self.index, exclude)
-        t0 = time.perf_counter()
-        if mode == "dense":
-            qvec = self.dense.encode(query)
-            return self.dense._result(query, qvec, k, excluded, t0)
-        qvec = self.dense.encode(query)
-        return self._graph(query, qvec, k, mode, extra, excluded, t0)
+        allowed = check_allow(allow, self.index.n_passages)
+        excluded = exclusion_set(self.index, exclude)
+        watch = Stopwatch()
+        qvec = self.parts.dense.encode(query)
+        return self._run(r, query, qvec, k, extra, allowed, excluded, watch)
 
     def retrieve_batch(
-        self, queries: Sequence[str], k: int = 5, *, mode: str | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        *,
+        mode: str | None = None,
+        allow: np.ndarray | Sequence[int] | None = None,
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries; query vectors are encoded in one batch."""
         queries, k = check_queries(queries), check_k(k)
-        mode = check_mode(mode, self.config.mode)
+        r = self.retriever(mode)
+        allowed = check_allow(allow, self.index.n_passages)
         if not queries:
             return []
-        t0 = time.perf_counter()
-        qvecs = np.asarray(self.embedder.encode(queries, is_query=True), dtype=np.float32)
-        share = (time.perf_counter() - t0) / len(queries)
-        out = []
-        for q, v in zip(queries, qvecs, strict=True):
-            start = time.perf_counter() - share
-            if mode == "dense":
-                out.append(self.dense._result(q, v, k, None, start))
-            else:
-                out.append(self._graph(q, v, k, mode, {}, None, start))
-        return out
+        qvecs, share = encode_batch(self.parts.embedder, queries)
+        return [
+            self._run(r, q, v, k, {}, allowed, None, Stopwatch(time.perf_counter() - share))
+            for q, v in zip(queries, qvecs, strict=True)
+        ]
 
-    # -- the pipeline --------------------------------------------------------------------
-    def _graph(
-        self,
+    @staticmethod
+    def _run(
+        r: Any,
         query: str,
         qvec: np.ndarray,
         k: int,
-        mode: str,
         extra: dict[int, float],
-        excluded: np.ndarray | None,
-        t0: float,
+        allow: np.ndarray | None,
+        exclude: np.ndarray | None,
+        watch: Stopwatch,
     ) -> RetrievalResult:
-        c, index = self.config, self.index
-        n_ent = index.n_entities
-        timings: dict[str, float] = {}
-        t1 = time.perf_counter()
-        timings["encode"] = (t1 - t0) * 1e3
-        linking = self.link(query, mode, qvec)
-        flags = list(linking.flags)
-        weights = dict(linking.weights)
-        if extra:
-            scale = float(sum(weights.values())) or 1.0
-            for e, w in extra.items():
-                weights[e] = weights.get(e, 0.0) + w * scale
-        t2 = time.perf_counter()
-        timings["link"] = (t2 - t1) * 1e3
-        if not weights:
-            flags.insert(0, "no_seeds")
-            result = self.dense._result(query, qvec, k, excluded, t0)
-            result.mode, result.flags = mode, flags
-            for hit in result.hits:
-                if hit.explanation is not None:
-                    hit.explanation.flags = list(flags)
-            result.timings_ms = {**timings, **result.timings_ms}
-            return result
-        fusion = self.fusions.get(mode)
-        dense = DenseEvidence(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        if mode == "hipporag1":
-            reset: dict[int, float] | np.ndarray = weights
-        else:
-            assert fusion is not None
-            if fusion.needs_all_dense:
-                dense.all_scores = self.dense.scores(qvec)
-            else:
-                dense.idxs, dense.sims = self.dense.search(qvec, c.dense_candidates)
-            reset = fusion.reset(weights, dense, n_ent)
-        t3 = time.perf_counter()
-        timings["fuse"] = (t3 - t2) * 1e3
-        node_scores = self.ppr.run(reset, c.damping, c.ppr_method, eps=c.ppr_eps)  # type: ignore[arg-type]
-        t4 = time.perf_counter()
-        timings["ppr"] = (t4 - t3) * 1e3
-        scores = node_scores[n_ent:]
-        if fusion is not None:
-            scores = fusion.passage_scores(scores, dense)
-        valid = scores > 0
-        if excluded is not None:
-            valid &= ~excluded
-        idxs = top_k(scores, k, valid)
-        ranked_scores = scores[idxs].astype(np.float64)
-        if idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
-            blocked = np.zeros(index.n_passages, dtype=bool)
-            blocked[idxs] = True
-            if excluded is not None:
-                blocked |= excluded
-            fill, _ = self.dense.search(qvec, k - idxs.size, blocked)
-            if fill.size:
-                flags.append("dense_backfill")
-                idxs = np.concatenate([idxs, fill])
-                ranked_scores = np.concatenate([ranked_scores, np.zeros(fill.size)])
-        t5 = time.perf_counter()
-        timings["rank"] = (t5 - t4) * 1e3
-        explanations = None
-        if c.explain:
-            seeds, seed_nodes = self._seed_list(reset, linking, extra, qvec)
-            emb = self.dense.embeddings
-            dense_scores = [float(emb[int(i)] @ qvec) for i in idxs]
-            explanations = self.explainer.explain(
-                idxs.tolist(),
-                seeds=seeds,
-                seed_nodes=[s for s, _ in seed_nodes],
-                seed_weights=[w for _, w in seed_nodes],
-                node_scores=node_scores,
-                dense_scores=dense_scores,
-                flags=flags,
-            )
-        t6 = time.perf_counter()
-        timings["explain"] = (t6 - t5) * 1e3
-        hits = make_hits(self.dense.store, idxs, ranked_scores, explanations)
-        t7 = time.perf_counter()
-        timings["fetch"] = (t7 - t6) * 1e3
-        timings["total"] = (t7 - t0) * 1e3
-        return RetrievalResult(query=query, hits=hits, mode=mode, flags=flags, timings_ms=timings)
-
-    def _seed_list(
-        self,
-        reset: Mapping[int, float] | np.ndarray,
-        linking: Linking,
-        extra: dict[int, float],
-        qvec: np.ndarray,
-    ) -> tuple[list[Seed], list[tuple[int, float]]]:
-        """Seeds to show (strongest first, normalised weights) and (node, weight) path ends."""
-        n_ent = self.index.n_entities
-        if isinstance(reset, np.ndarray):
-            # HippoRAG 2 puts a little mass on every passage: list entity seeds only.
-            nodes = np.flatnonzero(reset[:n_ent] > 0)
-            mass = reset[nodes]
-            total = float(reset.sum())
-        else:
-            nodes = np.fromiter(reset.keys(), np.int64, len(reset))
-            mass = np.fromiter(reset.values(), np.float64, len(reset))
-            total = float(mass.sum())
-        if nodes.size == 0:
-            return [], []
-        keep = mass >= _SEED_SHOWN * float(mass.max())
-        nodes, mass = nodes[keep], mass[keep]
-        order = np.lexsort((nodes, -mass))
-        nodes, mass = nodes[order], mass[order] / (total or 1.0)
-        why = {s.node: s.source for s in linking.seeds}
-        seeds = []
-        names = self.index.entity_names
-        for node, w in zip(nodes.tolist(), mass.tolist(), strict=True):
-            if node < n_ent:
-                source = why.get(names[node]) or ("extra seed" if node in extra else "")
-                seeds.append(Seed(names[node], "entity", w, source))
-            else:
-                p = node - n_ent
-                cos = float(self.dense.embeddings[p] @ qvec)
-                seeds.append(
-                    Seed(self.explainer.node_name(node), "passage", w, f"dense cos={cos:.3f}")
-                )
-        return seeds, list(zip(nodes.tolist(), mass.tolist(), strict=True))
+        return r.run(query, qvec, k, extra=extra, allow=allow, exclude=exclude, watch=watch)
 
     def __getstate__(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "config": self.config,
-            "embedder": self.embedder,
-            "llm": self.llm,
+            "embedder": self.parts.embedder,
+            "llm": self.parts.llm,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from hipporag.index import Index
 from hipporag.models import load_spacy
-from hipporag.protocols import Embedder
+from hipporag.protocols import Embedder, IndexView
 from hipporag.text import normalize_entity
 from hipporag.types import Seed
 from retrievers.recognition import RecognitionFilter
@@ -61,8 +60,8 @@ class Linking:
         return not self.weights
 
 
-def _n_passages(index: Index) -> np.ndarray:
-    return np.maximum(np.asarray(index.array("entity_n_passages"), dtype=np.float64), 1.0)
+def _n_passages(index: IndexView) -> np.ndarray:
+    return np.maximum(np.asarray(index.entity_passage_counts(), dtype=np.float64), 1.0)
 
 
 def _seeds(weights: dict[int, float], names: Sequence[str], why: dict[int, str]) -> list[Seed]:
@@ -85,51 +84,30 @@ class FactLinker:
     """
 
     def __init__(
-        self, index: Index, top_facts: int = 5, recognition: RecognitionFilter | None = None
+        self, index: IndexView, top_facts: int = 5, recognition: RecognitionFilter | None = None
     ) -> None:
         self.index = index
         self.top_facts = top_facts
         self.recognition = recognition
-        self._relations: list[str] | None = None
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._arrays is None:
-            idx = self.index
-            self._arrays = (
-                np.asarray(idx.array("fact_subject")),
-                np.asarray(idx.array("fact_object")),
-                _n_passages(idx),
-            )
+            subj, obj = self.index.fact_endpoints()
+            self._arrays = (subj, obj, _n_passages(self.index))
         return self._arrays
 
     def triple(self, fact: int) -> tuple[str, str, str]:
         """(subject, relation, object) names of a fact."""
-        if self._relations is None:
-            rows = self.index.connection().execute("SELECT relation FROM facts ORDER BY fact_idx")
-            self._relations = [r[0] for r in rows.fetchall()]
         subj, obj, _ = self._load()
         names = self.index.entity_names
-        return (names[subj[fact]], self._relations[fact], names[obj[fact]])
+        return (names[subj[fact]], self.index.fact_relations()[fact], names[obj[fact]])
 
     def candidates(self, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` facts most similar to the query: (``fact_idx``, cosine), best first."""
-        n_facts = self.index.n_facts
-        n = min(n, n_facts)
-        if n <= 0:
+        if n <= 0 or self.index.n_facts == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        hnsw = self.index.hnsw("facts")
-        if hnsw is not None and n * 4 < n_facts:
-            try:
-                labels, dist = hnsw.knn_query(qvec[None, :], k=n, num_threads=1)
-                idxs, sims = labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
-                order = np.lexsort((idxs, -sims))
-                return idxs[order], sims[order]
-            except RuntimeError:
-                pass
-        sims = np.asarray(self.index.fact_embeddings @ qvec, dtype=np.float32)
-        order = np.lexsort((np.arange(sims.size), -sims))[:n]
-        return order.astype(np.int64), sims[order]
+        return self.index.knn("facts", qvec, n)
 
     def link(self, query: str, qvec: np.ndarray) -> Linking:
         """Seeds of ``query`` (``qvec`` is its embedding)."""
@@ -178,7 +156,7 @@ class NERLinker:
 
     def __init__(
         self,
-        index: Index,
+        index: IndexView,
         embedder: Embedder,
         spacy_model: str,
         link_k: int = 1,
@@ -217,20 +195,13 @@ class NERLinker:
             out.flags.append("no_mentions" if not mentions else "no_entities")
             return out
         vecs = np.asarray(self.embedder.encode(mentions), dtype=np.float32)
-        k = min(self.link_k, n_entities)
-        hnsw = self.index.hnsw("entities")
-        try:
-            labels, dist = hnsw.knn_query(vecs, k=k, num_threads=1)
-        except (AttributeError, RuntimeError):  # no HNSW or ef too small: exact
-            sims_all = vecs @ np.asarray(self.index.entity_embeddings).T
-            labels = np.argsort(-sims_all, axis=1)[:, :k]
-            dist = 1.0 - np.take_along_axis(sims_all, labels, axis=1)
+        labels, sims = self.index.knn_batch("entities", vecs, self.link_k)
         n_pass = _n_passages(self.index)
         why: dict[int, str] = {}
-        for m, row, drow in zip(mentions, labels, dist, strict=True):
-            for e, d in zip(row.tolist(), drow.tolist(), strict=True):
+        for m, row, srow in zip(mentions, labels, sims, strict=True):
+            for e, cos in zip(row.tolist(), srow.tolist(), strict=True):
                 out.weights[int(e)] = 1.0 / n_pass[e]  # node specificity, as HippoRAG 1
-                why.setdefault(int(e), f"query mention '{m}' cos={1.0 - d:.3f}")
+                why.setdefault(int(e), f"query mention '{m}' cos={cos:.3f}")
         out.seeds = _seeds(out.weights, self.index.entity_names, why)
         return out
 

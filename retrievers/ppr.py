@@ -15,7 +15,9 @@ Semantics (those of python-igraph/prpack, which HippoRAG uses; checked against i
 :class:`PPR` precomputes float64 weights and inverse degrees once and offers exact
 power iteration (:meth:`PPR.power`) and a local forward push (:meth:`PPR.push`)
 whose cost depends on the seeds' neighbourhood, not on the graph size.
-:class:`IgraphPPR` and :func:`ppr_reference_igraph` are the igraph reference.
+:meth:`PPR.sparse` returns only the nodes with a positive score, so the code
+around a local push stays local too. The igraph reference used by the tests
+and benchmarks lives in ``tests/comparison/igraph_ppr.py``.
 
 Example:
     >>> import numpy as np
@@ -28,10 +30,8 @@ Example:
 from __future__ import annotations
 
 import math
-import operator
 import threading
 import warnings
-from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -39,9 +39,7 @@ from scipy.sparse import csr_matrix
 
 from hipporag.errors import RetrievalError
 from hipporag.graph import CSRGraph
-
-Reset = np.ndarray | Mapping[int, float]
-"""Seed weights: a dense array of length ``n_nodes`` or a ``{node: weight}`` mapping."""
+from retrievers.ppr_input import Reset, check_damping, check_positive, parse_reset
 
 Method = Literal["auto", "power", "push"]
 
@@ -53,76 +51,6 @@ _PUSH_COST_RATIO = 8.0
 _DENSE_SCAN_FRACTION = 0.125
 
 
-def _check_damping(damping: float) -> float:
-    if not 0.0 <= float(damping) < 1.0:
-        raise RetrievalError(
-            f"PPR damping must be in [0, 1), got {damping}",
-            hint="damping is the probability to follow an edge; HippoRAG uses 0.5",
-        )
-    return float(damping)
-
-
-def _check_positive(name: str, value: float, hint: str) -> float:
-    if not 0.0 < float(value) < math.inf:
-        raise RetrievalError(f"PPR {name} must be positive and finite, got {value}", hint=hint)
-    return float(value)
-
-
-def _parse_reset(reset: Reset, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a reset vector; return its support (sorted int64) and weights summing to 1."""
-    if isinstance(reset, Mapping):
-        try:
-            nodes = np.array([operator.index(k) for k in reset], dtype=np.int64)
-            vals = np.array([float(v) for v in reset.values()], dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise RetrievalError(
-                f"PPR reset mapping must be {{node id: weight}}: {err}",
-                hint="use integer node ids as keys and float weights as values",
-            ) from err
-        if nodes.size and (nodes.min() < 0 or nodes.max() >= n_nodes):
-            raise RetrievalError(
-                f"PPR reset names node ids outside [0, {n_nodes})",
-                hint="seed ids must be graph node ids (entities first, then passages)",
-            )
-        order = np.argsort(nodes)
-        nodes, vals = nodes[order], vals[order]
-    else:
-        try:
-            dense = np.asarray(reset, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise RetrievalError(
-                f"PPR reset must be numeric: {err}", hint="pass a float array of length n_nodes"
-            ) from err
-        if dense.shape != (n_nodes,):
-            raise RetrievalError(
-                f"PPR reset has shape {dense.shape}, the graph has {n_nodes} nodes",
-                hint="pass one weight per node (0 for non-seeds) or a {node: weight} dict",
-            )
-        nodes = np.flatnonzero(dense)  # NaN and negative entries are nonzero: checked below
-        vals = dense[nodes]
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        raise RetrievalError(
-            f"PPR reset has {int(bad.sum())} non-finite weight(s), e.g. at node {nodes[bad][0]}",
-            hint="clean the seed scores first, e.g. np.nan_to_num(reset, nan=0.0, posinf=0.0)",
-        )
-    if (vals < 0).any():
-        neg = nodes[vals < 0]
-        raise RetrievalError(
-            f"PPR reset has {neg.size} negative weight(s), e.g. at node {neg[0]}",
-            hint="reset weights are seed probabilities; clip them with np.maximum(reset, 0)",
-        )
-    total = float(vals.sum())
-    if not 0.0 < total < math.inf:
-        raise RetrievalError(
-            f"PPR reset must have a positive finite sum, got {total}",
-            hint="give at least one seed node a positive weight "
-            "(or fall back to dense retrieval when the query links to no node)",
-        )
-    keep = vals > 0
-    return nodes[keep], vals[keep] / total
-
-
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """``np.unique`` of a 1-D int array via sort (numpy's hash-based unique is slower here)."""
     if values.size < 2:
@@ -132,69 +60,6 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
-
-
-class IgraphPPR:
-    """The reference: python-igraph ``personalized_pagerank`` with ``implementation="prpack"``.
-
-    Builds the igraph graph once (undirected, each edge once, self-loops kept)
-    and reuses it. Slow to build on big graphs; meant for tests and benchmarks.
-
-    Args:
-        graph: The knowledge graph.
-
-    Example:
-        >>> import numpy as np
-        >>> from hipporag.graph import CSRGraph
-        >>> g = CSRGraph.from_edges(2, np.array([0]), np.array([1]), np.ones(1))
-        >>> IgraphPPR(g).run(np.array([1.0, 0.0])).round(4).tolist()
-        [0.6667, 0.3333]
-    """
-
-    def __init__(self, graph: CSRGraph) -> None:
-        import igraph
-
-        n = graph.n_nodes
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.indptr))
-        cols = graph.indices.astype(np.int64)
-        once = rows <= cols  # each edge once: (u, v) with u <= v
-        self.n_nodes = n
-        self.graph = igraph.Graph(n=n, directed=False)
-        self.graph.add_edges(np.column_stack([rows[once], cols[once]]))
-        self.graph.es["weight"] = graph.weights[once].astype(np.float64)
-
-    def run(self, reset: Reset, damping: float = 0.5) -> np.ndarray:
-        """Dense float64 PPR scores summing to 1 (arguments as in :meth:`PPR.power`)."""
-        damping = _check_damping(damping)
-        nodes, mass = _parse_reset(reset, self.n_nodes)
-        dense = np.zeros(self.n_nodes)
-        dense[nodes] = mass
-        scores = self.graph.personalized_pagerank(
-            weights="weight", reset=dense, damping=damping, implementation="prpack", directed=False
-        )
-        out = np.asarray(scores, dtype=np.float64)
-        return out / out.sum()
-
-
-def ppr_reference_igraph(graph: CSRGraph, reset: Reset, damping: float = 0.5) -> np.ndarray:
-    """One-shot igraph/prpack PPR, building the igraph graph on every call.
-
-    Args:
-        graph: The knowledge graph.
-        reset: Seed weights, as in :meth:`PPR.power`.
-        damping: Probability to follow an edge.
-
-    Returns:
-        Dense float64 scores of every node, summing to 1.
-
-    Example:
-        >>> import numpy as np
-        >>> from hipporag.graph import CSRGraph
-        >>> g = CSRGraph.from_edges(3, np.array([0]), np.array([1]), np.ones(1))
-        >>> ppr_reference_igraph(g, np.array([0.0, 0.0, 1.0])).tolist()  # node 2 is isolated
-        [0.0, 0.0, 1.0]
-    """
-    return IgraphPPR(graph).run(reset, damping)
 
 
 class PushResult(NamedTuple):
@@ -304,9 +169,9 @@ class PPR:
             >>> PPR(g).power(np.array([1.0, 0.0])).round(4).tolist()
             [0.6667, 0.3333]
         """
-        damping = _check_damping(damping)
-        tol = _check_positive("tol", tol, hint="use e.g. 1e-10")
-        nodes, mass = _parse_reset(reset, self.n_nodes)
+        damping = check_damping(damping)
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
+        nodes, mass = parse_reset(reset, self.n_nodes)
         return self._power(nodes, mass, damping, tol, max_iter)
 
     def _power(
@@ -362,9 +227,9 @@ class PPR:
             >>> res.nodes.tolist(), res.scores.round(4).tolist(), res.l1_bound < 1e-6
             ([0, 1], [0.6667, 0.3333], True)
         """
-        damping = _check_damping(damping)
-        eps = _check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        nodes, mass = _parse_reset(reset, self.n_nodes)
+        damping = check_damping(damping)
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        nodes, mass = parse_reset(reset, self.n_nodes)
         result = self._push(nodes, mass, damping, eps, budget=math.inf)
         assert result is not None  # an infinite budget never runs out
         return result
@@ -424,6 +289,52 @@ class PPR:
         residual = max(residual, 0.0)
         return PushResult(touched, scores, 2.0 * residual / (p_mass + residual), work)
 
+    def sparse(
+        self,
+        reset: Reset,
+        damping: float = 0.5,
+        method: Method = "auto",
+        *,
+        tol: float = 1e-10,
+        max_iter: int = 200,
+        eps: float = 1e-6,
+    ) -> PushResult:
+        """:meth:`run` without the expansion to a full-size array.
+
+        ``"push"`` and ``"auto"`` (when the push finishes within its budget) cost
+        what the push touches; ``"power"`` (and ``"auto"`` falling back to it) is
+        O(edges) by nature and returns its nonzero entries.
+
+        Example:
+            >>> import numpy as np
+            >>> from hipporag.graph import CSRGraph
+            >>> g = CSRGraph.from_edges(4, np.array([0]), np.array([1]), np.ones(1))
+            >>> res = PPR(g).sparse({0: 1.0}, eps=1e-9)
+            >>> res.nodes.tolist(), res.scores.round(4).tolist()
+            ([0, 1], [0.6667, 0.3333])
+        """
+        if method == "push":
+            return self.push(reset, damping, eps=eps)
+        if method not in ("auto", "power"):
+            raise RetrievalError(
+                f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
+            )
+        damping = check_damping(damping)
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
+        nodes, mass = parse_reset(reset, self.n_nodes)
+        if method == "auto":
+            iters = (
+                1.0 if damping == 0 else min(max_iter, max(1.0, math.log(tol) / math.log(damping)))
+            )
+            budget = iters * self._data.size / _PUSH_COST_RATIO
+            result = self._push(nodes, mass, damping, eps, budget)
+            if result is not None:
+                return result
+        dense = self._power(nodes, mass, damping, tol, max_iter)
+        support = np.flatnonzero(dense)
+        return PushResult(support, dense[support], 0.0, int(self._data.size))
+
     def run(
         self,
         reset: Reset,
@@ -470,10 +381,10 @@ class PPR:
             raise RetrievalError(
                 f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
             )
-        damping = _check_damping(damping)
-        eps = _check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        tol = _check_positive("tol", tol, hint="use e.g. 1e-10")
-        nodes, mass = _parse_reset(reset, self.n_nodes)
+        damping = check_damping(damping)
+        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
+        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
+        nodes, mass = parse_reset(reset, self.n_nodes)
         iters = 1.0 if damping == 0 else min(max_iter, max(1.0, math.log(tol) / math.log(damping)))
         result = self._push(nodes, mass, damping, eps, iters * self._data.size / _PUSH_COST_RATIO)
         if result is None:
@@ -481,4 +392,4 @@ class PPR:
         return result.to_dense(self.n_nodes)
 
 
-__all__ = ["PPR", "IgraphPPR", "Method", "PushResult", "Reset", "ppr_reference_igraph"]
+__all__ = ["PPR", "Method", "PushResult", "Reset", "check_damping", "parse_reset"]

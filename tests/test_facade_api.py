@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hipporag.config import RetrievalConfig
 from hipporag.errors import ConfigError, IndexFormatError, RetrievalError
 from hipporag.types import RetrievalResult
 from pipelines.facade import HippoRAG
+from retrievers.config import RetrievalConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 Q = "Who directed the film that won the Golden Heron Award in 1987?"

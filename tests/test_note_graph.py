@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from hipporag.note_config import NoteConfig
 from pipelines.evaluate import RUNNERS, evaluate, load_questions, register_runner
-from pipelines.qa import NoteQA, configure_note_eval, make_note_loop, note_report, note_runner
+from pipelines.qa import NoteQA, NoteRunner, make_note_loop, note_report
 from retrievers.note import GraphNotePolicy, IndexGraphView, Meter
+from retrievers.note.config import NoteConfig
 
 pytestmark = pytest.mark.slow
 
@@ -86,13 +86,11 @@ def test_loop_on_every_demo_question(rag, questions):
 
 
 def test_note_eval_runner_reports_recall_seen_and_calls(rag, questions):
-    configure_note_eval(NoteConfig(), None)
-    register_runner("note", note_runner)
+    register_runner("note", NoteRunner(NoteConfig(), None))
     try:
         report = evaluate(rag, questions, mode="note", ks=(1, 5, 10))
     finally:
         RUNNERS.pop("note", None)
-        configure_note_eval()
     out = note_report(report.to_dict())
     assert set(out["recall_seen"]) == {"1", "5", "10", "all"}
     assert out["recall_seen"]["10"] <= out["recall_seen"]["all"] + 1e-9

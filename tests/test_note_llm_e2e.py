@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from hipporag.note_config import NoteConfig
 from pipelines.evaluate import RUNNERS, evaluate, load_questions, register_runner
-from pipelines.qa import NoteQA, configure_note_eval, make_llm, note_report, note_runner
+from pipelines.qa import NoteQA, NoteRunner, make_llm, note_report
+from retrievers.note.config import NoteConfig
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
@@ -87,13 +87,11 @@ def test_answer_command_with_llm(demo_index_path, llm_server, cache_dir, capsys)
 
 def test_note_eval_with_answers(rag, llm_server, cache_dir, demo_questions_path):
     llm = make_llm(llm_server.base_url, llm_server.model, cache_dir=cache_dir, timeout_s=300)
-    configure_note_eval(CONFIG, llm)
-    register_runner("note", note_runner)
+    register_runner("note", NoteRunner(CONFIG, llm))
     try:
         report = evaluate(rag, load_questions(demo_questions_path, limit=2), mode="note", ks=(5,))
     finally:
         RUNNERS.pop("note", None)
-        configure_note_eval()
     out = note_report(report.to_dict())
     assert 0.0 <= out["em"] <= out["f1"] <= 1.0
     assert out["calls"]["llm"] >= 2.0  # at least the first note and the reader

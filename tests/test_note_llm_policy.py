@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from hipporag.errors import LLMError
-from hipporag.note_config import NoteConfig
 from hipporag.types import Hit, RetrievalResult
 from retrievers.note import LLMNotePolicy, Meter, Note, NoteLoop
+from retrievers.note.config import NoteConfig
 from retrievers.note.llm_policy import clean_query
 from retrievers.note.prompts import COMPARE_SCHEMA
 
@@ -45,6 +45,8 @@ def hits(*titles: str) -> list[Hit]:
 
 
 class Retriever:
+    accepts = frozenset({"extra_seeds"})
+
     def __init__(self) -> None:
         self.n = 0
 

@@ -8,13 +8,15 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from hipporag.errors import ConfigError, RetrievalError
-from hipporag.note_config import NoteConfig
 from hipporag.types import Hit, RetrievalResult
 from retrievers.note import Meter, Note, NoteLoop, NotePolicy, NoteResult, Verdict, as_retrieve_fn
+from retrievers.note.config import NoteConfig
 
 
 class FakeRetriever:
     """Every call returns ``k`` passages; ``fresh`` ones are new each call, the rest repeat."""
+
+    accepts = frozenset({"extra_seeds"})
 
     def __init__(self, fresh: int | None = None) -> None:
         self.fresh = fresh
@@ -200,6 +202,8 @@ def test_exclude_seen_asks_for_more_and_gets_only_unseen():
 
 def test_exclude_is_passed_when_the_retriever_has_it():
     class Excluding(FakeRetriever):
+        accepts = frozenset({"extra_seeds", "exclude"})
+
         def retrieve(self, query, k=5, extra_seeds=None, exclude=None):
             self.excluded = list(exclude or [])
             return super().retrieve(query, k, extra_seeds)

@@ -10,7 +10,8 @@ import pytest
 
 from hipporag.errors import RetrievalError
 from hipporag.graph import CSRGraph
-from retrievers.ppr import PPR, IgraphPPR, ppr_reference_igraph
+from retrievers.ppr import PPR
+from tests.comparison.igraph_ppr import IgraphPPR, ppr_reference_igraph
 
 
 def random_graph(seed: int, n: int = 300, m: int = 700) -> CSRGraph:

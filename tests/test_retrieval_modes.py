@@ -7,12 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
-from hipporag.config import RetrievalConfig
 from hipporag.errors import LLMError, RetrievalError
 from hipporag.index import Index
 from hipporag.protocols import Retriever
 from hipporag.text import passage_id
 from pipelines.facade import shared_embedder
+from retrievers.config import RetrievalConfig
 from retrievers.dense import DenseRetriever
 from retrievers.graph import GraphRetriever
 from retrievers.linking import FactLinker, NERLinker

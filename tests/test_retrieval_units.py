@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hipporag.config import RetrievalConfig
 from hipporag.errors import ConfigError, RetrievalError
 from retrievers.common import check_k, check_query, top_k
+from retrievers.config import RetrievalConfig
 from retrievers.fusion import DenseEvidence, Fusion, min_max, rrf
 from retrievers.recognition import RecognitionFilter
 

@@ -22,12 +22,13 @@ from hipporag.config import IndexConfig
 from hipporag.errors import IndexFormatError, InputError
 from hipporag.graph import CSRGraph
 from hipporag.index.format import ARRAYS, ARRAYS_DIR, DB_FILE, HNSW_DIR, read_meta
+from hipporag.index.lookups import IndexLookups
 from hipporag.types import Passage
 
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
 
 
-class Index:
+class Index(IndexLookups):
     """A read-only view of an index directory.
 
     Arrays are memory-mapped (``np.load(mmap_mode="r")``), so opening is cheap

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hipporag.errors import RetrievalError
+from hipporag.sections import suggest
 from hipporag.types import Hit, RetrievalResult
 
 
@@ -37,10 +39,25 @@ def hit_metadata(hit: Hit, mode: str | None = None) -> dict[str, Any]:
     }
 
 
+def check_adapter_mode(rag: Any, mode: str | None) -> None:
+    """Refuse a mode ``rag`` does not offer (its ``modes()``, the retriever registry's list).
+
+    Raises:
+        RetrievalError: Unknown mode, with a "did you mean" hint.
+    """
+    modes = getattr(rag, "modes", None)
+    if mode is None or not callable(modes):
+        return
+    known = tuple(modes())
+    if mode not in known:
+        raise RetrievalError(f"unknown retrieval mode {mode!r}", hint=suggest(mode, known))
+
+
 def run_retrieve(rag: Any, query: str, k: int, mode: str | None) -> RetrievalResult:
     """Call ``rag.retrieve``; ``mode`` is passed only when set (any Retriever fits)."""
     if mode is None:
         return rag.retrieve(query, k=k)
+    check_adapter_mode(rag, mode)
     return rag.retrieve(query, k=k, mode=mode)
 
 
@@ -52,4 +69,4 @@ def missing_extra(framework: str, extra: str, err: ImportError) -> ImportError:
     )
 
 
-__all__ = ["hit_metadata", "missing_extra", "run_retrieve"]
+__all__ = ["check_adapter_mode", "hit_metadata", "missing_extra", "run_retrieve"]

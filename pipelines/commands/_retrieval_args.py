@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hipporag.config import RetrievalConfig
+from retrievers.config import RetrievalConfig
+
+
+def mode_help(*, rankers_only: bool = True) -> str:
+    """``--mode`` help text listing the registered retrievers."""
+    from retrievers import registry
+
+    text = registry.describe(rankers_only=rankers_only)
+    return "retrieval mode (default: the config's, hybrid): " + text.replace("%", "%%")
 
 
 def add_retrieval_options(p: argparse.ArgumentParser) -> None:
@@ -19,7 +27,8 @@ def add_retrieval_options(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="override one retrieval parameter, e.g. --set top_facts=5 (repeatable)",
+        help="override one retrieval parameter, e.g. --set top_facts=5 (repeatable); "
+        "keys: " + ", ".join(k for k in RetrievalConfig.field_names() if k != "llm"),
     )
     p.add_argument("--no-explain", action="store_true", help="skip explanations (faster)")
 
@@ -46,7 +55,9 @@ def retrieval_config(args: argparse.Namespace) -> RetrievalConfig:
         data[key.strip()] = _value(value.strip())
     if getattr(args, "no_explain", False):
         data["explain"] = False
+    from retrievers import registry
+
     mode = getattr(args, "mode", None)
-    if mode in ("dense", "hipporag1", "hipporag2", "hybrid"):
+    if mode in registry.names(rankers_only=True):
         data["mode"] = mode
     return RetrievalConfig.from_dict(data)

@@ -19,9 +19,16 @@ import textwrap
 from typing import Any
 
 from hipporag.errors import ConfigError
-from hipporag.note_config import NOTE_POLICIES, NoteConfig
+from retrievers.note.config import NOTE_POLICIES, NoteConfig
 
 _OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
+
+
+def _note_params() -> type[NoteConfig]:
+    """The parameter section of the registered ``note`` retriever."""
+    from retrievers import registry
+
+    return registry.spec("note").params  # type: ignore[return-value]
 
 
 def add_note_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,7 +37,8 @@ def add_note_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--note-config",
         metavar="TOML",
-        help="TOML with NoteConfig keys (top level or a [note] table)",
+        help="TOML with the parameters of the registered 'note' retriever (top level or a "
+        "[note] table); keys: " + ", ".join(_note_params().field_names()),
     )
     g.add_argument("--top-k", type=int, help="passages per retrieval (default 5)")
     g.add_argument("--max-step", type=int, help="iterations after the first retrieval (default 3)")
@@ -47,14 +55,15 @@ def add_note_arguments(p: argparse.ArgumentParser) -> None:
 def note_config_from_args(args: argparse.Namespace) -> NoteConfig:
     """A :class:`NoteConfig` from ``--note-config`` plus the command-line overrides."""
     data = _load_note_toml(args.note_config) if getattr(args, "note_config", None) else {}
-    data = NoteConfig.from_dict(data).to_dict()
+    params = _note_params()
+    data = params.from_dict(data).to_dict()
     for name in _OVERRIDES:
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
     if getattr(args, "policy", None):
         data["policy"] = args.policy
-    return NoteConfig.from_dict(data)
+    return params.from_dict(data)
 
 
 def _load_note_toml(path: str) -> dict[str, Any]:

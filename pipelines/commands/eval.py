@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from pipelines.commands._retrieval_args import add_retrieval_options, retrieval_config
+from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
 from pipelines.commands.answer import add_note_arguments, llm_from_args, note_config_from_args
 
 
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="recall@k and latency on a question file")
     p.add_argument("index", metavar="INDEX_DIR")
     p.add_argument("--questions", required=True, metavar="QUESTIONS.json")
-    p.add_argument("--mode", help="hybrid (default), hipporag2, hipporag1, dense, ...")
+    p.add_argument("--mode", metavar="MODE", help=mode_help(rankers_only=False))
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_retrieval_options(p)
@@ -30,18 +30,20 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hipporag.errors import InputError
-    from pipelines.evaluate import evaluate, get_runner, load_questions
+    from pipelines.evaluate import RUNNERS, evaluate, get_runner, load_questions
     from pipelines.facade import HippoRAG
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
     config = retrieval_config(args)
     mode = args.mode or config.mode
-    get_runner(mode)  # unknown mode: fail before loading anything
-    if mode == "note":
-        from pipelines.qa import configure_note_eval
+    runner = None
+    if mode == "note" and mode not in RUNNERS:
+        from pipelines.qa import NoteRunner
 
-        configure_note_eval(note_config_from_args(args), llm_from_args(args))
+        runner = NoteRunner(note_config_from_args(args), llm_from_args(args))
+    else:
+        runner = get_runner(mode)  # unknown mode: fail before loading anything
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if show:
             print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
 
-    report = evaluate(rag, questions, mode=mode, progress=progress)
+    report = evaluate(rag, questions, mode=mode, progress=progress, runner=runner)
     if show:
         print(file=sys.stderr)
     if args.json:

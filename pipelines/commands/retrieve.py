@@ -15,7 +15,7 @@ import textwrap
 from typing import Any
 
 from hipporag.types import Hit, RetrievalResult
-from pipelines.commands._retrieval_args import add_retrieval_options, retrieval_config
+from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
 
 
 def register(subparsers: Any) -> None:
@@ -23,10 +23,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("index", metavar="INDEX_DIR")
     p.add_argument("query", metavar="QUESTION")
     p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
-    p.add_argument(
-        "--mode",
-        help="hybrid (default), hipporag2, hipporag1 or dense",
-    )
+    p.add_argument("--mode", metavar="MODE", help=mode_help())
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     add_retrieval_options(p)
     p.set_defaults(func=run)

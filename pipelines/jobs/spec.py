@@ -45,10 +45,10 @@ from hipporag.config import (
     GraphConfig,
     IndexConfig,
     OpenIEConfig,
-    _check,
-    _Section,
 )
 from hipporag.errors import ConfigError, InputError, JobError
+from hipporag.sections import Section as _Section
+from hipporag.sections import check as _check
 
 EXECUTOR_KINDS = ("local", "ray")
 

@@ -7,7 +7,7 @@ knowledge graph) or :class:`LLMNotePolicy` (a chat model). The result is a
 :class:`NoteTrace`. See docs/note_loop.md.
 
 Example:
-    >>> from hipporag.note_config import NoteConfig
+    >>> from retrievers.note.config import NoteConfig
     >>> from retrievers.note import GraphNotePolicy, IndexGraphView, NoteLoop
     >>> # rag = HippoRAG.open("my-index")
     >>> # loop = NoteLoop(rag, GraphNotePolicy(IndexGraphView(rag.index)), NoteConfig())

@@ -19,7 +19,7 @@ The note's PPR seeds are its strongest bridges (weight relative to the
 strongest). See docs/note_loop.md for measured failure modes.
 
 Example:
-    >>> from hipporag.note_config import NoteConfig
+    >>> from retrievers.note.config import NoteConfig
     >>> policy = GraphNotePolicy(view, NoteConfig())                 # doctest: +SKIP
     >>> note = policy.first_note(question, hits, Meter())             # doctest: +SKIP
     >>> policy.next_query(question, note, [question], Meter())        # doctest: +SKIP
@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from hipporag.note_config import NoteConfig
 from hipporag.types import Hit
+from retrievers.note.config import NoteConfig
 from retrievers.note.graph_view import (
     Fact,
     IndexGraphView,
     contains_name,
     is_date_like,
-    normalize_name,
+    match_key,
 )
 from retrievers.note.policy import Meter, Note, Verdict
 
@@ -77,11 +77,11 @@ class GraphNotePolicy:
     def next_query(
         self, question: str, note: Note, queries: Sequence[str], meter: Meter
     ) -> str | None:
-        asked = [normalize_name(q) for q in queries]
+        asked = [match_key(q) for q in queries]
         fresh: list[str] = []
         for e in note.context.get("bridges", ()):
             name = self.view.names[e]
-            key = normalize_name(name)
+            key = match_key(name)
             if key and not any(contains_name(q, key) for q in asked) and name not in fresh:
                 fresh.append(name)
             if len(fresh) >= self.config.bridges_per_query:
@@ -181,7 +181,7 @@ class GraphNotePolicy:
         ("opera", "maker"), generic hubs and names in the question are never
         bridges. Within a ring, bridges are ordered by PPR mass.
         """
-        q_norm = normalize_name(question)
+        q_norm = match_key(question)
         anchors = set(q_ents)
         bridges: list[int] = []
         chain: list[Fact] = []
@@ -209,7 +209,7 @@ class GraphNotePolicy:
 
     def _bridgeable(self, entity: int, q_norm: str, pids: Sequence[str]) -> bool:
         """A proper name (not a date, number, common noun or generic hub) absent from the question."""
-        name = normalize_name(self.view.names[entity])
+        name = match_key(self.view.names[entity])
         return (
             bool(name)
             and not is_date_like(name)

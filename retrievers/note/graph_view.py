@@ -17,16 +17,17 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from hipporag.index.lookups import FactRow
+from hipporag.protocols import IndexView
+from hipporag.text import normalize_entity, normalize_text
 from hipporag.types import Hit
 from retrievers.ppr import PPR
 
-_NON_WORD = re.compile(r"[^0-9A-Za-z]+")
 _MAX_NGRAM = 12
 # A capitalised word right before or after a match: the match is part of a longer name.
 _PREV_WORD = re.compile(r"(?<![.!?])\s([A-Z][\w'-]*)\s*$")
@@ -54,21 +55,38 @@ def is_date_like(name: str) -> bool:
     return bool(_DATE_LIKE.fullmatch(name))
 
 
-def _fold(text: str) -> str:
-    """Accents removed, punctuation to spaces, case kept."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(_NON_WORD.sub(" ", folded).split())
-
-
-def normalize_name(text: str) -> str:
-    """Lowercase, punctuation to spaces, whitespace collapsed: the key names are matched on.
+def words(text: str) -> list[str]:
+    """The words of a text: runs of letters, marks and digits of any script (case kept).
 
     Example:
-        >>> normalize_name("G. Stanley  Hall's")
-        'g stanley hall s'
+        >>> words("G. Stanley Hall's 東京-Москва")
+        ['G', 'Stanley', 'Hall', 's', '東京', 'Москва']
     """
-    return _fold(text).lower()
+    text = normalize_text(text)
+    return "".join(ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text).split()
+
+
+def match_key(text: str) -> str:
+    """The key names are matched on: :func:`hipporag.text.normalize_entity`, then its words.
+
+    Example:
+        >>> match_key("G. Stanley  Hall's"), match_key("Zürich"), match_key("東京")
+        ('g stanley hall s', 'zürich', '東京')
+    """
+    return " ".join(words(normalize_entity(text)))
+
+
+def _uncased(word: str) -> bool:
+    """Whether a word is written in a script without case (CJK, Thai, Arabic, ...)."""
+    c = word[:1]
+    return c.isalpha() and c.lower() == c.upper()
+
+
+def _cased(word: str, first: bool) -> bool:
+    """Whether a question word may start a name: capitalised (not first), uncased, or a digit."""
+    if any(ch.isdigit() for ch in word):
+        return True
+    return _uncased(word) or (not first and word[:1].isupper())
 
 
 def contains_name(haystack_norm: str, name_norm: str) -> bool:
@@ -85,23 +103,15 @@ def contains_name(haystack_norm: str, name_norm: str) -> bool:
     return bool(name_norm) and f" {name_norm} " in f" {haystack_norm} "
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """A fact of the index: ``(subject, relation, object)`` with entity ids."""
-
-    idx: int
-    subject: int
-    relation: str
-    object: int
-    text: str
+Fact = FactRow
+"""A fact of the index: ``(subject, relation, object)`` with entity ids (see ``FactRow``)."""
 
 
 class IndexGraphView:
     """Entity, fact and PPR lookups on an :class:`~hipporag.index.Index`.
 
     Args:
-        index: An open index (anything with ``entity_names``, ``passage_ids``,
-            ``graph``, ``n_entities``, ``n_passages``, ``array()`` and ``sql()``).
+        index: An open index (any :class:`~hipporag.protocols.IndexView`).
         damping: PPR damping used to rank entities by mass (HippoRAG uses 0.5).
         generic_fraction: Entities mentioned in more than this fraction of the
             passages (and in more than 10) are too generic to be question entities.
@@ -114,7 +124,9 @@ class IndexGraphView:
         ['(salt harbour, directed by, imre valko)']
     """
 
-    def __init__(self, index: Any, *, damping: float = 0.5, generic_fraction: float = 0.02) -> None:
+    def __init__(
+        self, index: IndexView, *, damping: float = 0.5, generic_fraction: float = 0.02
+    ) -> None:
         self.index = index
         self.damping = damping
         self.generic_fraction = generic_fraction
@@ -134,21 +146,20 @@ class IndexGraphView:
     def _by_name(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for i, name in enumerate(self.names):
-            out.setdefault(normalize_name(name), []).append(i)
+            out.setdefault(match_key(name), []).append(i)
         return out
 
     @cached_property
     def _by_id(self) -> dict[str, int]:
-        rows = self.index.sql("SELECT entity_id, entity_idx FROM entities").rows()
-        return {str(eid): int(idx) for eid, idx in rows}
+        return self.index.entity_index()
 
     @cached_property
     def _pidx(self) -> dict[str, int]:
-        return {pid: i for i, pid in enumerate(self.index.passage_ids)}
+        return self.index.passage_index()
 
     @cached_property
     def _n_passages_of(self) -> np.ndarray:
-        return np.asarray(self.index.array("entity_n_passages"))
+        return self.index.entity_passage_counts()
 
     @cached_property
     def _ppr(self) -> PPR:
@@ -158,7 +169,7 @@ class IndexGraphView:
         """Entity idx of a seed node given as an entity id, a name or a number."""
         if node in self._by_id:
             return self._by_id[node]
-        hits = self._by_name.get(normalize_name(node))
+        hits = self._by_name.get(match_key(node))
         if hits:
             return hits[0]
         return int(node) if node.isdigit() and int(node) < len(self.names) else None
@@ -188,28 +199,10 @@ class IndexGraphView:
                     cache[p] = tuple(loaded.get(self._pidx[p], ()))
 
     def _load_entities(self, idxs: list[int]) -> dict[int, list[int]]:
-        rows = self.index.sql(
-            "SELECT passage_idx, entity_idx FROM mentions WHERE passage_idx IN "
-            "(SELECT unnest($1::INTEGER[])) ORDER BY passage_idx, n DESC, entity_idx",
-            [idxs],
-        ).rows()
-        out: dict[int, list[int]] = {}
-        for p, e in rows:
-            out.setdefault(int(p), []).append(int(e))
-        return out
+        return self.index.entities_of_passages(idxs)
 
     def _load_facts(self, idxs: list[int]) -> dict[int, list[Fact]]:
-        rows = self.index.sql(
-            "SELECT fp.passage_idx, f.fact_idx, f.subject_idx, f.relation, f.object_idx, f.text "
-            "FROM fact_provenance fp JOIN facts f ON f.fact_idx = fp.fact_idx "
-            "WHERE fp.passage_idx IN (SELECT unnest($1::INTEGER[])) "
-            "ORDER BY fp.passage_idx, f.fact_idx",
-            [idxs],
-        ).rows()
-        out: dict[int, list[Fact]] = {}
-        for p, f, s, r, o, t in rows:
-            out.setdefault(int(p), []).append(Fact(int(f), int(s), str(r), int(o), str(t)))
-        return out
+        return self.index.facts_of_passages(idxs)
 
     def passage_texts(self, pids: Sequence[str]) -> dict[str, str]:
         """Title and text of each passage (cached)."""
@@ -235,8 +228,8 @@ class IndexGraphView:
             for m in pattern.finditer(text):
                 seen = True
                 first = next((c for c in m.group(0) if c.isalpha()), "")
-                if not first:
-                    return True
+                if not first or first.lower() == first.upper():
+                    return True  # no letter, or a script without case (CJK, ...)
                 before = _PREV_WORD.search(text, 0, m.start())
                 after = _NEXT_WORD.match(text, m.end())
                 inside = (before and before.group(1) not in _ARTICLES_CAP) or after
@@ -256,13 +249,11 @@ class IndexGraphView:
         the entity seeds in the hits' explanations are used, weights scaled to
         at most 1.
         """
-        words = _fold(question).split()
-        tokens = [w.lower() for w in words]
-        cased = [
-            (i > 0 and w[:1].isupper()) or any(c.isdigit() for c in w) for i, w in enumerate(words)
-        ]
+        found = words(question)
+        tokens = [normalize_entity(w) for w in found]
+        cased = [_cased(w, i == 0) for i, w in enumerate(found)]
         if not any(cased[1:]):
-            cased = [True] * len(words)
+            cased = [True] * len(found)
         out: dict[int, float] = {}
         covered = [False] * len(tokens)
         for n in range(min(_MAX_NGRAM, len(tokens)), 0, -1):
@@ -270,7 +261,8 @@ class IndexGraphView:
                 if any(covered[i : i + n]) or not any(cased[i : i + n]):
                     continue
                 gram = " ".join(tokens[i : i + n])
-                if n == 1 and (gram in _STOP or len(gram) < 3):
+                short = len(gram) < 3 and not _uncased(gram)  # 2-letter CJK names are fine
+                if n == 1 and (gram in _STOP or short):
                     continue
                 ents = [e for e in self._by_name.get(gram, ()) if not self.is_generic(e)]
                 if ents:
@@ -294,11 +286,11 @@ class IndexGraphView:
         Dates, numbers, generic entities and lower-case common nouns are left
         out. Weight ``1 / (1 + log(1 + n_passages))``: rare names weigh more.
         """
-        norm = normalize_name(text)
+        norm = match_key(text)
         found: set[int] = set()
         for ents in self.passage_entities(pids).values():
             for e in ents:
-                name = normalize_name(self.names[e])
+                name = match_key(self.names[e])
                 if (
                     contains_name(norm, name)
                     and not is_date_like(name)
@@ -333,4 +325,4 @@ class IndexGraphView:
         return {n_ent + self._pidx[p]: 1.0 for p in pids if p in self._pidx}
 
 
-__all__ = ["Fact", "IndexGraphView", "contains_name", "normalize_name"]
+__all__ = ["Fact", "IndexGraphView", "contains_name", "match_key", "words"]

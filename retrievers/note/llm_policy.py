@@ -30,10 +30,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hipporag.llm.jsonparse import ModelOutputError, parse_json_object
-from hipporag.note_config import NoteConfig
 from hipporag.protocols import LLM
 from hipporag.types import Hit
 from retrievers.note import prompts
+from retrievers.note.config import NoteConfig
 from retrievers.note.graph_view import IndexGraphView
 from retrievers.note.policy import Meter, Note, Verdict
 

@@ -15,9 +15,10 @@ A step that brings no new passage is rejected without calling ``refine`` or
 ``exclude_seen`` is on (then it pages to the next unseen passages). The loop never sees more than
 ``max_top_k`` distinct passages: new passages beyond the budget are dropped.
 
-The retriever is anything with ``retrieve(query, k, extra_seeds=...)`` (the
-:class:`pipelines.facade.HippoRAG` facade fits; its ``exclude=`` is used for
-``exclude_seen``), any plain
+The retriever is a :class:`SeededRetriever` (``retrieve(query, k, **options)``
+declaring in ``accepts`` whether it takes ``extra_seeds`` and ``exclude``; the
+:class:`pipelines.facade.HippoRAG` facade and the retrievers of
+:mod:`retrievers.registry` declare both), any plain
 :class:`~hipporag.protocols.Retriever` (seeds are then not sent), or a
 callable ``retrieve_fn(query, k, extra_seeds)``. The loop itself implements
 the Retriever protocol, so it can stand wherever a retriever does.
@@ -44,14 +45,14 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from hipporag.errors import RetrievalError
-from hipporag.note_config import NoteConfig
+from hipporag.text import normalize_entity
 from hipporag.types import Hit, RetrievalResult
+from retrievers.note.config import NoteConfig
 from retrievers.note.policy import Meter, Note, NotePolicy, Verdict
 from retrievers.note.trace import NoteResult, NoteStep, NoteTrace
 
@@ -59,20 +60,36 @@ RetrieveFn = Callable[[str, int, Mapping[int, float] | None], RetrievalResult]
 """``retrieve_fn(query, k, extra_seeds)``: the loop's view of a retriever."""
 
 
+@runtime_checkable
+class SeededRetriever(Protocol):
+    """A retriever that says which of the loop's options its ``retrieve`` takes.
+
+    ``accepts`` holds ``"extra_seeds"`` (the note's entity seeds are forwarded)
+    and/or ``"exclude"`` (seen passages are excluded instead of over-fetched) and/or
+    ``"allow"`` (an allow-list of ``passage_idx`` is passed on).
+    A plain :class:`~hipporag.protocols.Retriever` without ``accepts`` gets neither.
+    """
+
+    accepts: frozenset[str]
+
+    def retrieve(self, query: str, k: int = 5, **options: Any) -> RetrievalResult: ...
+
+
 class _Backend:
-    """A retriever seen through the loop's needs: seeds and exclusion, when supported."""
+    """A retriever seen through the loop's needs: seeds and exclusion, when declared."""
 
     def __init__(self, retriever: Any) -> None:
         method = getattr(retriever, "retrieve", None)
         if callable(method):
-            params = _parameters(method)
-            var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-            self.seeds = "extra_seeds" in params or var_kw
-            self.exclude = "exclude" in params
+            accepts = getattr(retriever, "accepts", frozenset())
+            self.seeds = "extra_seeds" in accepts
+            self.exclude = "exclude" in accepts
+            self.allow = "allow" in accepts
             self._method: Callable[..., RetrievalResult] | None = method
             self._fn: RetrieveFn | None = None
         elif callable(retriever):
             self.seeds, self.exclude, self._method, self._fn = True, False, None, retriever
+            self.allow = False
         else:
             raise RetrievalError(
                 f"the note loop needs a retriever, got {type(retriever).__name__}",
@@ -81,7 +98,12 @@ class _Backend:
             )
 
     def __call__(
-        self, query: str, k: int, seeds: Mapping[int, float] | None, exclude: Sequence[str] = ()
+        self,
+        query: str,
+        k: int,
+        seeds: Mapping[int, float] | None,
+        exclude: Sequence[str] = (),
+        allow: Any = None,
     ) -> RetrievalResult:
         if self._fn is not None:
             return self._fn(query, k, seeds)
@@ -91,14 +113,9 @@ class _Backend:
             kwargs["extra_seeds"] = seeds
         if self.exclude and exclude:
             kwargs["exclude"] = list(exclude)
+        if allow is not None:
+            kwargs["allow"] = allow
         return self._method(query, **kwargs)
-
-
-def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
-    try:
-        return inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        return {}
 
 
 def as_retrieve_fn(retriever: Any) -> tuple[RetrieveFn, bool]:
@@ -126,13 +143,13 @@ class NoteLoop:
         retriever: See :func:`as_retrieve_fn`.
         policy: Writes, refines and judges notes and proposes queries.
         config: Budgets (``top_k``, ``max_step``, ``max_fail_step``, ``max_top_k``)
-            and the seeding and ranking knobs of :class:`~hipporag.note_config.NoteConfig`.
+            and the seeding and ranking knobs of :class:`~retrievers.note.config.NoteConfig`.
         entity_names: Entity names by ``entity_idx``, only used to print seeds.
 
     Thread-safe as long as the retriever and the policy are.
 
     Example:
-        >>> from hipporag.note_config import NoteConfig
+        >>> from retrievers.note.config import NoteConfig
         >>> from pipelines.facade import HippoRAG                     # doctest: +SKIP
         >>> from retrievers.note import GraphNotePolicy, IndexGraphView  # doctest: +SKIP
         >>> rag = HippoRAG.open("my-index")                            # doctest: +SKIP
@@ -158,22 +175,26 @@ class NoteLoop:
         self._entity_names = entity_names
 
     # -- Retriever protocol --------------------------------------------------
-    def retrieve(self, query: str, k: int = 5) -> NoteResult:
+    def retrieve(self, query: str, k: int = 5, *, allow: Any = None) -> NoteResult:
         """Run the loop; ``hits`` is its final ranking of the seen passages, cut at ``k``."""
-        return self.run(query, k=k)
+        return self.run(query, k=k, allow=allow)
 
-    def retrieve_batch(self, queries: Sequence[str], k: int = 5) -> list[NoteResult]:
+    def retrieve_batch(
+        self, queries: Sequence[str], k: int = 5, *, allow: Any = None
+    ) -> list[NoteResult]:
         """Run the loop for each query in turn."""
-        return [self.run(q, k=k) for q in queries]
+        return [self.run(q, k=k, allow=allow) for q in queries]
 
     # -- the loop --------------------------------------------------------------
-    def run(self, question: str, k: int | None = None) -> NoteResult:
+    def run(self, question: str, k: int | None = None, *, allow: Any = None) -> NoteResult:
         """Run the loop for one question.
 
         Args:
             question: The question.
             k: Cut the final ranking at ``k`` hits (None: all seen passages).
                 The loop's own retrieval depth is ``config.top_k``.
+            allow: Sorted int64 ``passage_idx`` every retrieval is restricted to
+                (None: all); needs a retriever that declares ``"allow"`` in ``accepts``.
 
         Returns:
             A :class:`~retrievers.note.trace.NoteResult` with the ranking, the best
@@ -186,12 +207,17 @@ class NoteLoop:
             raise RetrievalError("the question is empty", hint="pass a non-empty question")
         if k is not None and k < 1:
             raise RetrievalError(f"k must be >= 1, got {k}", hint="ask for at least one hit")
+        if allow is not None and not self._backend.allow:
+            raise RetrievalError(
+                "this retriever cannot restrict passages (allow=)",
+                hint="use a retriever that declares 'allow' in accepts, e.g. HippoRAG.open(...)",
+            )
         cfg, meter = self.config, Meter()
         trace = NoteTrace(question=question, policy=getattr(self.policy, "name", ""))
         seen: dict[str, Hit] = {}
 
         t0 = time.perf_counter()
-        result = self._call(question, None, seen, trace)
+        result = self._call(question, None, seen, trace, allow)
         new = self._admit(result, seen)
         best = self.policy.first_note(question, new, meter)
         trace.steps.append(
@@ -222,13 +248,13 @@ class NoteLoop:
             t0 = time.perf_counter()
             query = self.policy.next_query(question, best, queries, meter)
             query = (query or "").strip()
-            repeated = _norm(query) in {_norm(q) for q in queries}
+            repeated = normalize_entity(query) in {normalize_entity(q) for q in queries}
             if not query or (repeated and not cfg.exclude_seen):
                 trace.stop_reason = "no_new_query"  # a repeat would bring the same passages
                 break
             queries.append(query)
             seeds = self._seeds(best)
-            result = self._call(query, seeds, seen, trace)
+            result = self._call(query, seeds, seen, trace, allow)
             new = self._admit(result, seen)
             step = NoteStep(
                 len(trace.steps),
@@ -273,13 +299,18 @@ class NoteLoop:
 
     # -- helpers -----------------------------------------------------------------
     def _call(
-        self, query: str, seeds: Mapping[int, float] | None, seen: dict[str, Hit], trace: NoteTrace
+        self,
+        query: str,
+        seeds: Mapping[int, float] | None,
+        seen: dict[str, Hit],
+        trace: NoteTrace,
+        allow: Any = None,
     ) -> RetrievalResult:
         k, exclude = self.config.top_k, list(seen) if self.config.exclude_seen else []
         if exclude and not self._backend.exclude:
             k += len(exclude)  # ask for more and drop the seen ones
         trace.retrieval_calls += 1
-        result = self._backend(query, k, seeds or None, exclude)
+        result = self._backend(query, k, seeds or None, exclude, allow)
         if not isinstance(result, RetrievalResult):
             raise RetrievalError(
                 f"the retriever returned {type(result).__name__}, not a RetrievalResult",
@@ -335,8 +366,4 @@ class NoteLoop:
         ]
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-__all__ = ["NoteLoop", "RetrieveFn", "as_retrieve_fn"]
+__all__ = ["NoteLoop", "RetrieveFn", "SeededRetriever", "as_retrieve_fn"]

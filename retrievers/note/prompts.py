@@ -1,4 +1,4 @@
-"""Prompts of the LLM note policy (first note, next query, refine, compare) and the reader.
+"""Prompts of the LLM note policy (first note, next query, refine, compare).
 
 Each builder returns chat messages. Passages and notes are cut to a character
 budget so prompts stay within small context windows.
@@ -101,24 +101,9 @@ def compare_messages(
     )
 
 
-def answer_messages(question: str, context: str) -> list[dict[str, str]]:
-    """Ask the reader for a short answer from a note or passages."""
-    return [
-        {"role": "system", "content": "You answer questions from the evidence you are given."},
-        {
-            "role": "user",
-            "content": f"Evidence:\n{context}\n\nQuestion: {question}\n\n"
-            "Answer with a short phrase taken from the evidence (a name, a date, a "
-            "number...), not a sentence. If the evidence does not contain the answer, give "
-            "your best guess. Reply with the answer only.",
-        },
-    ]
-
-
 __all__ = [
     "COMPARE_SCHEMA",
     "SYSTEM",
-    "answer_messages",
     "compare_messages",
     "first_note_messages",
     "next_query_messages",

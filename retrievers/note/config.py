@@ -1,8 +1,8 @@
 """Configuration of the adaptive note loop (Adaptive-Note style iterative retrieval).
 
-Kept apart from :mod:`hipporag.config` but built on the same ``_Section``
-pattern: strict construction, validation with how-to-fix messages, dict and
-TOML round-trips.
+Owned by the note retriever and built on the core config mechanism
+(:class:`hipporag.sections.Section`): strict construction, validation with
+how-to-fix messages, dict and TOML round-trips.
 
 The loop retrieves ``top_k`` passages for the question, writes a first note,
 then repeats *propose a query, retrieve, refine the note, judge it* until one
@@ -11,7 +11,7 @@ rejected notes, or ``max_top_k`` distinct passages seen. The defaults are the
 ones of the method's reference setup (5, 3, 1, 15).
 
 Example:
-    >>> from hipporag.note_config import NoteConfig
+    >>> from retrievers.note.config import NoteConfig
     >>> cfg = NoteConfig.from_dict({"max_step": 2})
     >>> cfg.top_k, cfg.max_step, cfg.max_fail_step, cfg.max_top_k
     (5, 2, 1, 15)
@@ -29,14 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from hipporag.config import _check, _Section
+from hipporag.sections import Section, check
 
 NOTE_POLICIES = ("auto", "graph", "llm")
 """``auto`` uses the LLM policy when an LLM is configured, the graph policy otherwise."""
 
 
 @dataclass(frozen=True)
-class NoteConfig(_Section):
+class NoteConfig(Section):
     """Budgets and knobs of the note loop.
 
     Attributes:
@@ -85,50 +85,50 @@ class NoteConfig(_Section):
     llm_max_tokens: int = 384
 
     def validate(self) -> None:
-        _check(
+        check(
             self.top_k >= 1,
             f"note.top_k must be >= 1, got {self.top_k}",
             "retrieve at least one passage per query, e.g. 5",
         )
-        _check(
+        check(
             self.max_step >= 0,
             f"note.max_step must be >= 0, got {self.max_step}",
             "use 0 for a single retrieval, 3 for the usual loop",
         )
-        _check(
+        check(
             self.max_fail_step >= 1,
             f"note.max_fail_step must be >= 1, got {self.max_fail_step}",
             "1 stops at the first rejected note",
         )
-        _check(
+        check(
             self.max_top_k >= self.top_k,
             f"note.max_top_k ({self.max_top_k}) must be >= note.top_k ({self.top_k})",
             "the passage budget must hold at least one retrieval; raise max_top_k",
         )
-        _check(
+        check(
             self.note_seed_weight >= 0,
             f"note.note_seed_weight must be >= 0, got {self.note_seed_weight}",
             "use 0 to disable seeding with note entities",
         )
-        _check(self.max_note_seeds >= 0, "note.max_note_seeds must be >= 0")
-        _check(
+        check(self.max_note_seeds >= 0, "note.max_note_seeds must be >= 0")
+        check(
             self.policy in NOTE_POLICIES,
             f"note.policy must be one of {NOTE_POLICIES}, got {self.policy!r}",
             "use 'graph' for the LLM-free policy or 'llm' with an LLM endpoint",
         )
-        _check(self.bridges_per_query >= 1, "note.bridges_per_query must be >= 1")
-        _check(
+        check(self.bridges_per_query >= 1, "note.bridges_per_query must be >= 1")
+        check(
             self.judge_threshold >= 0,
             f"note.judge_threshold must be >= 0, got {self.judge_threshold}",
             "0 accepts any note; 1 needs about one new fact touching the question",
         )
         for name in ("bridge_weight", "mention_weight"):
             value = getattr(self, name)
-            _check(value >= 0, f"note.{name} must be >= 0, got {value}")
-        _check(self.judge_bridges >= 0, "note.judge_bridges must be >= 0")
-        _check(self.passage_chars >= 50, "note.passage_chars must be >= 50")
-        _check(self.note_chars >= 50, "note.note_chars must be >= 50")
-        _check(self.llm_max_tokens >= 16, "note.llm_max_tokens must be >= 16")
+            check(value >= 0, f"note.{name} must be >= 0, got {value}")
+        check(self.judge_bridges >= 0, "note.judge_bridges must be >= 0")
+        check(self.passage_chars >= 50, "note.passage_chars must be >= 50")
+        check(self.note_chars >= 50, "note.note_chars must be >= 50")
+        check(self.llm_max_tokens >= 16, "note.llm_max_tokens must be >= 16")
 
 
 __all__ = ["NOTE_POLICIES", "NoteConfig"]

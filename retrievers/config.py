@@ -1,0 +1,85 @@
+"""The ``[retrieval]`` configuration section, owned by the retrievers.
+
+:class:`RetrievalConfig` is the flat, user-facing union of the parameters of
+every registered retriever (the keys of a ``--config`` TOML file and of
+``--set KEY=VALUE``). Each retriever reads its own validated subset through
+its ``Params`` section (see :mod:`retrievers.params` and
+:mod:`retrievers.registry`); building a ``RetrievalConfig`` validates every
+one of them, so a bad value fails at once with the key named.
+
+Example:
+    >>> cfg = RetrievalConfig.from_dict({"mode": "hipporag2", "top_facts": 5})
+    >>> cfg.damping, RetrievalConfig.from_toml(cfg.to_toml()) == cfg
+    (0.5, True)
+    >>> RetrievalConfig(mode="hybird")
+    Traceback (most recent call last):
+    ...
+    hipporag.errors.ConfigError: retrieval.mode must be one of ('dense', 'hipporag1', 'hipporag2', 'hybrid'), got 'hybird'
+      how to fix: did you mean 'hybrid'?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from hipporag.config import DEFAULT_SPACY_MODEL, EMBEDDING_BACKENDS, LLMConfig
+from hipporag.sections import Section, check, suggest
+from retrievers.params import BaseParams
+
+
+@dataclass(frozen=True)
+class RetrievalConfig(Section):
+    """Every parameter of online retrieval. Validated when built; round-trips dict/TOML.
+
+    ``mode`` names a registered retriever (:func:`retrievers.registry.names`):
+    ``"dense"``, ``"hipporag1"``, ``"hipporag2"`` or ``"hybrid"`` (default);
+    each one documents its parameters in its own module. ``query_backend``
+    chooses how queries are embedded: ``"index"`` (default) uses the index's
+    ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"`` override it.
+    """
+
+    _name: ClassVar[str] = "retrieval"
+    mode: str = "hybrid"
+    damping: float = 0.5
+    top_facts: int = 5
+    link_k: int = 1
+    fusion: str = "dense_prior"
+    entity_mass: float = 0.2
+    temperature: float = 0.02
+    passage_weight: float = 0.05
+    dense_candidates: int = 50
+    rrf_k: int = 60
+    ppr_method: str = "auto"
+    ppr_eps: float = 1e-6
+    explain: bool = True
+    path_hops: int = 4
+    recognition: bool = False
+    recognition_max_facts: int = 4
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    query_backend: str = "index"
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def validate(self) -> None:
+        from retrievers import registry
+
+        check(
+            self.query_backend in ("index", *EMBEDDING_BACKENDS),
+            f"retrieval.query_backend must be 'index' or one of {EMBEDDING_BACKENDS}, "
+            f"got {self.query_backend!r}",
+            "'index' encodes queries with the backend the index was built with; "
+            "'onnx' is the fastest for single queries",
+        )
+        modes = registry.names(rankers_only=True)
+        check(
+            self.mode in modes,
+            f"retrieval.mode must be one of {modes}, got {self.mode!r}",
+            suggest(self.mode, modes),
+        )
+        for name in registry.names():
+            params = registry.spec(name).params
+            if issubclass(params, BaseParams):
+                params.from_config(self)  # each retriever validates its own keys
+
+
+__all__ = ["RetrievalConfig"]

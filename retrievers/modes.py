@@ -1,0 +1,8 @@
+"""The built-in retrievers: importing this module registers them (one line each).
+
+A new retriever is one module with a ``@register(...)``-decorated class plus
+one import line here (see :mod:`retrievers.registry`).
+"""
+
+from retrievers import dense, hipporag1, hipporag2, hybrid  # noqa: F401
+from retrievers.note import retriever as note  # noqa: F401
