@@ -88,8 +88,15 @@ class GraphState:
         con = index.connection()
         P, E, F = index.n_passages, index.n_entities, index.n_facts
         pid, pdoc = [""] * P, [""] * P
-        for i, a, b in con.execute("SELECT passage_idx, passage_id, doc_id FROM passages").fetchall():
+        doc = "doc_id" if index.format_version > 1 else "''"
+        for i, a, b in con.execute(f"SELECT passage_idx, passage_id, {doc} FROM passages").fetchall():
             pid[i], pdoc[i] = a, b
+        k = index.config.graph.synonymy_k
+        if index.format_version > 1:
+            knn = np.array(index.array("synonymy_knn"))
+            sim = np.array(index.array("synonymy_sim"))
+        else:  # version 1 kept no lists: an upgrade computes them
+            knn, sim = np.full((E, k), -1, np.int32), np.zeros((E, k), np.float32)
         rel, ftext = [""] * F, [""] * F
         for i, r, t in con.execute("SELECT fact_idx, relation, text FROM facts").fetchall():
             rel[i], ftext[i] = r, t
@@ -115,8 +122,8 @@ class GraphState:
             mentions=np.stack([men["entity_idx"], men["passage_idx"], men["n"]], 1).astype(
                 np.int64
             ),
-            syn_knn=np.array(index.array("synonymy_knn")),
-            syn_sim=np.array(index.array("synonymy_sim")),
+            syn_knn=knn,
+            syn_sim=sim,
             base=index,
         )
         return state

@@ -138,7 +138,10 @@ class IndexWriter:
                 raise IndexFormatError(
                     f"an index already exists at {t}", hint="pass overwrite=True to replace it"
                 )
-            if base.get("format_version") != FORMAT_VERSION and self.operation != "build":
+            if base.get("format_version") != FORMAT_VERSION and self.operation not in (
+                "build",
+                "upgrade",
+            ):
                 raise IndexFormatError(
                     f"{t} is a format version {base.get('format_version')} index, read-only",
                     hint=f"convert it first: hipporag upgrade {t}",
