@@ -148,10 +148,15 @@ def plan_update(
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
         by_doc.setdefault(p.document, []).append(p)
+    doc_of_id = {p.id: p.document for p in passages}
     rows_of: dict[str, list[int]] = {}
     for i, (pid, doc) in enumerate(zip(state.passage_ids, state.passage_docs, strict=True)):
-        if state.live_p[i] and (doc or pid) in by_doc:
+        if not state.live_p[i]:
+            continue
+        if (doc or pid) in by_doc:
             rows_of.setdefault(doc or pid, []).append(i)
+        elif pid in doc_of_id:  # the same passage id, now in another document
+            rows_of.setdefault(doc_of_id[pid], []).append(i)
     have: dict[int, Passage] = {}
     if index is not None and rows_of:
         all_rows = [r for rs in rows_of.values() for r in rs]
