@@ -307,6 +307,12 @@ class Index:
                         self._con = duckdb.connect(
                             str(self.file(DB_FILE)), read_only=True, config=config
                         )
+                    except duckdb.ConnectionException as err:
+                        raise IndexFormatError(
+                            f"{self.path} is already open in this process with "
+                            f"external_access={not self._external}",
+                            hint="close() the other Index first, or open both alike",
+                        ) from None
                     except duckdb.Error as err:
                         raise damaged(self.path, f"{DB_FILE} cannot be opened ({err})") from None
             cur = self._con.cursor()
