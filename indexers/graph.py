@@ -21,8 +21,7 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -76,6 +75,37 @@ def _empty_edges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
 
 
+def normalize_extraction(
+    passage: Passage, ex: Extraction, stats: Counter
+) -> tuple[Counter, list[tuple[str, str, str]]]:
+    """One passage's normalised entity mention counts and (subject, relation, object) facts.
+
+    Counts skipped triples and triples with an empty argument into ``stats``.
+    """
+    if ex.passage_id != passage.id:
+        raise InputError(
+            f"extraction for {ex.passage_id} given for passage {passage.id}",
+            hint="keep extractions in passage order",
+        )
+    stats["skipped_triples"] += ex.skipped
+    names: Counter = Counter()
+    for e in ex.entities:
+        n = normalize_entity(e)
+        if n:
+            names[n] += 1
+    facts = []
+    for t in ex.triples:
+        s, o = normalize_entity(t.subject), normalize_entity(t.object)
+        r = normalize_text(t.relation).casefold()
+        if not s or not o or not r:
+            stats["empty_arguments"] += 1
+            continue
+        names[s] += 1
+        names[o] += 1
+        facts.append((s, r, o))
+    return names, facts
+
+
 def assemble_kg(passages: Sequence[Passage], extractions: Sequence[Extraction]) -> KnowledgeGraph:
     """Merge per-passage extractions into one graph. Deterministic for the same input."""
     if len(passages) != len(extractions):
@@ -86,27 +116,7 @@ def assemble_kg(passages: Sequence[Passage], extractions: Sequence[Extraction]) 
     stats = Counter(skipped_triples=0, empty_arguments=0)
     per_passage: list[tuple[Counter, list[tuple[str, str, str]]]] = []
     for p, ex in zip(passages, extractions, strict=True):
-        if ex.passage_id != p.id:
-            raise InputError(
-                f"extraction for {ex.passage_id} given for passage {p.id}",
-                hint="keep extractions in passage order",
-            )
-        stats["skipped_triples"] += ex.skipped
-        names: Counter = Counter()
-        for e in ex.entities:
-            n = normalize_entity(e)
-            if n:
-                names[n] += 1
-        facts = []
-        for t in ex.triples:
-            s, o = normalize_entity(t.subject), normalize_entity(t.object)
-            r = normalize_text(t.relation).casefold()
-            if not s or not o or not r:
-                stats["empty_arguments"] += 1
-                continue
-            names[s] += 1
-            names[o] += 1
-            facts.append((s, r, o))
+        names, facts = normalize_extraction(p, ex, stats)
         per_passage.append((names, facts))
 
     entity_names = sorted({n for names, _ in per_passage for n in names})
@@ -139,67 +149,34 @@ def assemble_kg(passages: Sequence[Passage], extractions: Sequence[Extraction]) 
     )
 
 
-_DIGITS_RE = re.compile(r"\d+")
-
-
 def synonymy_edges(
     names: Sequence[str], vectors: np.ndarray, config: GraphConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entity pairs with cosine >= threshold among HNSW k-nearest neighbours.
 
-    Names with fewer than 3 letters or digits (initials, numbers) get no
-    synonymy edges: their embeddings are unreliable; neither do names whose
-    numbers differ ("1986" / "1987"). Returns (src, dst, cosine)
-    with src < dst, each pair once.
+    The same computation as a build's (:class:`indexers.synonymy.SynonymyLists`),
+    on a temporary HNSW index. Returns (src, dst, cosine) with src < dst.
     """
+    from hipporag.index.hnsw import new_hnsw
+    from indexers.synonymy import SynonymyLists
+
     n = len(names)
     if n < 2:
         return _empty_edges()
-    import hnswlib
-
-    eligible = np.array([sum(ch.isalnum() for ch in s) >= 3 for s in names])
-    ids = np.flatnonzero(eligible)
-    if ids.shape[0] < 2:
-        return _empty_edges()
-    vecs = np.ascontiguousarray(vectors[ids], dtype=np.float32)
-    index = hnswlib.Index(space="ip", dim=vecs.shape[1])
-    index.init_index(
-        max_elements=ids.shape[0],
-        ef_construction=config.hnsw_ef_construction,
-        M=config.hnsw_m,
-        random_seed=100,
+    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = new_hnsw(vecs.shape[1], n, config.hnsw_m, config.hnsw_ef_construction)
+    index.add_items(vecs, np.arange(n), num_threads=1)
+    lists = SynonymyLists.empty(n, config.synonymy_k)
+    lists.add(
+        index,
+        vecs,
+        names,
+        np.ones(n, dtype=bool),
+        np.arange(n),
+        threshold=config.synonymy_threshold,
+        ef=config.hnsw_ef_search,
     )
-    index.add_items(vecs, np.arange(ids.shape[0]), num_threads=1)
-    k = min(config.synonymy_k + 1, ids.shape[0])
-    index.set_ef(max(config.hnsw_ef_search, 2 * k))
-    labels, dist = index.knn_query(vecs, k=k, num_threads=1)
-    sims = 1.0 - dist
-    rows = np.repeat(np.arange(ids.shape[0]), k)
-    cols, sims = labels.ravel().astype(np.int64), sims.ravel()
-    keep = (cols != rows) & (sims >= config.synonymy_threshold)
-    a, b, w = ids[rows[keep]], ids[cols[keep]], sims[keep]
-    # Names that differ in their numbers are different things ("1986" / "1987",
-    # "Apollo 11" / "Apollo 12"), however close their embeddings.
-    numbers = [tuple(_DIGITS_RE.findall(s)) for s in names]
-    same = np.fromiter(
-        (numbers[i] == numbers[j] for i, j in zip(a.tolist(), b.tolist(), strict=True)),
-        dtype=bool,
-        count=a.shape[0],
-    )
-    a, b, w = a[same], b[same], w[same]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pairs, first = np.unique(np.stack([lo, hi], 1), axis=0, return_index=True)
-    if pairs.shape[0] == 0:
-        return _empty_edges()
-    return pairs[:, 0], pairs[:, 1], np.round(w[first].astype(np.float64), 6)
+    return lists.edges(names, vecs)
 
 
-def group_by_passage(kg: KnowledgeGraph) -> dict[int, list[int]]:
-    """passage_idx -> fact indices produced by it (for analysis and updates)."""
-    out: dict[int, list[int]] = defaultdict(list)
-    for f, p in kg.provenance.tolist():
-        out[p].append(f)
-    return dict(out)
-
-
-__all__ = ["KnowledgeGraph", "assemble_kg", "group_by_passage", "synonymy_edges"]
+__all__ = ["KnowledgeGraph", "assemble_kg", "normalize_extraction", "synonymy_edges"]

@@ -22,7 +22,22 @@ from collections.abc import Sequence
 
 from hipporag.errors import HippoRAGError
 
-COMMANDS = ("index", "info", "retrieve", "eval", "answer", "job", "export")
+COMMANDS = (
+    "index",
+    "add",
+    "delete",
+    "update",
+    "history",
+    "gc",
+    "upgrade",
+    "verify",
+    "info",
+    "retrieve",
+    "eval",
+    "answer",
+    "job",
+    "export",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,22 @@ def shared_embedder(config: EmbeddingConfig, backend: str = "index") -> Embedder
         if emb is None:
             emb = _EMBEDDERS[config] = make_embedder(config)
         return emb
+
+
+def _passages(corpus: Any) -> tuple[list[Passage], Any]:
+    """Passages (and read stats) from a corpus path or a list of passages/records/strings."""
+    from indexers.readers import passages_from_records, read_corpus
+
+    if isinstance(corpus, str | os.PathLike):
+        return read_corpus(corpus)
+    if isinstance(corpus, Sequence):
+        if corpus and all(isinstance(p, Passage) for p in corpus):
+            return list(corpus), None
+        return passages_from_records(corpus)
+    raise InputError(
+        f"corpus must be a path or a list of passages, got {type(corpus).__name__}",
+        hint='pass "corpus.json" or [{"title": ..., "text": ...}, ...]',
+    )
 
 
 def _merge(config: RetrievalConfig | None, overrides: Mapping[str, Any]) -> RetrievalConfig:
@@ -78,9 +95,17 @@ class HippoRAG:
     accepts = frozenset({"extra_seeds", "exclude", "allow"})
     """Options of :meth:`retrieve` the note loop may use (see ``SeededRetriever``)."""
 
-    def __init__(self, index_dir: str | os.PathLike[str], config: RetrievalConfig | None = None):
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str],
+        config: RetrievalConfig | None = None,
+        *,
+        auto_refresh: float | None = None,
+    ):
         self.path = Path(index_dir).absolute()
         self.config = _merge(config, {})
+        self.auto_refresh = auto_refresh
+        self._checked = time.monotonic()
         self._index: Index | None = None
         self._retriever: Any = None
         self._entity_ids: dict[str, int] | None = None
@@ -92,15 +117,22 @@ class HippoRAG:
         cls,
         index_dir: str | os.PathLike[str],
         config: RetrievalConfig | None = None,
+        *,
+        auto_refresh: float | None = None,
         **overrides: Any,
     ) -> HippoRAG:
         """Open an index; ``overrides`` replace fields of ``config`` (validated).
+
+        ``auto_refresh=N`` checks the index's commit point at most every ``N``
+        seconds before a query and moves to a newer generation when there is one
+        (off by default: an open object stays on its generation until
+        :meth:`refresh`).
 
         Raises:
             IndexFormatError: No index there, or of another format version.
             ConfigError: An unknown or invalid retrieval parameter.
         """
-        rag = cls(index_dir, _merge(config, overrides))
+        rag = cls(index_dir, _merge(config, overrides), auto_refresh=auto_refresh)
         _ = rag.index  # fail now, with a clear message, if the index is unusable
         return rag
 
@@ -121,20 +153,8 @@ class HippoRAG:
             retrieval: Retrieval parameters of the returned object.
         """
         from indexers.builder import IndexBuilder
-        from indexers.readers import passages_from_records, read_corpus
 
-        if isinstance(corpus, str | os.PathLike):
-            passages, stats = read_corpus(corpus)
-        elif isinstance(corpus, Sequence):
-            if corpus and all(isinstance(p, Passage) for p in corpus):
-                passages, stats = list(corpus), None  # type: ignore[arg-type]
-            else:
-                passages, stats = passages_from_records(corpus)
-        else:
-            raise InputError(
-                f"corpus must be a path or a list of passages, got {type(corpus).__name__}",
-                hint='pass "corpus.json" or [{"title": ..., "text": ...}, ...]',
-            )
+        passages, stats = _passages(corpus)
         IndexBuilder(config).build(
             passages, out_dir, read_stats=stats.to_dict() if stats is not None else None
         )
@@ -149,6 +169,56 @@ class HippoRAG:
                 if self._index is None:
                     self._index = Index.open(self.path)
         return self._index
+
+    # -- a living index --------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Move to the index's newest generation; True when it changed (cheap otherwise).
+
+        Queries already running finish on the generation they started on.
+        """
+        with self._lock:
+            self._checked = time.monotonic()
+            if self._index is None:
+                return False
+            new = self._index.refresh()
+            if new is self._index:
+                return False
+            self._index, self._retriever, self._entity_ids = new, None, None
+            return True
+
+    def _maybe_refresh(self) -> None:
+        if self.auto_refresh is not None and time.monotonic() - self._checked >= self.auto_refresh:
+            self.refresh()
+
+    def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = (), **kw: Any) -> Any:
+        from indexers.builder import IndexBuilder
+
+        builder = IndexBuilder(self.index.config, **kw)
+        if operation == "delete":
+            report = builder.delete(list(ids), self.path)
+        else:
+            passages, _ = _passages(corpus)
+            report = getattr(builder, operation)(passages, self.path)
+        self.refresh()
+        return report
+
+    def insert(self, corpus: Any, **components: Any) -> Any:
+        """Add passages the index does not hold (a path or a list, as for :meth:`build`).
+
+        OpenIE runs only on the new passages, and only texts the index lacks are
+        embedded. ``components`` may give ``extractor=`` / ``embedder=``.
+        Returns a :class:`~indexers.pipeline.ChangeReport` (counts added and
+        removed per table, seconds per stage, the generation committed).
+        """
+        return self._change("insert", corpus, **components)
+
+    def delete(self, ids: str | Sequence[str], **components: Any) -> Any:
+        """Remove passages by passage id or document id; unknown ids are reported."""
+        return self._change("delete", ids=[ids] if isinstance(ids, str) else list(ids), **components)
+
+    def update(self, corpus: Any, **components: Any) -> Any:
+        """Upsert by document: changed documents are replaced, unchanged ones cost nothing."""
+        return self._change("update", corpus, **components)
 
     @property
     def retriever(self) -> Any:
@@ -195,6 +265,7 @@ class HippoRAG:
         Raises:
             RetrievalError: Empty query, bad ``k``, unknown mode, bad seeds.
         """
+        self._maybe_refresh()
         return self.retriever.retrieve(
             query, k, mode=mode, extra_seeds=extra_seeds, exclude=exclude, allow=allow
         )
@@ -203,6 +274,7 @@ class HippoRAG:
         self, queries: Sequence[str], k: int = 5, mode: str | None = None, *, allow: Any = None
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for a list of queries (encoded in one batch)."""
+        self._maybe_refresh()
         return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
 
     @staticmethod

@@ -46,7 +46,7 @@ def assert_same_index(a: Index, b: Index):
 def test_real_build_round_trip(demo_index_path, demo_corpus_path, tmp_path):
     """Build with real spaCy + MiniLM, reopen: tables, arrays and counts are identical."""
     idx = Index.open(demo_index_path)
-    assert idx.meta["format_version"] == 1
+    assert idx.meta["format_version"] == 2
     assert idx.meta["embedding"] == {"model": "all-MiniLM-L6-v2", "dim": 384}
     assert idx.meta["library_versions"]["duckdb"]
     assert idx.meta["components"]["extractor"]["kind"] == "spacy"
@@ -139,12 +139,12 @@ def test_killed_build_leaves_no_half_index(tmp_path, existing):
         import os, signal, sys
         sys.path.insert(0, {ROOT!r})
         from hipporag.index import writer
-        orig = writer.IndexWriter.write_hnsw
+        orig = writer.IndexWriter.save_hnsw
         def killer(self, name, *a, **k):
             orig(self, name, *a, **k)
             if name == "entities":
                 os.kill(os.getpid(), signal.SIGKILL)
-        writer.IndexWriter.write_hnsw = killer
+        writer.IndexWriter.save_hnsw = killer
         from tests.test_index_format import fake_build
         fake_build({str(target)!r}, records=[{{"title": "N", "text": "New Text Here About Zed"}}])
         """

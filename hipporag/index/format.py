@@ -1,21 +1,32 @@
-"""The on-disk index format: a self-describing directory.
+"""The on-disk index format: a self-describing directory of immutable generations.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     INDEX_DIR/
-      meta.json            format name + version, configs, library versions, counts
-      index.duckdb         SQL tables: passages, entities, facts, fact_provenance,
-                           mentions, edges (+ views nodes, fact_edges)
-      arrays/*.npy         embeddings and graph CSR arrays, loadable with mmap
-      hnsw/*.bin           hnswlib indexes over passages, entities, facts
+      meta.json              the commit point: the current generation's manifest,
+                             replaced atomically (temp file, fsync, rename)
+      generations/N.json     every committed generation's manifest (history, gc)
+      data/gN/...            files written by generation N, never modified; a
+                             later generation references the ones it does not change
+      leases/                one small file per reader process and generation
+      write.lock             held by the one writer (holds its pid)
 
-Graph node ids: entities ``0..E-1`` (``entity_idx``), passages ``E + passage_idx``.
-Nothing is pickled. ``meta.json`` is written last; an index is complete only
-once the directory has been renamed into place (see :mod:`hipporag.index.writer`).
+A manifest names, per logical file (``index.duckdb``, ``arrays/NAME.npy``,
+``hnsw/NAME.bin``), the relative path of the file that holds it, its size
+and a blake2b checksum, plus the generation number, parent, time, operation,
+counts and configs. Graph node ids: entities ``0..E-1`` (``entity_idx``),
+passages ``E + passage_idx``. Rows of deleted passages, entities and facts stay
+in the arrays as tombstones (zero vectors, no edges, ``live`` arrays say which
+rows are alive); the DuckDB tables hold live rows only. Nothing is pickled.
+
+Format version 1 (``arrays/``, ``hnsw/`` and ``index.duckdb`` directly in the
+directory) opens read-only; ``hipporag upgrade INDEX`` converts it.
 
 Example:
     >>> FORMAT_VERSION
-    1
+    2
+    >>> generation_dir(3)
+    'data/g000003'
 """
 
 from __future__ import annotations
@@ -29,18 +40,23 @@ from typing import Any
 from hipporag.errors import IndexFormatError
 
 FORMAT_NAME = "hipporag-toolkit-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 META_FILE = "meta.json"
 DB_FILE = "index.duckdb"
 ARRAYS_DIR = "arrays"
 HNSW_DIR = "hnsw"
+DATA_DIR = "data"
+GENERATIONS_DIR = "generations"
+LEASES_DIR = "leases"
+LOCK_FILE = "write.lock"
 
 # Arrays every index holds (name -> description). Embedding rows align with
 # the idx columns of the corresponding table.
 ARRAYS = {
-    "passage_embeddings": "float32 [P, d] unit-norm passage embeddings",
-    "entity_embeddings": "float32 [E, d] unit-norm entity embeddings",
-    "fact_embeddings": "float32 [F, d] unit-norm fact embeddings",
+    "passage_embeddings": "float32 [P, d] unit-norm passage embeddings (0 for deleted rows)",
+    "entity_embeddings": "float32 [E, d] unit-norm entity embeddings (0 for deleted rows)",
+    "fact_embeddings": "float32 [F, d] unit-norm fact embeddings (0 for deleted rows)",
     "entity_n_passages": "int32 [E] number of passages mentioning each entity",
     "fact_subject": "int32 [F] entity_idx of each fact's subject",
     "fact_object": "int32 [F] entity_idx of each fact's object",
@@ -48,6 +64,15 @@ ARRAYS = {
     "graph_indices": "int32 CSR neighbour ids",
     "graph_weights": "float32 CSR edge weights",
 }
+# Arrays of format version 2 that keep a living index exact under changes.
+STATE_ARRAYS = {
+    "live_passages": "bool [P] rows that are not deleted",
+    "live_entities": "bool [E] rows that are not deleted",
+    "live_facts": "bool [F] rows that are not deleted",
+    "synonymy_knn": "int32 [E, k] each entity's k nearest synonymy candidates (-1: none)",
+    "synonymy_sim": "float32 [E, k] their cosine similarities",
+}
+LIVE_ARRAYS = {"passages": "live_passages", "entities": "live_entities", "facts": "live_facts"}
 HNSW_INDEXES = ("passages", "entities", "facts")
 EDGE_KINDS = ("fact", "passage_entity", "synonymy")
 
@@ -55,8 +80,13 @@ SCHEMA_SQL = """
 CREATE TABLE passages (
     passage_idx INTEGER PRIMARY KEY,
     passage_id  VARCHAR NOT NULL UNIQUE,
+    doc_id      VARCHAR NOT NULL,
     title       VARCHAR NOT NULL,
-    text        VARCHAR NOT NULL
+    text        VARCHAR NOT NULL,
+    metadata    JSON,
+    chunk       INTEGER NOT NULL,
+    span_start  INTEGER,
+    span_end    INTEGER
 );
 CREATE TABLE entities (
     entity_idx  INTEGER PRIMARY KEY,
@@ -88,17 +118,23 @@ CREATE TABLE edges (
 );
 """
 
+# E (the node offset of passages) is the number of entity rows, dead ones included.
 VIEWS_SQL = """
-CREATE VIEW nodes AS
+CREATE OR REPLACE VIEW nodes AS
     SELECT entity_idx AS node, 'entity' AS kind, name, entity_id AS ref FROM entities
     UNION ALL
-    SELECT passage_idx + (SELECT count(*) FROM entities), 'passage', title, passage_id
+    SELECT passage_idx + {n_entity_rows}, 'passage', title, passage_id
     FROM passages;
-CREATE VIEW fact_triples AS
+CREATE OR REPLACE VIEW fact_triples AS
     SELECT f.fact_idx, s.name AS subject, f.relation, o.name AS object, f.text
     FROM facts f JOIN entities s ON s.entity_idx = f.subject_idx
                  JOIN entities o ON o.entity_idx = f.object_idx;
 """
+
+
+def generation_dir(number: int) -> str:
+    """Relative folder of the files first written by generation ``number``."""
+    return f"{DATA_DIR}/g{number:06d}"
 
 
 def library_versions() -> dict[str, str]:
@@ -123,8 +159,51 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def parse_meta(text: str, where: Path) -> dict[str, Any]:
+    """Parse and check a manifest's JSON; raise :class:`IndexFormatError` with a fix."""
+    try:
+        meta = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise IndexFormatError(
+            f"{where} is corrupt: {err}",
+            hint="run 'hipporag verify' on the index, or rebuild it with 'hipporag index'",
+        ) from None
+    if not isinstance(meta, dict):
+        raise IndexFormatError(
+            f"{where} is corrupt: a JSON {type(meta).__name__}, not an object",
+            hint="rebuild the index with 'hipporag index'",
+        )
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexFormatError(
+            f"{where.parent} holds an index of another format ({meta.get('format')!r})",
+            hint="rebuild it with this toolkit's 'hipporag index'",
+        )
+    version = meta.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise IndexFormatError(
+            f"index {where.parent} has format version {version}; this toolkit reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
+            hint="rebuild the index with this version ('hipporag index ...'), or install "
+            "the hipporag-toolkit release that wrote it",
+        )
+    counts = meta.get("counts")
+    if not isinstance(counts, dict) or not all(
+        isinstance(counts.get(k), int) and counts[k] >= 0
+        for k in ("passages", "entities", "facts")
+    ):
+        raise IndexFormatError(
+            f"{where} is corrupt: bad or missing counts",
+            hint="run 'hipporag verify' on the index, or rebuild it with 'hipporag index'",
+        )
+    if version == 2 and not isinstance(meta.get("files"), dict):
+        raise IndexFormatError(
+            f"{where} is corrupt: no file list", hint="rebuild the index with 'hipporag index'"
+        )
+    return meta
+
+
 def read_meta(index_dir: str | Path) -> dict[str, Any]:
-    """Read and check ``meta.json``; raise :class:`IndexFormatError` with a fix."""
+    """Read and check the commit point ``meta.json`` (the current generation's manifest)."""
     root = Path(index_dir)
     meta_path = root / META_FILE
     if not root.exists():
@@ -138,44 +217,49 @@ def read_meta(index_dir: str | Path) -> dict[str, Any]:
             hint="point at a directory written by 'hipporag index', or rebuild it",
         )
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        text = meta_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
         raise IndexFormatError(
             f"{meta_path} is corrupt: {err}", hint="rebuild the index with 'hipporag index'"
         ) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise IndexFormatError(
-            f"{root} holds an index of another format ({meta.get('format')!r})",
-            hint="rebuild it with this toolkit's 'hipporag index'",
-        )
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"index {root} has format version {version}; this toolkit reads version "
-            f"{FORMAT_VERSION}",
-            hint="rebuild the index with this version ('hipporag index ...'), or install "
-            "the hipporag-toolkit release that wrote it",
-        )
-    return meta
+    return parse_meta(text, meta_path)
 
 
-def write_meta(path: Path, meta: dict[str, Any]) -> None:
-    path.write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+def dump_meta(meta: dict[str, Any]) -> str:
+    """A manifest as the JSON text written to disk."""
+    return json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def file_path(meta: dict[str, Any], logical: str) -> str | None:
+    """Relative path of a logical file (``arrays/x.npy``) in a manifest, or None."""
+    if meta.get("format_version") == 1:
+        return logical
+    entry = meta.get("files", {}).get(logical)
+    return entry["path"] if isinstance(entry, dict) else None
 
 
 __all__ = [
     "ARRAYS",
     "ARRAYS_DIR",
+    "DATA_DIR",
     "DB_FILE",
     "EDGE_KINDS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "GENERATIONS_DIR",
     "HNSW_DIR",
     "HNSW_INDEXES",
+    "LEASES_DIR",
+    "LIVE_ARRAYS",
+    "LOCK_FILE",
     "META_FILE",
     "SCHEMA_SQL",
+    "STATE_ARRAYS",
     "VIEWS_SQL",
+    "dump_meta",
+    "file_path",
+    "generation_dir",
     "library_versions",
+    "parse_meta",
     "read_meta",
-    "write_meta",
 ]

@@ -1,4 +1,9 @@
-"""Opening an index: arrays memory-mapped, SQL tables in DuckDB, HNSW loaded lazily.
+"""Opening an index: one generation, arrays memory-mapped, SQL in DuckDB, HNSW lazily.
+
+An :class:`Index` is pinned to the generation that was current when it was
+opened: writers may commit new generations meanwhile, this object keeps
+reading the files of its own (a lease keeps ``hipporag gc`` away from them).
+:meth:`Index.refresh` returns an ``Index`` on the newest generation.
 
 Example:
     >>> idx = Index.open("/tmp/demo-index")                      # doctest: +SKIP
@@ -10,8 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import threading
+import weakref
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,59 +29,139 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.errors import IndexFormatError, InputError
 from hipporag.graph import CSRGraph
-from hipporag.index.format import ARRAYS, ARRAYS_DIR, DB_FILE, HNSW_DIR, read_meta
+from hipporag.index.format import (
+    ARRAYS,
+    ARRAYS_DIR,
+    DB_FILE,
+    HNSW_DIR,
+    LIVE_ARRAYS,
+    STATE_ARRAYS,
+    file_path,
+    read_meta,
+)
+from hipporag.index.generations import drop_lease, take_lease
 from hipporag.index.lookups import IndexLookups
 from hipporag.types import Passage
 
+logger = logging.getLogger(__name__)
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
+_OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
+
+
+def damaged(path: Path, what: str) -> IndexFormatError:
+    """The error for a damaged index file, with the fix."""
+    return IndexFormatError(
+        f"index {path} is damaged: {what}",
+        hint=f"run 'hipporag verify {path}' for details; rebuild it with 'hipporag index' "
+        "or restore the directory from a backup",
+    )
 
 
 class Index(IndexLookups):
-    """A read-only view of an index directory.
+    """A read-only view of one generation of an index directory.
 
     Arrays are memory-mapped (``np.load(mmap_mode="r")``), so opening is cheap
     and several processes share pages. The DuckDB database is opened
-    read-only on first use; each thread gets its own cursor. Pickling keeps
-    only the path, so an ``Index`` can be handed to Ray tasks or web workers.
+    read-only on first use, with file system access disabled for
+    :meth:`sql` unless ``external_access=True``; each thread gets its own
+    cursor. Pickling keeps only the path, so an ``Index`` can be handed to Ray
+    tasks or web workers.
 
     Args:
         path: the index directory.
         mmap: memory-map arrays (default) or read them into RAM.
+        external_access: let :meth:`sql` read and write files (DuckDB's
+            ``enable_external_access``); off by default.
     """
 
-    def __init__(self, path: str | os.PathLike[str], mmap: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], mmap: bool = True, *, external_access: bool = False
+    ) -> None:
         self.path = Path(path).absolute()
         self.meta: dict[str, Any] = read_meta(self.path)
         self._mmap = mmap
+        self._external = external_access
         self._arrays: dict[str, np.ndarray] = {}
         self._hnsw: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self._con: Any = None
-        missing = [n for n in ARRAYS if not (self.path / ARRAYS_DIR / f"{n}.npy").is_file()]
-        if missing or not (self.path / DB_FILE).is_file():
-            raise IndexFormatError(
-                f"index {self.path} is incomplete (missing: {missing or [DB_FILE]})",
-                hint="rebuild it with 'hipporag index'",
+        self.format_version = int(self.meta["format_version"])
+        self.generation = int(self.meta.get("generation", 0))
+        self.read_only = self.format_version == 1
+        if self.read_only:
+            logger.warning(
+                "%s is a format version 1 index: it opens read-only; convert it with "
+                "'hipporag upgrade %s' to change it",
+                self.path,
+                self.path,
             )
+        self._check_files()
+        self._lease = take_lease(self.path, self.generation) if not self.read_only else None
+        _OPEN.add(self)
+
+    def _check_files(self) -> None:
+        """Every file is there with the size the manifest records (cheap: stat only)."""
+        files = self.meta.get("files", {})
+        if self.read_only:
+            missing = [n for n in ARRAYS if not (self.path / ARRAYS_DIR / f"{n}.npy").is_file()]
+            if missing or not (self.path / DB_FILE).is_file():
+                raise damaged(self.path, f"missing {missing or [DB_FILE]}")
+            sizes = {k: v for k, v in files.items() if isinstance(v, int)}
+            entries = {k: {"path": k, "size": v} for k, v in sizes.items()}
+        else:
+            entries = files
+            need = [f"{ARRAYS_DIR}/{n}.npy" for n in [*ARRAYS, *STATE_ARRAYS]] + [DB_FILE]
+            missing = [n for n in need if n not in entries]
+            if missing:
+                raise damaged(self.path, f"the manifest lists no {missing[0]}")
+        for logical, entry in entries.items():
+            p = self.path / entry["path"]
+            try:
+                size = p.stat().st_size
+            except OSError:
+                raise damaged(self.path, f"{entry['path']} is missing") from None
+            if "size" in entry and size != entry["size"]:
+                raise damaged(
+                    self.path, f"{entry['path']} has {size} bytes, the manifest says {entry['size']}"
+                )
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], mmap: bool = True) -> Index:
-        """Open an index directory (checks its format version)."""
-        return cls(path, mmap=mmap)
+    def open(
+        cls, path: str | os.PathLike[str], mmap: bool = True, *, external_access: bool = False
+    ) -> Index:
+        """Open an index directory at its current generation (checks format and sizes)."""
+        return cls(path, mmap=mmap, external_access=external_access)
+
+    def refresh(self) -> Index:
+        """This index at the newest committed generation (``self`` when nothing changed)."""
+        from hipporag.index.generations import current_generation
+
+        if current_generation(self.path) == self.generation:
+            return self
+        return Index(self.path, mmap=self._mmap, external_access=self._external)
+
+    def file(self, logical: str) -> Path:
+        """The file holding a logical part (``index.duckdb``, ``arrays/X.npy``, ...)."""
+        rel = file_path(self.meta, logical)
+        if rel is None:
+            raise damaged(self.path, f"the manifest lists no {logical}")
+        return self.path / rel
 
     # -- pickling: reference only -----------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": str(self.path), "mmap": self._mmap}
+        return {"path": str(self.path), "mmap": self._mmap, "external": self._external}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], mmap=state["mmap"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["path"], mmap=state["mmap"], external_access=state.get("external", False)
+        )
 
     def __repr__(self) -> str:
         c = self.counts
         return (
-            f"Index({str(self.path)!r}, passages={c.get('passages')}, "
-            f"entities={c.get('entities')}, facts={c.get('facts')})"
+            f"Index({str(self.path)!r}, generation={self.generation}, "
+            f"passages={c.get('passages')}, entities={c.get('entities')}, facts={c.get('facts')})"
         )
 
     # -- metadata --------------------------------------------------------
@@ -87,30 +175,61 @@ class Index(IndexLookups):
 
     @property
     def n_passages(self) -> int:
+        """Rows of the passage arrays (deleted rows included; see :meth:`live`)."""
         return int(self.meta["counts"]["passages"])
 
     @property
     def n_entities(self) -> int:
+        """Rows of the entity arrays (deleted rows included)."""
         return int(self.meta["counts"]["entities"])
 
     @property
     def n_facts(self) -> int:
+        """Rows of the fact arrays (deleted rows included)."""
         return int(self.meta["counts"]["facts"])
+
+    def live(self, table: str) -> np.ndarray:
+        """Boolean mask over the rows of ``passages``, ``entities`` or ``facts``."""
+        if table not in LIVE_ARRAYS:
+            raise InputError(f"unknown table {table!r}", hint=f"choose one of {list(LIVE_ARRAYS)}")
+        n = {"passages": self.n_passages, "entities": self.n_entities, "facts": self.n_facts}
+        if self.read_only:
+            return np.ones(n[table], dtype=bool)
+        return np.asarray(self.array(LIVE_ARRAYS[table]), dtype=bool)
 
     # -- arrays ------------------------------------------------------------
     def array(self, name: str) -> np.ndarray:
         """A named array from ``arrays/`` (memory-mapped unless ``mmap=False``)."""
         arr = self._arrays.get(name)
         if arr is None:
-            if name not in ARRAYS:
+            if name not in ARRAYS and name not in STATE_ARRAYS:
                 raise KeyError(f"unknown array {name!r}; known: {sorted(ARRAYS)}")
-            arr = np.load(
-                self.path / ARRAYS_DIR / f"{name}.npy",
-                mmap_mode="r" if self._mmap else None,
-                allow_pickle=False,
-            )
+            path = self.file(f"{ARRAYS_DIR}/{name}.npy")
+            try:
+                arr = np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as err:
+                raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
+            self._check_shape(name, arr)
             self._arrays[name] = arr
         return arr
+
+    def _check_shape(self, name: str, arr: np.ndarray) -> None:
+        rows = {
+            "passage": self.n_passages,
+            "entity": self.n_entities,
+            "fact": self.n_facts,
+            "live_passages": self.n_passages,
+            "live_entities": self.n_entities,
+            "live_facts": self.n_facts,
+            "synonymy": self.n_entities,
+            "graph_indptr": self.n_passages + self.n_entities + 1,
+        }
+        want = next((v for k, v in rows.items() if name.startswith(k)), None)
+        if want is not None and arr.shape[0] != want:
+            raise damaged(self.path, f"{name} has {arr.shape[0]} rows, the index has {want}")
+        dim = self.meta.get("embedding", {}).get("dim")
+        if name.endswith("_embeddings") and want and (arr.ndim != 2 or arr.shape[1] != dim):
+            raise damaged(self.path, f"{name} has shape {arr.shape}, embedding dim is {dim}")
 
     @property
     def passage_embeddings(self) -> np.ndarray:
@@ -126,9 +245,11 @@ class Index(IndexLookups):
 
     @cached_property
     def graph(self) -> CSRGraph:
-        return CSRGraph(
-            self.array("graph_indptr"), self.array("graph_indices"), self.array("graph_weights")
-        )
+        indptr, indices = self.array("graph_indptr"), self.array("graph_indices")
+        weights = self.array("graph_weights")
+        if indices.shape != weights.shape or (indptr.shape[0] and indptr[-1] != indices.shape[0]):
+            raise damaged(self.path, "the graph arrays disagree in length")
+        return CSRGraph(indptr, indices, weights)
 
     def passage_node(self, passage_idx: int | np.ndarray) -> int | np.ndarray:
         """Graph node id of a passage index."""
@@ -136,7 +257,11 @@ class Index(IndexLookups):
 
     # -- HNSW ----------------------------------------------------------------
     def hnsw(self, name: str) -> Any:
-        """The hnswlib index ``passages``, ``entities`` or ``facts`` (None if empty)."""
+        """The hnswlib index ``passages``, ``entities`` or ``facts`` (None if empty).
+
+        Deleted rows are marked deleted: they are never returned, and ``k`` is
+        capped at the number of live rows.
+        """
         if name in self._hnsw:
             return self._hnsw[name]
         with self._lock:
@@ -145,16 +270,29 @@ class Index(IndexLookups):
         return self._hnsw[name]
 
     def _load_hnsw(self, name: str) -> Any:
-        path = self.path / HNSW_DIR / f"{name}.bin"
+        logical = f"{HNSW_DIR}/{name}.bin"
+        if not self.read_only and logical not in self.meta["files"]:
+            return None
+        path = self.file(logical)
         if not path.is_file():
             return None
         import hnswlib
 
         dim = int(self.meta["embedding"]["dim"])
         index = hnswlib.Index(space="ip", dim=dim)
-        index.load_index(str(path))
+        try:
+            index.load_index(str(path))
+        except (RuntimeError, ValueError, MemoryError) as err:
+            raise damaged(self.path, f"{path.name} cannot be loaded ({err})") from None
         index.set_ef(int(self.meta["config"]["graph"].get("hnsw_ef_search", 64)))
-        return index
+        live = int(self.live(name).sum())
+        if index.get_current_count() != self.live(name).shape[0]:
+            raise damaged(self.path, f"{path.name} holds {index.get_current_count()} vectors")
+        if live == self.live(name).shape[0]:
+            return index
+        from hipporag.index.hnsw import LiveHNSW
+
+        return LiveHNSW(index, live)
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:
@@ -165,14 +303,31 @@ class Index(IndexLookups):
                 if self._con is None:
                     import duckdb
 
-                    self._con = duckdb.connect(str(self.path / DB_FILE), read_only=True)
+                    config = {} if self._external else {"enable_external_access": False}
+                    try:
+                        self._con = duckdb.connect(
+                            str(self.file(DB_FILE)), read_only=True, config=config
+                        )
+                    except duckdb.ConnectionException as err:
+                        raise IndexFormatError(
+                            f"{self.path} is already open in this process with "
+                            f"external_access={not self._external}",
+                            hint="close() the other Index first, or open both alike",
+                        ) from None
+                    except duckdb.Error as err:
+                        raise damaged(self.path, f"{DB_FILE} cannot be opened ({err})") from None
             cur = self._con.cursor()
             self._local.cursor = cur
         return cur
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL against the index tables; returns a polars DataFrame."""
-        return self.connection().execute(query, params or []).pl()
+        import duckdb
+
+        try:
+            return self.connection().execute(query, params or []).pl()
+        except duckdb.IOException as err:
+            raise damaged(self.path, f"{DB_FILE} cannot be read ({err})") from None
 
     def table(self, name: str) -> Any:
         """One table as a polars DataFrame (ordered by its key)."""
@@ -194,33 +349,28 @@ class Index(IndexLookups):
 
     # -- lookups used online ---------------------------------------------------
     def passages(self, idxs: list[int] | np.ndarray) -> list[Passage]:
-        """Passages by ``passage_idx``, in the order given."""
-        idxs = [int(i) for i in idxs]
-        if not idxs:
-            return []
-        rows = (
-            self.connection()
-            .execute(
-                "SELECT passage_idx, passage_id, title, text FROM passages "
-                "WHERE passage_idx IN (SELECT unnest($1::INTEGER[]))",
-                [idxs],
-            )
-            .fetchall()
-        )
-        by_idx = {r[0]: Passage(r[1], r[2], r[3]) for r in rows}
-        return [by_idx[i] for i in idxs]
+        """Passages by ``passage_idx``, in the order given (live rows only)."""
+        from hipporag.index.rows import passage_rows
+
+        return passage_rows(self, [int(i) for i in idxs])
 
     @cached_property
     def entity_names(self) -> list[str]:
-        """All entity names by ``entity_idx`` (loaded once)."""
-        rows = self.connection().execute("SELECT name FROM entities ORDER BY entity_idx")
-        return [r[0] for r in rows.fetchall()]
+        """All entity names by ``entity_idx`` (loaded once; "" for deleted rows)."""
+        return self._column("SELECT entity_idx, name FROM entities", self.n_entities)
 
     @cached_property
     def passage_ids(self) -> list[str]:
-        """All passage ids by ``passage_idx`` (loaded once)."""
-        rows = self.connection().execute("SELECT passage_id FROM passages ORDER BY passage_idx")
-        return [r[0] for r in rows.fetchall()]
+        """All passage ids by ``passage_idx`` (loaded once; "" for deleted rows)."""
+        return self._column("SELECT passage_idx, passage_id FROM passages", self.n_passages)
+
+    def _column(self, query: str, n: int) -> list[str]:
+        out = [""] * n
+        for i, v in self.connection().execute(query).fetchall():
+            if not 0 <= i < n:
+                raise damaged(self.path, f"row {i} is out of range in {DB_FILE}")
+            out[i] = v
+        return out
 
     # -- analysis and display (see hipporag.index.analysis, hipporag.display) ---
     def to_networkx(self, **kwargs: Any) -> Any:
@@ -242,10 +392,25 @@ class Index(IndexLookups):
         return index_html(self)
 
     def close(self) -> None:
+        """Close the database and give up this generation's lease."""
         if self._con is not None:
             self._con.close()
             self._con = None
         self._local = threading.local()
+        drop_lease(getattr(self, "_lease", None))
+        self._lease = None
+
+    def __del__(self) -> None:
+        try:
+            drop_lease(self._lease)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
 
-__all__ = ["TABLES", "Index"]
+@atexit.register
+def _drop_all_leases() -> None:
+    for idx in list(_OPEN):
+        drop_lease(getattr(idx, "_lease", None))
+
+
+__all__ = ["TABLES", "Index", "damaged"]

@@ -1,31 +1,38 @@
-"""Atomic index writing: build in a temporary sibling directory, then rename.
+"""Committing a generation: write new immutable files, then swap the commit point.
 
-A build that is killed or fails leaves the target untouched: either the old
-index (if there was one) or nothing. The temporary directory is removed on
-failure; a leftover from a ``kill -9`` is named ``.NAME.tmp-*`` and is swept
-by the next successful write to the same target.
+A new index is staged in a temporary sibling directory and renamed into place.
+A change to an existing index writes its new files under ``data/gN/`` and
+references the unchanged files of the parent generation; it becomes visible
+only when ``meta.json`` (the commit point) is atomically replaced. A writer
+that fails, is interrupted (SIGINT, SIGTERM) or is killed leaves the index at
+its previous generation; its files are named as ours and are swept by the
+next commit (:func:`hipporag.index.generations.sweep_orphans`).
 
 Example:
     >>> import numpy as np, tempfile, os
     >>> out = os.path.join(tempfile.mkdtemp(), "idx")
     >>> with IndexWriter(out) as w:
     ...     w.write_array("entity_n_passages", np.array([1, 2], dtype=np.int32))
-    ...     _ = w.commit({"counts": {}})
+    ...     _ = w.commit({"counts": {"passages": 0, "entities": 2, "facts": 0}})
     >>> sorted(os.listdir(out))
-    ['arrays', 'hnsw', 'index.duckdb', 'meta.json']
+    ['data', 'generations', 'meta.json']
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
-import uuid
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hipporag.errors import IndexFormatError
+from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, temp_name
 from hipporag.index.format import (
     ARRAYS_DIR,
     DB_FILE,
@@ -35,32 +42,86 @@ from hipporag.index.format import (
     META_FILE,
     SCHEMA_SQL,
     VIEWS_SQL,
+    dump_meta,
+    generation_dir,
     library_versions,
-    write_meta,
+    parse_meta,
 )
+from hipporag.index.generations import WriteLock, sweep_orphans, write_manifest
+
+CRASH_ENV = "HIPPORAG_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for tests: SIGKILL this process at the named point.
+
+    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to use it.
+    """
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def checksum(path: Path) -> str:
+    """blake2b (128 bits) of a file's bytes, as hex."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class IndexWriter:
-    """Writes one index directory atomically.
+    """Writes one generation of an index directory atomically.
 
     Args:
-        target: final path of the index directory.
-        overwrite: replace an existing *index* at ``target`` (a non-index
-            directory is never replaced).
+        target: the index directory.
+        overwrite: allow replacing the content of an existing *index* at
+            ``target`` by a new build (a non-index directory is never touched).
+        operation: recorded in the manifest (``build``, ``insert``, ...).
     """
 
-    def __init__(self, target: str | os.PathLike[str], overwrite: bool = True) -> None:
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        overwrite: bool = True,
+        *,
+        operation: str = "build",
+    ) -> None:
         self.target = Path(target).absolute()
         self.overwrite = overwrite
-        self._check_target()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.target.parent / f".{self.target.name}.tmp-{uuid.uuid4().hex[:12]}"
-        (self.tmp / ARRAYS_DIR).mkdir(parents=True)
-        (self.tmp / HNSW_DIR).mkdir()
+        self.operation = operation
+        self.base: dict[str, Any] | None = self._check_target()
+        self._lock: WriteLock | None = None
         self._db: Any = None
         self._done = False
+        self._files: dict[str, dict[str, Any]] = {}
+        self._new: set[str] = set()
+        self._old_handler: Any = None
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        if self.base is not None and self.base.get("format_version") == FORMAT_VERSION:
+            self._lock = WriteLock(self.target).acquire()
+            try:  # re-read under the lock: another writer may have committed meanwhile
+                self.base = parse_meta(
+                    (self.target / META_FILE).read_text("utf-8"), self.target / META_FILE
+                )
+                sweep_orphans(self.target, self.base)
+            except BaseException:
+                self._lock.release()
+                raise
+            self.root = self.target
+            self.generation = int(self.base["generation"]) + 1
+            self.staged = False
+        else:  # a new index (or a version-1 one being rebuilt): stage beside it
+            self.root = temp_name(self.target)
+            self.root.mkdir()
+            self.generation = 1 if self.base is None else int(self.base.get("generation", 0)) + 1
+            self.staged = True
+        self.gen_dir = generation_dir(self.generation)
+        (self.root / self.gen_dir / ARRAYS_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / self.gen_dir / HNSW_DIR).mkdir(exist_ok=True)
+        self._install_signal_handler()
 
-    def _check_target(self) -> None:
+    def _check_target(self) -> dict[str, Any] | None:
         t = self.target
         if t.exists() and not t.is_dir():
             raise IndexFormatError(f"{t} exists and is a file", hint="choose another --out path")
@@ -70,10 +131,37 @@ class IndexWriter:
                     f"{t} exists and is not a hipporag index; refusing to replace it",
                     hint="choose an empty or new --out directory",
                 )
-            if not self.overwrite:
+            from hipporag.index.format import read_meta
+
+            base = read_meta(t)
+            if not self.overwrite and self.operation == "build":
                 raise IndexFormatError(
                     f"an index already exists at {t}", hint="pass overwrite=True to replace it"
                 )
+            if base.get("format_version") != FORMAT_VERSION and self.operation not in (
+                "build",
+                "upgrade",
+            ):
+                raise IndexFormatError(
+                    f"{t} is a format version {base.get('format_version')} index, read-only",
+                    hint=f"convert it first: hipporag upgrade {t}",
+                )
+            return base
+        return None
+
+    def _install_signal_handler(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        self._old_handler = signal.signal(signal.SIGTERM, on_term)
+
+    def _restore_signal_handler(self) -> None:
+        if self._old_handler is not None:
+            signal.signal(signal.SIGTERM, self._old_handler)
+            self._old_handler = None
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> IndexWriter:
@@ -84,14 +172,38 @@ class IndexWriter:
             self.abort()
 
     # -- content ---------------------------------------------------------
-    @property
-    def db(self):
-        """A DuckDB connection to the index database being written (schema created)."""
-        if self._db is None:
-            import duckdb
+    def _path(self, logical: str) -> Path:
+        return self.root / self.gen_dir / logical
 
-            self._db = duckdb.connect(str(self.tmp / DB_FILE))
+    def _record(self, logical: str) -> None:
+        self._new.add(logical)
+        self._files[logical] = {"path": f"{self.gen_dir}/{logical}"}
+
+    def share(self, logical: str) -> None:
+        """Reference the parent generation's file for ``logical`` (unchanged content)."""
+        if self.base is None or logical not in self.base.get("files", {}):
+            raise IndexFormatError(f"nothing to share for {logical}")
+        self._files[logical] = dict(self.base["files"][logical])
+
+    def open_db(self, copy_from: Path | None = None) -> Any:
+        """The DuckDB database of this generation: a copy of ``copy_from`` or a new one."""
+        import duckdb
+
+        path = self._path(DB_FILE)
+        if copy_from is not None:
+            shutil.copyfile(copy_from, path)
+            self._db = duckdb.connect(str(path))
+        else:
+            self._db = duckdb.connect(str(path))
             self._db.execute(SCHEMA_SQL)
+        self._record(DB_FILE)
+        return self._db
+
+    @property
+    def db(self) -> Any:
+        """A DuckDB connection to the database being written (a new one by default)."""
+        if self._db is None:
+            self.open_db()
         return self._db
 
     def insert(self, table: str, data: Any) -> None:
@@ -106,7 +218,20 @@ class IndexWriter:
 
     def write_array(self, name: str, array: np.ndarray) -> None:
         """Save an array as ``arrays/NAME.npy`` (C-contiguous, mmap-able, no pickle)."""
-        np.save(self.tmp / ARRAYS_DIR / f"{name}.npy", np.ascontiguousarray(array), False)
+        path = self._path(f"{ARRAYS_DIR}/{name}.npy")
+        tmp = temp_name(path)
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(array), False)
+        os.replace(tmp, path)
+        self._record(f"{ARRAYS_DIR}/{name}.npy")
+
+    def save_hnsw(self, name: str, index: Any) -> None:
+        """Save an hnswlib index as ``hnsw/NAME.bin``."""
+        path = self._path(f"{HNSW_DIR}/{name}.bin")
+        tmp = temp_name(path)
+        index.save_index(str(tmp))
+        os.replace(tmp, path)
+        self._record(f"{HNSW_DIR}/{name}.bin")
 
     def write_hnsw(
         self, name: str, vectors: np.ndarray, *, m: int, ef_construction: int, ef_search: int
@@ -114,91 +239,81 @@ class IndexWriter:
         """Build an inner-product HNSW index over unit vectors; deterministic (one thread)."""
         if vectors.shape[0] == 0:
             return
-        import hnswlib
+        from hipporag.index.hnsw import new_hnsw
 
-        index = hnswlib.Index(space="ip", dim=int(vectors.shape[1]))
-        index.init_index(
-            max_elements=int(vectors.shape[0]),
-            ef_construction=ef_construction,
-            M=m,
-            random_seed=100,
-        )
+        index = new_hnsw(int(vectors.shape[1]), int(vectors.shape[0]), m, ef_construction)
         index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=1)
         index.set_ef(ef_search)
-        index.save_index(str(self.tmp / HNSW_DIR / f"{name}.bin"))
+        self.save_hnsw(name, index)
 
     # -- finish ----------------------------------------------------------
     def commit(self, meta: dict[str, Any]) -> Path:
-        """Write views and ``meta.json``, flush to disk and move into place."""
-        self.db.execute(VIEWS_SQL)
-        self.db.execute("CHECKPOINT")
-        self._db.close()
-        self._db = None
+        """Write views and the manifest, flush to disk, then swap the commit point."""
+        if self._db is None and not (self.base and DB_FILE in self._files):
+            self.open_db()
+        if self._db is not None:
+            e_rows = int(meta.get("counts", {}).get("entities", 0))
+            self._db.execute(VIEWS_SQL.format(n_entity_rows=e_rows))
+            self._db.execute("CHECKPOINT")
+            self._db.close()
+            self._db = None
+        crash_point("commit:before-fsync")
+        for logical in sorted(self._new):
+            path = self._path(logical)
+            fsync_file(path)
+            self._files[logical].update(size=path.stat().st_size, blake2b=checksum(path))
+        for d in {self._path(x).parent for x in self._new}:
+            fsync_dir(d)
+        fsync_dir(self.root / self.gen_dir)
         full = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "library_versions": library_versions(),
             **meta,
+            "generation": self.generation,
+            "parent": None if self.base is None else self.base.get("generation"),
+            "time": time.time(),
+            "operation": self.operation,
+            "files": dict(sorted(self._files.items())),
         }
-        full["files"] = {
-            str(p.relative_to(self.tmp)): p.stat().st_size
-            for p in sorted(self.tmp.rglob("*"))
-            if p.is_file()
-        }
-        write_meta(self.tmp / META_FILE, full)
-        _fsync_tree(self.tmp)
-        old = None
-        if self.target.exists():
-            old = self.target.parent / f".{self.target.name}.old-{uuid.uuid4().hex[:12]}"
-            os.rename(self.target, old)
-        os.rename(self.tmp, self.target)
-        _fsync_dir(self.target.parent)
+        text = dump_meta(full)
+        write_manifest(self.root, full, text)
+        crash_point("commit:before-pointer")
+        atomic_write_text(self.root / META_FILE, text)
+        if self.staged:
+            fsync_dir(self.root)
+            old = None
+            if self.target.exists() and any(self.target.iterdir()):
+                old = temp_name(self.target)
+                os.rename(self.target, old)
+            elif self.target.exists():
+                self.target.rmdir()
+            os.rename(self.root, self.target)
+            fsync_dir(self.target.parent)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         self._done = True
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        self._sweep_leftovers()
+        self._finish()
         return self.target
 
     def abort(self) -> None:
-        """Discard the temporary directory; the target is left as it was."""
+        """Discard this generation's files; the index stays at its previous generation."""
         if self._db is not None:
             try:
                 self._db.close()
             finally:
                 self._db = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.staged:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            shutil.rmtree(self.root / self.gen_dir, ignore_errors=True)
         self._done = True
+        self._finish()
 
-    def _sweep_leftovers(self) -> None:
-        """Remove leftovers of killed builds (older than 10 minutes: not a live writer's)."""
-        import time
-
-        for p in self.target.parent.glob(f".{self.target.name}.*-*"):
-            stale = time.time() - p.stat().st_mtime > 600
-            if p.is_dir() and (".old-" in p.name or (".tmp-" in p.name and stale)):
-                shutil.rmtree(p, ignore_errors=True)
+    def _finish(self) -> None:
+        self._restore_signal_handler()
+        if self._lock is not None:
+            self._lock.release()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(root: Path) -> None:
-    for p in root.rglob("*"):
-        if p.is_file():
-            with open(p, "rb+") as fh:
-                os.fsync(fh.fileno())
-    for d in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
-        _fsync_dir(d)
-
-
-__all__ = ["IndexWriter"]
+__all__ = ["CRASH_ENV", "IndexWriter", "checksum", "crash_point"]

@@ -1,10 +1,11 @@
-"""Running an index job: read, OpenIE, graph, embed, write, with per-batch checkpoints.
+"""Running an index job: read, OpenIE, graph, embed, commit, with per-batch checkpoints.
 
 OpenIE and embedding run batch by batch on the chosen executor (in-process or
 a Ray actor pool); each finished batch is checkpointed durably before the next
 result is taken. Graph assembly, text deduplication and writing stay on the
-driver and are :class:`~indexers.builder.IndexBuilder`'s own stages, so a job
-writes exactly what ``IndexBuilder.build`` would. A job that is killed and
+driver in :func:`indexers.pipeline.run_change`, the one pipeline behind
+``IndexBuilder.build`` / ``insert`` / ``update``, so a job writes exactly what
+the builder would. A job can build an index or insert into / update one. A job that is killed and
 started again with the same spec computes only the batches that are missing.
 
 Example:
@@ -28,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import IndexConfig
-from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.embedders import make_embedder
 from hipporag.errors import ConfigError, JobError
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.builder import IndexBuilder, make_extractor
-from indexers.graph import assemble_kg
+from indexers.pipeline import run_change
 from indexers.readers import ReadStats, read_corpus
 from pipelines.jobs.checkpoint import CheckpointStore, Namespace, checkpoint_status
 from pipelines.jobs.local import Executor, LocalExecutor
@@ -132,6 +133,7 @@ def run_job(
     embedder: Embedder | None = None,
     fresh: bool = False,
     on_batch: Callable[[BatchEvent], None] | None = None,
+    operation: str = "build",
 ) -> JobReport:
     """Run (or resume) an index job and write the index atomically.
 
@@ -141,6 +143,9 @@ def run_job(
         embedder: A custom embedder instead of ``spec.embedding``.
         fresh: Delete the job's checkpoints first and compute everything.
         on_batch: Called after each computed batch is checkpointed.
+        operation: ``build`` (replace the index's content), ``insert`` or
+            ``update`` (change the index at ``spec.output``; only new passages
+            are extracted and only texts the index lacks are embedded).
 
     Raises:
         InputError: The corpus or the OpenIE file is unusable (nothing is written).
@@ -151,9 +156,9 @@ def run_job(
     config = spec.index_config
     passages, read_stats = read_inputs(spec.inputs)
     drv_extractor = extractor or make_extractor(config)
-    drv_embedder = embedder or SentenceTransformerEmbedder(config.embedding)
+    drv_embedder = embedder or make_embedder(config.embedding)
     builder = IndexBuilder(config, extractor=drv_extractor, embedder=drv_embedder)
-    passages = builder.prepare(passages)
+    passages = builder.prepare(passages, allow_empty=operation != "build")
     _preflight(config, drv_extractor, custom=extractor is not None)
     builder.timings["read"] = time.perf_counter() - t_start
 
@@ -170,18 +175,20 @@ def run_job(
     counts = {"openie": StageCounts(), "embedding": StageCounts()}
     usage_run: dict[str, float] = {}
     has_usage = False
+    got: dict[str, Any] = {"headers": [], "stale": [], "workers": 0, "startup": 0.0}
     # Ray workers build their own components; in-process, the driver's are used.
     local = spec.executor.kind == "local"
+    fp_ie = openie_fingerprint(config, drv_extractor)
+    fp_em = embedding_fingerprint(drv_embedder)
+    ns_ie = store.namespace("openie", fp_ie)
+    ns_em = store.namespace("embedding", fp_em)
     try:
         with make_executor(
             spec, drv_extractor if local else extractor, drv_embedder if local else embedder
         ) as executor:
             if executor.name == "ray":
                 builder.timings["ray_start"] = executor.startup_s
-            # OpenIE ------------------------------------------------------------
-            fp_ie = openie_fingerprint(config, drv_extractor)
-            ns_ie = store.namespace("openie", fp_ie)
-            plan = plan_openie(passages, spec.executor.batch_size, fp_ie)
+            runner = _StageRunner(executor, store, counts, on_batch)
 
             def on_ie(info: dict[str, Any]) -> None:
                 nonlocal has_usage
@@ -189,59 +196,65 @@ def run_job(
                     has_usage = True
                     add_counts(usage_run, info["usage"])
 
-            runner = _StageRunner(executor, store, counts, on_batch)
-            extractions, headers = runner.run(
-                "openie",
-                ns_ie,
-                plan,
-                lambda b, data: decode_extractions(data, [passages[i].id for i in b.rows]),
-                on_ie,
-                retry=_had_failures,
+            def extract(new: list[Passage]) -> list[Extraction]:
+                plan = plan_openie(new, spec.executor.batch_size, fp_ie)
+                parts, got["headers"] = runner.run(
+                    "openie",
+                    ns_ie,
+                    plan,
+                    lambda b, data: decode_extractions(data, [new[i].id for i in b.rows]),
+                    on_ie,
+                    retry=_had_failures,
+                )
+                builder.timings["openie"] = counts["openie"].seconds
+                return [e for part in parts for e in part]
+
+            def embed(texts: list[str]) -> np.ndarray:
+                eplan = plan_embedding(texts, spec.executor.embed_batch_size, fp_em)
+                parts, _ = runner.run(
+                    "embedding",
+                    ns_em,
+                    eplan,
+                    lambda b, data: (lambda v: None if v is None else (v, {}))(
+                        decode_vectors(data, len(b.rows))
+                    ),
+                    None,
+                )
+                builder.timings["embedding"] = counts["embedding"].seconds
+                got["stale"] = store.stale_namespaces([ns_ie, ns_em])
+                return _assemble_vectors(eplan, parts, len(texts))
+
+            def meta(timings: dict[str, float]) -> dict[str, Any]:
+                ex_stats = merge_stats(got["headers"])
+                builder.extractor = _RecordedExtractor(drv_extractor, ex_stats)  # type: ignore[assignment]
+                out = builder._meta(read_stats)(timings)
+                job_meta = {
+                    "executor": spec.executor.kind,
+                    "workers": executor.workers,
+                    "spec_fingerprint": fingerprint,
+                    "batches": {k: asdict(v) for k, v in counts.items()},
+                }
+                usage_all = sum_usage(got["headers"])
+                if usage_all is not None:
+                    job_meta["llm_usage"] = usage_all
+                return {**out, "job": job_meta}
+
+            build = run_change(
+                spec.output_path,
+                config,
+                operation=operation,
+                extract=extract,
+                embed=embed,
+                meta=meta,
+                passages=passages,
+                timings=builder.timings,
             )
-            builder.timings["openie"] = counts["openie"].seconds
-            t = time.perf_counter()
-            kg = assemble_kg(passages, [e for part in extractions for e in part])
-            table = builder.texts_to_embed(passages, kg)
-            builder.timings["graph"] = time.perf_counter() - t
-            # Embedding ---------------------------------------------------------
-            fp_em = embedding_fingerprint(drv_embedder)
-            ns_em = store.namespace("embedding", fp_em)
-            eplan = plan_embedding(table.unique, spec.executor.embed_batch_size, fp_em)
-            parts, _ = runner.run(
-                "embedding",
-                ns_em,
-                eplan,
-                lambda b, data: (lambda v: None if v is None else (v, {}))(
-                    decode_vectors(data, len(b.rows))
-                ),
-                None,
-            )
-            builder.timings["embedding"] = counts["embedding"].seconds
-            vectors = _assemble_vectors(eplan, parts, len(table.unique))
-            stale = store.stale_namespaces([ns_ie, ns_em])
             workers, startup = executor.workers, executor.startup_s
     finally:
         store.close()
-    ex_stats = merge_stats(headers)
-    builder.extractor = _RecordedExtractor(drv_extractor, ex_stats)  # type: ignore[assignment]
-    usage_all = sum_usage(headers)
-    job_meta = {
-        "executor": spec.executor.kind,
-        "workers": workers,
-        "spec_fingerprint": fingerprint,
-        "batches": {k: asdict(v) for k, v in counts.items()},
-    }
-    if usage_all is not None:
-        job_meta["llm_usage"] = usage_all
-    build = builder.write(
-        spec.output_path,
-        passages,
-        kg,
-        vectors[table.rows],
-        read_stats=read_stats,
-        n_embedded=len(table.unique),
-        extra_meta={"job": job_meta},
-    )
+    ex_stats = merge_stats(got["headers"])
+    usage_all = sum_usage(got["headers"])
+    stale = got["stale"]
     kept: Path | None = store.root
     if not spec.executor.keep_checkpoints:
         store.remove()

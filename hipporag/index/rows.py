@@ -1,0 +1,58 @@
+"""Row lookups of the index tables that build :mod:`hipporag.types` objects.
+
+Example:
+    >>> _span(None, None) is None and _span(1, 4) == (1, 4)
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from hipporag.types import Passage
+
+if TYPE_CHECKING:
+    from hipporag.index.reader import Index
+
+
+def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
+    return None if start is None or end is None else (int(start), int(end))
+
+
+def _meta(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def passage_rows(index: Index, idxs: list[int]) -> list[Passage]:
+    """Passages by ``passage_idx`` in the order given; unknown (or deleted) rows raise."""
+    if not idxs:
+        return []
+    if index.format_version == 1:
+        cols = "passage_idx, passage_id, title, text, '' , NULL, 0, NULL, NULL"
+    else:
+        cols = (
+            "passage_idx, passage_id, title, text, doc_id, CAST(metadata AS VARCHAR), chunk, "
+            "span_start, span_end"
+        )
+    rows = (
+        index.connection()
+        .execute(
+            f"SELECT {cols} FROM passages WHERE passage_idx IN (SELECT unnest($1::INTEGER[]))",
+            [idxs],
+        )
+        .fetchall()
+    )
+    by_idx = {
+        r[0]: Passage(r[1], r[2], r[3], r[4], _meta(r[5]), int(r[6] or 0), _span(r[7], r[8]))
+        for r in rows
+    }
+    missing = [i for i in idxs if i not in by_idx]
+    if missing:
+        raise KeyError(f"no live passage with passage_idx {missing[0]}")
+    return [by_idx[i] for i in idxs]
+
+
+__all__ = ["passage_rows"]

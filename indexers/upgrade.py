@@ -1,0 +1,58 @@
+"""Converting a format version 1 index to version 2 (``hipporag upgrade INDEX``).
+
+The tables, vectors and extractions are kept; what version 2 adds is
+computed once: live masks (all rows live), the per-entity synonymy lists, the
+passage columns ``doc_id``, ``metadata``, ``chunk`` and spans (defaults), and
+HNSW indexes over the same vectors. The directory is replaced atomically.
+
+Example:
+    >>> upgrade("/no/such/index")                               # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hipporag.errors.IndexFormatError: no index at /no/such/index...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hipporag.errors import IndexFormatError
+from hipporag.index import Index, IndexWriter
+from indexers import changes
+from indexers.changes import Delta
+from indexers.commit import write_generation
+from indexers.state import GraphState
+
+
+def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Convert the index at ``path`` in place; returns ``{"from": 1, "to": 2, ...}``."""
+    root = Path(path).absolute()
+    old = Index.open(root)
+    if old.format_version != 1:
+        old.close()
+        return {"path": str(root), "from": old.format_version, "to": old.format_version}
+    state = GraphState.load(old)
+    state.base = None
+    d = Delta(
+        passages=old.passages(list(range(old.n_passages))),
+        passage_rows=np.arange(old.n_passages),
+        new_entities=np.arange(old.n_entities),
+        new_facts=np.arange(old.n_facts),
+    )
+    changes.update_search(state, d, old.config.graph)
+    meta = {k: v for k, v in old.meta.items() if k not in ("files", "counts", "format_version")}
+    extra = {k: v for k, v in old.counts.items() if k not in ("passages", "entities", "facts")}
+    extra.pop("edges", None)
+    old.close()
+    with IndexWriter(root, operation="upgrade") as w:
+        if not w.staged:
+            raise IndexFormatError(f"{root} changed during the upgrade", hint="run it again")
+        write_generation(w, state, d, old.config, meta=meta, extra_counts=extra)
+    return {"path": str(root), "from": 1, "to": 2}
+
+
+__all__ = ["upgrade"]

@@ -1,0 +1,27 @@
+"""``hipporag upgrade INDEX``: convert a format version 1 index to version 2.
+
+Example:
+    $ hipporag upgrade old-index
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("upgrade", help="convert an index to the current format")
+    p.add_argument("index", metavar="INDEX_DIR")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from indexers.upgrade import upgrade
+
+    out = upgrade(args.index)
+    if out["from"] == out["to"]:
+        print(f"{out['path']} is already format version {out['to']}")
+    else:
+        print(f"{out['path']}: converted format version {out['from']} to {out['to']}")
+    return 0
