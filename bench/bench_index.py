@@ -5,8 +5,8 @@ Each variant ``OPENIE/BACKEND`` runs in a fresh subprocess, so its peak RSS
 
 * ``OPENIE`` is ``gpt35`` (HippoRAG's precomputed GPT-3.5 triples) or
   ``spacy`` (the built-in extractor);
-* ``BACKEND`` is ``torch`` (:class:`~hipporag.embedding.SentenceTransformerEmbedder`)
-  or ``onnx`` (:class:`~hipporag.embedding_onnx.OnnxEmbedder`, exported once
+* ``BACKEND`` is ``torch`` (:class:`~hipporag.embedders.torch_backend.SentenceTransformerEmbedder`)
+  or ``onnx`` (:class:`~hipporag.embedders.onnx_backend.OnnxEmbedder`, exported once
   before timing starts; the one-off export time is reported separately).
 
 Variants run round-robin ``--repeat`` times (so load on a shared machine hits
@@ -74,11 +74,11 @@ def child(variant: str, out: Path, cache: str | None, profile: bool) -> dict[str
     openie, backend = parse_variant(variant)
     cfg = IndexConfig.from_dict({"openie": OPENIE[openie]})
     if backend == "onnx":
-        from hipporag.embedding_onnx import OnnxEmbedder
+        from hipporag.embedders.onnx_backend import OnnxEmbedder
 
         embedder: Any = OnnxEmbedder(cfg.embedding, cache_dir=cache)
     else:
-        from hipporag.embedding import SentenceTransformerEmbedder
+        from hipporag.embedders.torch_backend import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(cfg.embedding)
     passages, stats = read_corpus(DATA / "corpus.json")
@@ -159,7 +159,7 @@ def run_child(variant: str, out: Path, cache: str | None, profile: bool = False)
 def prepare_onnx(cache: str | None) -> float:
     """Export the model (if not cached) in a subprocess; returns its wall seconds."""
     code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from hipporag.onnx_export import ensure_artifact;"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from hipporag.embedders.onnx_export import ensure_artifact;"
         f" ensure_artifact('all-MiniLM-L6-v2', {cache!r})"
     )
     t = time.perf_counter()

@@ -134,7 +134,8 @@ def _check(cond: bool, message: str, hint: str | None = None) -> None:
         raise ConfigError(message, hint=hint)
 
 
-EMBEDDING_BACKENDS = ("torch", "onnx", "auto")
+EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "auto")
+EMBEDDING_DTYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -146,18 +147,24 @@ class EmbeddingConfig(_Section):
     any other name is passed to sentence-transformers as is.
 
     ``backend`` runs it with ``"torch"`` (sentence-transformers), ``"onnx"``
-    (onnxruntime; same vectors, see :mod:`hipporag.embedding_onnx`) or
-    ``"auto"`` (onnx when onnxruntime and onnx are installed).
+    (onnxruntime; same vectors, see :mod:`hipporag.embedders`),
+    ``"onnx-int8"`` (onnxruntime, weights dynamically quantised to int8) or
+    ``"auto"`` (onnx on a CPU when onnxruntime and onnx are installed, torch
+    on a GPU). ``device`` is ``"auto"`` (a GPU when torch sees one, else the
+    CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; ``batch_size``
+    ``None`` picks one per device; ``dtype = "float16"`` runs the model in
+    half precision on a GPU.
     """
 
     _name: ClassVar[str] = "embedding"
     model: str = DEFAULT_EMBEDDING_MODEL
-    batch_size: int = 64
-    device: str = "cpu"
+    batch_size: int | None = None
+    device: str = "auto"
     max_seq_length: int | None = None
     query_prefix: str = ""
     passage_prefix: str = ""
-    backend: str = "torch"
+    backend: str = "auto"
+    dtype: str = "float32"
 
     def validate(self) -> None:
         _check(bool(self.model.strip()), "embedding.model is empty", "name a model or a path")
@@ -166,11 +173,31 @@ class EmbeddingConfig(_Section):
             f"embedding.backend must be one of {EMBEDDING_BACKENDS}, got {self.backend!r}",
             "'onnx' needs onnxruntime and onnx; 'auto' uses them when installed",
         )
-        _check(self.batch_size >= 1, f"embedding.batch_size must be >= 1, got {self.batch_size}")
+        _check(
+            self.dtype in EMBEDDING_DTYPES,
+            f"embedding.dtype must be one of {EMBEDDING_DTYPES}, got {self.dtype!r}",
+        )
+        _check(
+            _valid_device(self.device),
+            f"embedding.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
+            "'auto' uses a GPU when one is visible",
+        )
+        _check(
+            self.batch_size is None or self.batch_size >= 1,
+            f"embedding.batch_size must be >= 1, got {self.batch_size}",
+        )
         _check(
             self.max_seq_length is None or self.max_seq_length >= 8,
             f"embedding.max_seq_length must be >= 8, got {self.max_seq_length}",
         )
+
+
+def _valid_device(device: str) -> bool:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    d = device.strip().lower()
+    if d in ("auto", "cpu", "cuda", "mps"):
+        return True
+    return d.startswith("cuda:") and d[5:].isdigit()
 
 
 @dataclass(frozen=True)
@@ -334,7 +361,9 @@ class RetrievalConfig(_Section):
     ``query_backend`` chooses how queries are embedded: ``"index"`` (default)
     uses the index's ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"``
     override it (the backends give the same vectors to 1e-5; ONNX is about twice
-    as fast for one short query on one core).
+    as fast for one short query on one core). ``query_device`` (default
+    ``"index"``: the index's ``embedding.device``) chooses where they are
+    encoded: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
 
     Example:
         >>> cfg = RetrievalConfig.from_dict({"mode": "hipporag2", "top_facts": 5})
@@ -361,6 +390,7 @@ class RetrievalConfig(_Section):
     recognition_max_facts: int = 4
     spacy_model: str = DEFAULT_SPACY_MODEL
     query_backend: str = "index"
+    query_device: str = "index"
     llm: LLMConfig = field(default_factory=LLMConfig)
 
     def validate(self) -> None:
@@ -370,6 +400,12 @@ class RetrievalConfig(_Section):
             f"got {self.query_backend!r}",
             "'index' encodes queries with the backend the index was built with; "
             "'onnx' is the fastest for single queries",
+        )
+        _check(
+            self.query_device == "index" or _valid_device(self.query_device),
+            "retrieval.query_device must be 'index', auto, cpu, cuda, cuda:N or mps, "
+            f"got {self.query_device!r}",
+            "'index' encodes queries on the device setting the index was built with",
         )
         _check(
             self.mode in RETRIEVAL_MODES,

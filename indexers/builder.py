@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from hipporag.config import IndexConfig
-from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.embedders import make_embedder
 from hipporag.errors import InputError
 from hipporag.graph import CSRGraph
 from hipporag.index.writer import IndexWriter
@@ -94,7 +94,7 @@ class IndexBuilder:
     ) -> None:
         self.config = config or IndexConfig()
         self.extractor = extractor or make_extractor(self.config)
-        self.embedder = embedder or SentenceTransformerEmbedder(self.config.embedding)
+        self.embedder = embedder or make_embedder(self.config.embedding)
         self.timings: dict[str, float] = {}
 
     # -- stages ------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import IndexConfig
-from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.embedders import make_embedder
 from hipporag.errors import ConfigError, JobError
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
@@ -151,7 +151,7 @@ def run_job(
     config = spec.index_config
     passages, read_stats = read_inputs(spec.inputs)
     drv_extractor = extractor or make_extractor(config)
-    drv_embedder = embedder or SentenceTransformerEmbedder(config.embedding)
+    drv_embedder = embedder or make_embedder(config.embedding)
     builder = IndexBuilder(config, extractor=drv_extractor, embedder=drv_embedder)
     passages = builder.prepare(passages)
     _preflight(config, drv_extractor, custom=extractor is not None)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import EmbeddingConfig, IndexConfig
-from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.embedders import make_embedder
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.builder import make_extractor
@@ -274,7 +274,7 @@ class EmbedWorker(_Worker):
 
     def __init__(self, config: EmbeddingConfig, embedder: Embedder | None = None) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self.embedder = embedder if embedder is not None else SentenceTransformerEmbedder(config)
+        self.embedder = embedder if embedder is not None else make_embedder(config)
         self.embedder.warm_up()
 
     def process(self, payload: str) -> tuple[bytes, str]:
