@@ -182,6 +182,7 @@ def quantize_artifact(target: Path, settings: dict[str, Any]) -> dict[str, Any]:
     Weights of the MatMul/Gemm nodes become int8 (per channel); activations are
     quantised on the fly (``onnxruntime.quantization.quantize_dynamic``).
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = temp_name(target / INT8_FILE)
@@ -192,6 +193,8 @@ def quantize_artifact(target: Path, settings: dict[str, Any]) -> dict[str, Any]:
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul", "Gemm"],
+            # the fused graph's contrib ops defeat shape inference; their outputs are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         fsync_file(tmp)
         os.replace(tmp, target / INT8_FILE)
