@@ -5,9 +5,12 @@ Each variant ``OPENIE/BACKEND`` runs in a fresh subprocess, so its peak RSS
 
 * ``OPENIE`` is ``gpt35`` (HippoRAG's precomputed GPT-3.5 triples) or
   ``spacy`` (the built-in extractor);
-* ``BACKEND`` is ``torch`` (:class:`~hipporag.embedding.SentenceTransformerEmbedder`)
-  or ``onnx`` (:class:`~hipporag.embedding_onnx.OnnxEmbedder`, exported once
-  before timing starts; the one-off export time is reported separately).
+* ``BACKEND`` is ``embedding.backend``: ``torch``, ``onnx`` or ``onnx-int8``
+  (the ONNX export, and its int8 copy, are made once before timing starts; the
+  one-off export time is reported separately). The builder gets its embedder
+  from the config through :func:`hipporag.embedders.make_embedder`, as
+  ``hipporag index`` does, and each run reports the backend meta.json records.
+  ``--threads N`` limits every run to N cores (``sched_setaffinity``).
 
 Variants run round-robin ``--repeat`` times (so load on a shared machine hits
 all of them alike) and the report gives medians of wall time per stage
@@ -36,12 +39,12 @@ from typing import Any
 
 T0 = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "musique100"
+DATA = Path(os.environ.get("HIPPORAG_BENCH_DATA", ROOT.parent / "shared" / "data")) / "musique100"
 OPENIE = {
     "gpt35": {"kind": "hipporag", "path": str(DATA / "openie_gpt-3.5-turbo-1106.json")},
     "spacy": {"kind": "spacy"},
 }
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 COUNT_KEYS = (
     "passages",
     "entities",
@@ -72,17 +75,13 @@ def child(variant: str, out: Path, cache: str | None, profile: bool) -> dict[str
     from indexers.readers import read_corpus
 
     openie, backend = parse_variant(variant)
-    cfg = IndexConfig.from_dict({"openie": OPENIE[openie]})
-    if backend == "onnx":
-        from hipporag.embedding_onnx import OnnxEmbedder
-
-        embedder: Any = OnnxEmbedder(cfg.embedding, cache_dir=cache)
-    else:
-        from hipporag.embedding import SentenceTransformerEmbedder
-
-        embedder = SentenceTransformerEmbedder(cfg.embedding)
+    if cache:
+        os.environ["HIPPORAG_ONNX_CACHE"] = cache
+    cfg = IndexConfig.from_dict(
+        {"openie": OPENIE[openie], "embedding": {"backend": backend, "device": "cpu"}}
+    )
     passages, stats = read_corpus(DATA / "corpus.json")
-    builder = IndexBuilder(cfg, embedder=embedder)
+    builder = IndexBuilder(cfg)
     cpu: dict[str, float] = {}
     plain_embed = builder.embed
 
@@ -111,6 +110,9 @@ def child(variant: str, out: Path, cache: str | None, profile: bool) -> dict[str
         "index_mb": round(
             sum(f.stat().st_size for f in report.path.rglob("*") if f.is_file()) / 2**20, 1
         ),
+        "embedder": {
+            k: meta["components"]["embedder"].get(k) for k in ("backend", "device", "dtype")
+        },
         "counts": {k: meta["counts"][k] for k in COUNT_KEYS}
         | {f"edges_{k}": v for k, v in meta["counts"]["edges"].items()},
     }
@@ -140,8 +142,11 @@ def _profiled(builder: Any, passages: list[Any], out: Path) -> dict[str, Any]:
     return {"variant": "profile", "timings": builder.timings, "profile": buf.getvalue()}
 
 
-def run_child(variant: str, out: Path, cache: str | None, profile: bool = False) -> dict[str, Any]:
+def run_child(
+    variant: str, out: Path, cache: str | None, profile: bool = False, threads: int | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", variant, "--out", str(out)]
+    cmd += ["--threads", str(threads)] if threads else []
     cmd += ["--onnx-cache", cache] if cache else []
     cmd += ["--profile"] if profile else []
     env = {
@@ -157,10 +162,11 @@ def run_child(variant: str, out: Path, cache: str | None, profile: bool = False)
 
 
 def prepare_onnx(cache: str | None) -> float:
-    """Export the model (if not cached) in a subprocess; returns its wall seconds."""
+    """Export the model and its int8 copy (if not cached) in a subprocess; returns wall seconds."""
     code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from hipporag.onnx_export import ensure_artifact;"
-        f" ensure_artifact('all-MiniLM-L6-v2', {cache!r})"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+        "from hipporag.embedders.onnx_export import ensure_artifact; "
+        f"ensure_artifact('all-MiniLM-L6-v2', {cache!r}, quantize=True)"
     )
     t = time.perf_counter()
     subprocess.run(
@@ -215,9 +221,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--onnx-cache", default=None, help="export cache (default: user cache)")
     parser.add_argument("--json", default=None, help="also write all runs here")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="cores per run")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
     if args.child:
         print(json.dumps(child(args.child, Path(args.out), args.onnx_cache, args.profile)))
         return
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         parse_variant(v)
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    if any(v.endswith("/onnx") for v in args.variants):
+    if any("/onnx" in v for v in args.variants):
         print(
             f"onnx export (one-off, skipped when cached): {prepare_onnx(args.onnx_cache):.1f}s",
             flush=True,
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     runs: list[dict[str, Any]] = []
     for rep in range(args.repeat):
         for v in args.variants:
-            r = run_child(v, work / v.replace("/", "-"), args.onnx_cache)
+            r = run_child(v, work / v.replace("/", "-"), args.onnx_cache, threads=args.threads)
             r["load"] = os.getloadavg()[0]
             runs.append(r)
             print(f"[{rep}] {json.dumps(r)}", flush=True)

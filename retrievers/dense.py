@@ -39,10 +39,10 @@ from retrievers.timing import Stopwatch
 
 
 def embedder_for(index: Any) -> Embedder:
-    """The embedder an index was built with (from its stored config)."""
-    from hipporag.embedders import make_embedder
+    """The embedder an index was built with (from its stored config; shared per process)."""
+    from hipporag.embedders import cached_embedder
 
-    return make_embedder(index.config.embedding)
+    return cached_embedder(index.config.embedding)
 
 
 def encode_one(embedder: Embedder, query: str) -> np.ndarray:

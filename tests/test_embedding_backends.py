@@ -53,7 +53,7 @@ def onnx_cache(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def st_embedder():
-    from hipporag.embedding import SentenceTransformerEmbedder
+    from hipporag.embedders.torch_backend import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()
     emb.warm_up()
@@ -62,7 +62,7 @@ def st_embedder():
 
 @pytest.fixture(scope="module")
 def onnx_embedder(onnx_cache):
-    from hipporag.embedding_onnx import OnnxEmbedder
+    from hipporag.embedders.onnx_backend import OnnxEmbedder
 
     emb = OnnxEmbedder(EmbeddingConfig(), cache_dir=onnx_cache)
     emb.warm_up()
@@ -97,8 +97,8 @@ def test_onnx_matches_sentence_transformers(st_embedder, onnx_embedder) -> None:
 
 @pytest.mark.slow
 def test_prefixes_and_max_seq_length_match(onnx_cache) -> None:
-    from hipporag.embedding import SentenceTransformerEmbedder
-    from hipporag.embedding_onnx import OnnxEmbedder
+    from hipporag.embedders.onnx_backend import OnnxEmbedder
+    from hipporag.embedders.torch_backend import SentenceTransformerEmbedder
 
     cfg = EmbeddingConfig(max_seq_length=16, query_prefix="query: ", passage_prefix="passage: ")
     st, ox = SentenceTransformerEmbedder(cfg), OnnxEmbedder(cfg, cache_dir=onnx_cache)
@@ -126,8 +126,8 @@ def test_pickles_as_settings_only(onnx_embedder) -> None:
 
 @pytest.mark.slow
 def test_second_construction_reuses_the_export(onnx_embedder, onnx_cache, monkeypatch) -> None:
-    import hipporag.onnx_export as ox
-    from hipporag.embedding_onnx import OnnxEmbedder
+    import hipporag.embedders.onnx_export as ox
+    from hipporag.embedders.onnx_backend import OnnxEmbedder
 
     model_file = onnx_embedder.artifact_path / ox.MODEL_FILE
     before = model_file.stat().st_mtime_ns
@@ -144,7 +144,7 @@ def test_second_construction_reuses_the_export(onnx_embedder, onnx_cache, monkey
 
 
 def test_cache_key_changes_with_the_model_files(tmp_path) -> None:
-    from hipporag.onnx_export import model_key
+    from hipporag.embedders.onnx_export import model_key
 
     (tmp_path / "config.json").write_text("{}")
     k1 = model_key("m", tmp_path)
@@ -164,7 +164,7 @@ def _hide_onnxruntime(monkeypatch) -> None:
 
 
 def test_missing_onnxruntime_is_a_clear_error(monkeypatch) -> None:
-    from hipporag.embedding_onnx import OnnxEmbedder
+    from hipporag.embedders.onnx_backend import OnnxEmbedder
 
     _hide_onnxruntime(monkeypatch)
     with pytest.raises(ConfigError) as info:
@@ -175,8 +175,8 @@ def test_missing_onnxruntime_is_a_clear_error(monkeypatch) -> None:
 
 def test_factory_picks_the_backend(monkeypatch) -> None:
     from hipporag.embedders import make_embedder
-    from hipporag.embedding import SentenceTransformerEmbedder
-    from hipporag.embedding_onnx import OnnxEmbedder
+    from hipporag.embedders.onnx_backend import OnnxEmbedder
+    from hipporag.embedders.torch_backend import SentenceTransformerEmbedder
 
     assert isinstance(make_embedder(EmbeddingConfig(backend="torch")), SentenceTransformerEmbedder)
     onnx = make_embedder(EmbeddingConfig(backend="onnx"))
@@ -197,7 +197,7 @@ def test_backend_is_validated() -> None:
 
 
 def test_token_batches_respect_the_budget() -> None:
-    from hipporag.embedding_onnx import token_batches
+    from hipporag.embedders.onnx_runner import token_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 300, size=2000)

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hipporag.config import IndexConfig
+from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.errors import HippoRAGError, JobError
 from hipporag.protocols import Embedder, Extractor
 from pipelines.jobs.spec import ExecutorConfig
@@ -74,7 +74,9 @@ class RayExecutor:
         self._embedder = embedder
         self._owns_ray = False
         t = time.perf_counter()
-        if not ray.is_initialized():
+        if ray.is_initialized():
+            check_session(executor.ray_address, _session_address())
+        else:
             quiet = logger.getEffectiveLevel() > logging.DEBUG
             kwargs: dict[str, Any] = {
                 "ignore_reinit_error": True,
@@ -111,17 +113,24 @@ class RayExecutor:
         if stage == "openie":
             fn: type = OpenIEWorker
             ctor: dict[str, Any] = {"config": self.config, "extractor": self._extractor}
+            res: dict[str, Any] = {"num_cpus": self.settings.cpus_per_worker, "size": self.workers}
         else:
             fn = EmbedWorker
             ctor = {"config": self.config.embedding, "embedder": self._embedder}
+            res = actor_resources(
+                self.config.embedding,
+                self.settings.cpus_per_worker,
+                float(ray.cluster_resources().get("GPU", 0)),
+                self.workers,
+            )
         rows = [{"key": b.key, "payload": b.payload} for b in batches]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             fn,
             fn_constructor_kwargs=ctor,
             batch_size=1,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(rows))),
-            num_cpus=self.settings.cpus_per_worker,
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(len(rows), res.pop("size")))),
+            **res,
         )
         try:
             for row in ds.iter_rows():
@@ -141,6 +150,77 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def actor_resources(
+    embedding: EmbeddingConfig, cpus_per_worker: float, cluster_gpus: float, workers: int
+) -> dict[str, Any]:
+    """Ray resources of one embedding actor, and the pool size.
+
+    An embedding device of ``cuda``/``cuda:N`` asks for one GPU per actor (so
+    Ray places the actors on GPU nodes), ``auto`` does when the cluster has
+    GPUs, ``cpu`` never does. The pool is no larger than the GPUs there are.
+
+    Example:
+        >>> from hipporag.config import EmbeddingConfig
+        >>> actor_resources(EmbeddingConfig(device="cuda"), 1.0, 4.0, 8)
+        {'num_cpus': 1.0, 'num_gpus': 1, 'size': 4}
+        >>> actor_resources(EmbeddingConfig(device="auto"), 1.0, 0.0, 8)
+        {'num_cpus': 1.0, 'size': 8}
+
+    Raises:
+        JobError: a CUDA device is configured but the cluster has no GPU.
+    """
+    device = embedding.device.strip().lower()
+    wants = device.startswith("cuda") or (device == "auto" and cluster_gpus >= 1)
+    if not wants:
+        return {"num_cpus": cpus_per_worker, "size": workers}
+    if cluster_gpus < 1:
+        raise JobError(
+            f"embedding.device = {embedding.device!r} but the Ray cluster has no GPU",
+            hint="start the Ray nodes with GPUs (ray start --num-gpus N), or set "
+            "embedding.device = 'auto' or 'cpu'",
+        )
+    return {"num_cpus": cpus_per_worker, "num_gpus": 1, "size": min(workers, int(cluster_gpus))}
+
+
+def _session_address() -> str | None:
+    """The GCS address of the Ray session this process is connected to (None if unknown)."""
+    import ray
+
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # an old Ray or a client-mode session
+        return None
+
+
+def check_session(wanted: str | None, current: str | None) -> None:
+    """Raise when ``executor.ray_address`` names another cluster than the running session's.
+
+    Example:
+        >>> check_session("127.0.0.1:6379", "127.0.0.1:6379")
+        >>> check_session(None, "10.0.0.1:6379")     # no address asked for: reuse it
+        >>> check_session("10.0.0.2:6379", "10.0.0.1:6379")
+        Traceback (most recent call last):
+        ...
+        hipporag.errors.JobError: executor.ray_address is '10.0.0.2:6379' but this process is already connected to the Ray cluster at '10.0.0.1:6379'
+          how to fix: run the job in a fresh process, call ray.shutdown() first, or set executor.ray_address to that cluster's address
+    """
+    if not wanted or wanted == "auto":
+        return
+    if current is not None and _norm(wanted) == _norm(current):
+        return
+    raise JobError(
+        f"executor.ray_address is {wanted!r} but this process is already connected to the "
+        f"Ray cluster at {current or 'an unknown address'!r}",
+        hint="run the job in a fresh process, call ray.shutdown() first, or set "
+        "executor.ray_address to that cluster's address",
+    )
+
+
+def _norm(address: str) -> str:
+    a = address.strip().removeprefix("ray://")
+    return a.replace("localhost", "127.0.0.1")
 
 
 def _worker_env() -> dict[str, str]:

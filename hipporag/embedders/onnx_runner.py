@@ -1,35 +1,27 @@
-"""An :class:`~hipporag.protocols.Embedder` on ONNX Runtime: sentence-transformers' vectors, faster.
+"""Tokenize, run and pool with onnxruntime: the engine of the ONNX backend (no torch).
 
-:class:`OnnxEmbedder` runs the model exported by :mod:`hipporag.onnx_export`
-(cached on disk; exported on first use) with onnxruntime and the model's own
-fast tokenizer, and reproduces the pooling, the ``max_seq_length`` truncation
-and the L2 normalisation of sentence-transformers: the vectors agree with
-:class:`~hipporag.embedding.SentenceTransformerEmbedder` to cosine >= 0.99999.
+:class:`OnnxRunner` reproduces sentence-transformers' pooling, its
+``max_seq_length`` truncation and its L2 normalisation on the output of an
+exported transformer (see :mod:`hipporag.embedders.onnx_export`).
 
 Texts are batched by a token budget rather than a row count: after sorting by
 token length, each batch holds as many texts as fit in ``token_budget`` padded
 tokens, so short entity names go in batches of a thousand and long passages in
-batches of a few dozen. Using a cached export needs neither torch nor
-sentence-transformers in the process.
+batches of a few dozen.
 
 Example:
-    >>> from hipporag.config import EmbeddingConfig
-    >>> emb = OnnxEmbedder(EmbeddingConfig())                 # all-MiniLM-L6-v2
-    >>> emb.encode(["Paris is in France."]).shape             # doctest: +SKIP
-    (1, 384)
+    >>> [b.tolist() for b in token_batches(np.array([3, 1, 2, 8]), budget=8)]
+    [[1, 2], [0], [3]]
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hipporag.config import EmbeddingConfig
 from hipporag.errors import ConfigError
 
 DEFAULT_TOKEN_BUDGET = 2048
@@ -80,6 +72,10 @@ class OnnxRunner:
         settings: the export's settings (pooling, max_seq_length, pad_id, inputs).
         threads: onnxruntime intra-op threads (default: the CPUs this process may use).
         max_seq_length: overrides ``settings["max_seq_length"]``.
+        device: ``"cpu"`` or a resolved ``"cuda:N"`` (onnxruntime's CUDA provider).
+
+    Raises:
+        ConfigError: a CUDA device, but this onnxruntime has no CUDA provider.
     """
 
     def __init__(
@@ -90,6 +86,7 @@ class OnnxRunner:
         *,
         threads: int | None = None,
         max_seq_length: int | None = None,
+        device: str = "cpu",
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -112,7 +109,24 @@ class OnnxRunner:
         # Without the arena, memory of the largest batch goes back to the OS afterwards
         # (same peak, lower RSS for the stages that follow; no measurable slowdown).
         so.enable_cpu_mem_arena = False
-        self.session = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ConfigError(
+                    f"embedding.backend = 'onnx' on {device}, but this onnxruntime has no "
+                    "CUDA provider",
+                    hint="pip install onnxruntime-gpu, or use backend = 'torch' (or 'auto') "
+                    "on GPUs",
+                )
+            idx = int(device.split(":")[1]) if ":" in device else 0
+            providers = [("CUDAExecutionProvider", {"device_id": idx}), "CPUExecutionProvider"]
+        elif device != "cpu":
+            raise ConfigError(
+                f"the onnx embedding backend runs on the CPU or CUDA, not {device!r}",
+                hint="use backend = 'torch' on this device",
+            )
+        self.device = device
+        self.session = ort.InferenceSession(str(model), so, providers=providers)
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
@@ -167,124 +181,4 @@ class OnnxRunner:
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
-class OnnxEmbedder:
-    """Unit-norm float32 embeddings from a sentence-transformers model, run by onnxruntime.
-
-    The export is loaded (or made, once, into ``cache_dir``) lazily on first
-    use or :meth:`warm_up`. Objects pickle as their settings only.
-
-    Args:
-        config: model name/path, prefixes, ``max_seq_length`` override.
-        cache_dir: where exports are kept (default
-            :func:`hipporag.onnx_export.default_cache_dir`).
-        threads: onnxruntime intra-op threads (default: all usable CPUs).
-        token_budget: padded tokens per batch.
-        fallback: on a model the onnx backend cannot reproduce, use
-            :class:`~hipporag.embedding.SentenceTransformerEmbedder` instead of
-            raising (what ``backend = "auto"`` does).
-
-    Raises:
-        ConfigError: onnxruntime, onnx or tokenizers is not installed.
-    """
-
-    def __init__(
-        self,
-        config: EmbeddingConfig | None = None,
-        *,
-        cache_dir: str | os.PathLike[str] | None = None,
-        threads: int | None = None,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-        fallback: bool = False,
-    ) -> None:
-        require_onnxruntime()
-        self.config = config or EmbeddingConfig()
-        self.cache_dir = str(cache_dir) if cache_dir is not None else None
-        self.threads = threads
-        self.token_budget = int(token_budget)
-        self.fallback = fallback
-        self.artifact_path: Path | None = None
-        self._runner: OnnxRunner | None = None
-        self._delegate: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.config.model
-
-    @property
-    def dim(self) -> int:
-        self.warm_up()
-        if self._delegate is not None:
-            return int(self._delegate.dim)
-        assert self._runner is not None
-        return int(self._runner.settings["dim"])
-
-    def warm_up(self) -> None:
-        if self._runner is not None or self._delegate is not None:
-            return
-        with self._lock:
-            if self._runner is not None or self._delegate is not None:
-                return
-            from hipporag.onnx_export import ensure_artifact
-
-            try:
-                art = ensure_artifact(self.config.model, self.cache_dir)
-            except ConfigError:
-                if not self.fallback:
-                    raise
-                from hipporag.embedding import SentenceTransformerEmbedder
-
-                self._delegate = SentenceTransformerEmbedder(self.config)
-                return
-            self.artifact_path = art.path
-            self._runner = OnnxRunner(
-                art.model_file,
-                art.tokenizer_file,
-                art.settings,
-                threads=self.threads,
-                max_seq_length=self.config.max_seq_length,
-            )
-
-    def encode(
-        self, texts: Sequence[str], *, is_query: bool = False, batch_size: int | None = None
-    ) -> np.ndarray:
-        """Encode texts; returns ``(len(texts), dim)`` float32, rows L2-normalised.
-
-        ``batch_size`` caps the rows per batch (batches are sized by tokens).
-        """
-        self.warm_up()
-        if self._delegate is not None:
-            return self._delegate.encode(texts, is_query=is_query, batch_size=batch_size)
-        runner = self._runner
-        assert runner is not None
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = runner.settings.get("prompt", "") + (
-            self.config.query_prefix if is_query else self.config.passage_prefix
-        )
-        items = [prefix + t for t in texts] if prefix else list(texts)
-        return runner.embed(items, token_budget=self.token_budget, max_rows=batch_size or MAX_ROWS)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        """Encode one query (with ``query_prefix``); returns a ``(dim,)`` float32 unit vector."""
-        return self.encode([text], is_query=True)[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        if self._delegate is not None:
-            return self._delegate.to_dict()
-        return {"kind": "onnx", **self.config.to_dict()}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "config": self.config,
-            "cache_dir": self.cache_dir,
-            "threads": self.threads,
-            "token_budget": self.token_budget,
-            "fallback": self.fallback,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state.pop("config"), **state)  # type: ignore[misc]
-
-
-__all__ = ["OnnxEmbedder", "OnnxRunner", "require_onnxruntime", "token_batches"]
+__all__ = ["DEFAULT_TOKEN_BUDGET", "MAX_ROWS", "OnnxRunner", "require_onnxruntime", "token_batches"]

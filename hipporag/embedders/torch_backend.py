@@ -1,12 +1,15 @@
-"""The default :class:`~hipporag.protocols.Embedder`: sentence-transformers.
+"""The torch backend: sentence-transformers on a CPU, a CUDA GPU or Apple's MPS.
 
 Example:
-    >>> emb = SentenceTransformerEmbedder()          # all-MiniLM-L6-v2, offline
+    >>> from hipporag.config import EmbeddingConfig
+    >>> emb = SentenceTransformerEmbedder(EmbeddingConfig(device="cpu"))  # MiniLM, offline
     >>> vecs = emb.encode(["Paris is in France."])
     >>> vecs.shape
     (1, 384)
     >>> emb.encode_query("Where is Paris?").shape   # fast path for one query
     (384,)
+    >>> {k: emb.to_dict()[k] for k in ("backend", "device", "dtype")}
+    {'backend': 'torch', 'device': 'cpu', 'dtype': 'float32'}
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import EmbeddingConfig
+from hipporag.embedders.device import default_batch_size, resolve_device, resolve_dtype
 
 
 class SentenceTransformerEmbedder:
@@ -26,12 +30,24 @@ class SentenceTransformerEmbedder:
     The model loads lazily on first use (or :meth:`warm_up`). Objects pickle
     as their config only, so they are cheap to send to Ray workers.
 
+    The device and precision are resolved when the object is made (an
+    explicit ``"cuda"`` on a machine without one fails here, not later).
+
     Args:
-        config: model name/path, batch size, device, optional prefixes.
+        config: model name/path, batch size, device, dtype, optional prefixes.
+        device: overrides ``config.device`` (e.g. a query device).
+
+    Raises:
+        ConfigError: the configured device is not available.
     """
 
-    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+    def __init__(self, config: EmbeddingConfig | None = None, *, device: str | None = None) -> None:
         self.config = config or EmbeddingConfig()
+        spec = device or self.config.device
+        self.device = resolve_device(spec)
+        self.dtype = resolve_dtype(self.config.dtype, self.device, explicit_device=spec != "auto")
+        self.batch_size = self.config.batch_size or default_batch_size("torch", self.device)
+        self._device_spec = device
         self._model: Any = None
         self._fast: tuple[Any, Any, int] | bool | None = False  # False: not probed yet
         self._lock = threading.Lock()
@@ -53,9 +69,9 @@ class SentenceTransformerEmbedder:
             return
         with self._lock:
             if self._model is None:
-                from hipporag.models import load_sentence_transformer
+                from hipporag.embedders.loading import load_sentence_transformer
 
-                model = load_sentence_transformer(self.config.model, self.config.device)
+                model = load_sentence_transformer(self.config.model, self.device, self.dtype)
                 if self.config.max_seq_length:
                     model.max_seq_length = self.config.max_seq_length
                 self._model = model
@@ -71,12 +87,15 @@ class SentenceTransformerEmbedder:
         items = [prefix + t for t in texts] if prefix else list(texts)
         vecs = self._model.encode(
             items,
-            batch_size=batch_size or self.config.batch_size,
+            batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if self.dtype != "float32":  # re-normalise after the cast from half precision
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return vecs
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query; returns a ``(dim,)`` float32 unit vector.
@@ -101,12 +120,14 @@ class SentenceTransformerEmbedder:
             max_length=max_len,
             return_tensors="pt",
         )
+        if self.device != "cpu":
+            enc = {k: v.to(self.device) for k, v in enc.items()}
         with torch.inference_mode():
-            hidden = model(**enc).last_hidden_state[0]
+            hidden = model(**enc).last_hidden_state[0].float()
             mask = enc["attention_mask"][0].to(hidden.dtype).unsqueeze(-1)
             pooled = (hidden * mask).sum(0) / mask.sum().clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=0)
-        return np.ascontiguousarray(pooled.numpy(), dtype=np.float32)
+        return np.ascontiguousarray(pooled.cpu().numpy(), dtype=np.float32)
 
     def _fast_path(self) -> tuple[Any, Any, int] | None:
         """(tokenizer, transformer, max length) if the model is transformer + mean pooling."""
@@ -142,13 +163,22 @@ class SentenceTransformerEmbedder:
         return fast
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "sentence-transformers", **self.config.to_dict()}
+        """The config plus what actually runs: ``backend``, ``device``, ``dtype``, ``batch_size``."""
+        return {
+            "kind": "sentence-transformers",
+            **self.config.to_dict(),
+            "backend": "torch",
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": self.batch_size,
+        }
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config}
+        # the device is resolved again where the object lands (a Ray worker's GPU)
+        return {"config": self.config, "device": self._device_spec}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["config"])  # type: ignore[misc]
+        self.__init__(state["config"], device=state.get("device"))  # type: ignore[misc]
 
 
 __all__ = ["SentenceTransformerEmbedder"]
