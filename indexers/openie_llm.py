@@ -31,7 +31,8 @@ from typing import Any
 
 from hipporag.config import LLMConfig
 from hipporag.errors import ConfigError, ExtractionError, LLMError
-from hipporag.llm.jsonparse import ModelOutputError, parse_json
+from hipporag.errors import ModelOutputError
+from hipporag.llm.jsonparse import parse_json
 from hipporag.protocols import LLM
 from hipporag.text import normalize_entity, normalize_text
 from hipporag.types import Extraction, Passage, Triple
