@@ -331,4 +331,11 @@ class LLMCache:
         return f"LLMCache({str(self.directory)!r})"
 
 
-__all__ = ["DB_NAME", "KEY_VERSION", "SECRET_NAME", "CachedResponse", "LLMCache", "default_cache_dir"]
+__all__ = [
+    "DB_NAME",
+    "KEY_VERSION",
+    "SECRET_NAME",
+    "CachedResponse",
+    "LLMCache",
+    "default_cache_dir",
+]

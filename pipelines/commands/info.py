@@ -14,6 +14,7 @@ from typing import Any
 
 from hipporag.config import IndexConfig
 from hipporag.index import Index
+from pipelines.termsafe import printable
 
 
 def register(subparsers: Any) -> None:
@@ -90,5 +91,5 @@ def render(d: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     d = describe(args.index)
-    print(json.dumps(d, indent=2, sort_keys=True) if args.json else render(d))
+    print(json.dumps(d, indent=2, sort_keys=True) if args.json else printable(render(d)))
     return 0

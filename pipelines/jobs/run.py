@@ -43,6 +43,7 @@ from pipelines.jobs.report import (
     JobReport,
     StageCounts,
     add_counts,
+    check_failure_share,
     merge_stats,
     sum_usage,
 )
@@ -132,6 +133,7 @@ def run_job(
     embedder: Embedder | None = None,
     fresh: bool = False,
     on_batch: Callable[[BatchEvent], None] | None = None,
+    max_failed_share: float | None = None,
 ) -> JobReport:
     """Run (or resume) an index job and write the index atomically.
 
@@ -141,6 +143,9 @@ def run_job(
         embedder: A custom embedder instead of ``spec.embedding``.
         fresh: Delete the job's checkpoints first and compute everything.
         on_batch: Called after each computed batch is checkpointed.
+        max_failed_share: Refuse to write the index when a larger share of the
+            passages failed extraction (the CLI passes ``executor.max_failed_share``);
+            None writes it whatever failed and only reports the failures.
 
     Raises:
         InputError: The corpus or the OpenIE file is unusable (nothing is written).
@@ -199,6 +204,7 @@ def run_job(
                 retry=_had_failures,
             )
             builder.timings["openie"] = counts["openie"].seconds
+            check_failure_share(merge_stats(headers), max_failed_share)
             t = time.perf_counter()
             kg = assemble_kg(passages, [e for part in extractions for e in part])
             table = builder.texts_to_embed(passages, kg)
@@ -243,8 +249,7 @@ def run_job(
         extra_meta={"job": job_meta},
     )
     kept: Path | None = store.root
-    if not spec.executor.keep_checkpoints:
-        store.remove()
+    if not spec.executor.keep_checkpoints and store.remove():
         kept = None
     return JobReport(
         build=build,
@@ -363,7 +368,8 @@ def _had_failures(data: bytes) -> bool:
     """True for an OpenIE batch whose extractor reported failed passages (LLM errors)."""
     try:
         header = json.loads(data.split(b"\n", 1)[0])
-        return int(header["info"]["stats"].get("failed_passages", 0)) > 0
+        stats = header["info"]["stats"]
+        return int(stats.get("failed_passages", 0)) + int(stats.get("malformed_passages", 0)) > 0
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
 
