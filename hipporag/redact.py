@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -56,4 +57,63 @@ def redact_url(url: str) -> str:
         return MASK
 
 
-__all__ = ["MASK", "redact_url"]
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[\w.-]*(?:key|token|secret|passw|pwd|auth|sig|credential|session)[\w.-]*)="
+    r"(?P<value>[^&\s\"']+)",
+    re.IGNORECASE,
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask URL credentials and secret-looking ``name=value`` pairs anywhere in ``text``.
+
+    Example:
+        >>> redact_text("POST http://u:p@h/v1/?api_key=abc done")
+        'POST http://***@h/v1/?api_key=*** done'
+    """
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('name')}={MASK}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that applies :func:`redact_text` to every record it sees.
+
+    Example:
+        >>> log = logging.getLogger("hipporag.redact.example")
+        >>> log.addFilter(RedactingFilter())
+        >>> rec = log.makeRecord(log.name, logging.INFO, "", 0, "to %s", ("http://a:b@h",), None)
+        >>> RedactingFilter().filter(rec), rec.getMessage()
+        (True, 'to http://***@h')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business
+            return True
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_HTTP_LOGGERS = ("httpx", "httpx2", "openai", "openai._base_client", "urllib3.connectionpool")
+_installed = False
+
+
+def protect_http_logs() -> None:
+    """Attach a :class:`RedactingFilter` to the loggers of the HTTP libraries (once).
+
+    httpx logs every request URL at INFO, credentials included; this keeps them
+    out of any log the application configures.
+    """
+    global _installed
+    if _installed:
+        return
+    for name in _HTTP_LOGGERS:
+        logging.getLogger(name).addFilter(RedactingFilter())
+    _installed = True
+
+
+__all__ = ["MASK", "RedactingFilter", "protect_http_logs", "redact_text", "redact_url"]

@@ -162,7 +162,16 @@ def _main(argv: list[str]) -> int:
     level = logging.ERROR if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("hipporag").setLevel(level)
-    for noisy in ("sentence_transformers", "transformers", "httpx", "httpx2", "filelock"):
+    for noisy in (
+        "sentence_transformers",
+        "transformers",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "httpcore2",
+        "openai",
+        "filelock",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not getattr(args, "func", None):

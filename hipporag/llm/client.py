@@ -41,7 +41,7 @@ from typing import Any
 from hipporag.config import LLMConfig
 from hipporag.errors import LLMError
 from hipporag.llm.cache import LLMCache
-from hipporag.redact import redact_url
+from hipporag.redact import protect_http_logs, redact_url
 
 DUMMY_API_KEY = "sk-no-key-required"
 """Sent when the API-key variable is unset; local servers ignore the key."""
@@ -149,6 +149,7 @@ class OpenAIChatLLM:
         self._stats = UsageStats()
         self._identity: Any = _UNFETCHED
         self._url = redact_url(config.base_url)
+        protect_http_logs()
 
     def chat(
         self,
