@@ -53,7 +53,15 @@ class ExtractionError(HippoRAGError):
 
 
 class LLMError(HippoRAGError):
-    """An OpenAI-compatible LLM endpoint failed, timed out or answered unusably."""
+    """An OpenAI-compatible LLM endpoint failed, timed out or answered unusably.
+
+    Attributes:
+        transient: True when retries ran out on an error that may pass (HTTP 5xx,
+            408, 429, a timeout, a malformed reply); False when asking again cannot
+            help (no server at the URL, a wrong key or model, a rejected request).
+    """
+
+    transient: bool = False
 
 
 class ModelOutputError(LLMError):

@@ -179,7 +179,11 @@ class LLMOpenIE:
         max_triples: Upper bound on triples per passage asked of the server.
 
     A single failing passage gives an empty :class:`Extraction` and is counted
-    in :attr:`stats`; only when every passage fails is :class:`ExtractionError` raised.
+    in :attr:`stats`. :class:`ExtractionError` is raised only when every passage
+    of a call failed and none of the errors may pass by itself (no server at the
+    URL, a wrong key or model): transient failures (HTTP 5xx, timeouts, malformed
+    replies) are counted, and the caller decides (a job refuses to write the
+    index above ``executor.max_failed_share``).
 
     Example:
         >>> from hipporag.config import LLMConfig
@@ -243,8 +247,8 @@ class LLMOpenIE:
         """One :class:`Extraction` per passage, in order.
 
         Raises:
-            ExtractionError: Every passage failed with an LLM error (server down,
-                wrong model name, ...).
+            ExtractionError: Every passage failed with an LLM error that retrying
+                cannot fix (no server at the URL, a wrong model name, ...).
         """
         todo = [i for i, p in enumerate(passages) if p.content.strip()]
         out = [Extraction(p.id) for p in passages]
@@ -289,7 +293,8 @@ class LLMOpenIE:
             triples, skipped = got
             out[i] = Extraction(passages[i].id, entities[i], triples, skipped)
         self._add(failed_passages=len(failed), malformed_passages=len(malformed - set(failed)))
-        if todo and len(failed) == len(todo):
+        transient = any(getattr(e, "transient", False) for e in failed.values())
+        if todo and len(failed) == len(todo) and not transient:
             first = failed[todo[0]]
             raise ExtractionError(
                 f"LLM OpenIE failed for all {len(todo)} passages; first error: {first.message}",

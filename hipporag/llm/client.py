@@ -379,13 +379,14 @@ class OpenAIChatLLM:
                 else:
                     raise _fatal(err, self.config, self._url) from err
             except openai.APIConnectionError as err:  # includes APITimeoutError
-                attempt = self._backoff(attempt, err, None)
+                transient = isinstance(err, openai.APITimeoutError)
+                attempt = self._backoff(attempt, err, None, transient=transient)
             except (_MalformedReply, openai.OpenAIError, ValueError, TypeError) as err:
                 # HTTP 200 that is no chat completion (HTML, bad JSON, wrong shapes):
                 # often a proxy or a server in trouble, so retried like a 5xx.
                 bad = err if isinstance(err, _MalformedReply) else _MalformedReply(_describe(err))
                 self._count(malformed_replies=1)
-                attempt = self._backoff(attempt, bad, None, hint=_HINT_ENDPOINT)
+                attempt = self._backoff(attempt, bad, None, hint=_HINT_ENDPOINT, transient=True)
         if wants_format:
             with self._lock:
                 self._format_level = max(self._format_level, level)
@@ -419,14 +420,17 @@ class OpenAIChatLLM:
         retry_after: float | None,
         *,
         hint: str = _HINT_SERVER,
+        transient: bool = True,
     ) -> int:
         """Sleep before the next attempt, or raise when retries are used up."""
         if attempt >= self.config.max_retries:
-            raise LLMError(
+            failure = LLMError(
                 f"LLM request to {self._url} (model {self.config.model!r}) "
                 f"failed after {attempt + 1} attempts: {_describe(err)}",
                 hint=hint,
-            ) from err
+            )
+            failure.transient = transient
+            raise failure from err
         base, cap = self._delays["retry_base_delay"], self._delays["retry_max_delay"]
         delay = min(cap, base * (2**attempt)) * random.uniform(0.5, 1.5)
         if retry_after is not None:

@@ -71,9 +71,7 @@ def test_planted_or_edited_entries_are_ignored_and_counted(server, tmp_path, tam
     elif tamper == "planted_row":
         key = db.execute(f"SELECT key FROM {TABLE}").fetchone()[0]
         db.execute(f"DELETE FROM {TABLE}")
-        db.execute(
-            f"INSERT INTO {TABLE} VALUES (?, 'planted', 0, 0, '', 0, ?)", (key, "0" * 64)
-        )
+        db.execute(f"INSERT INTO {TABLE} VALUES (?, 'planted', 0, 0, '', 0, ?)", (key, "0" * 64))
     db.commit()
     db.close()
     if tamper == "foreign_db":  # another cache's secret: its checksums do not verify here

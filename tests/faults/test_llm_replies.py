@@ -108,12 +108,23 @@ def test_malformed_replies_fail_passages_not_the_run(server, kind):
     assert len(server.requests) <= 3 * 2 + 2  # bounded
 
 
-def test_every_passage_malformed_reply_is_one_clear_error(server):
+def test_a_batch_of_only_malformed_replies_is_counted_not_fatal(server):
     server.responder = lambda body: MALFORMED["html"]
     ie = LLMOpenIE(make_llm(server.url, max_retries=0))
+    out = ie.extract([Passage.from_text("", "A."), Passage.from_text("", "B.")])
+    assert [e.triples for e in out] == [[], []] and ie.stats.failed_passages == 2
+
+
+def test_no_server_at_the_url_is_one_clear_error():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ie = LLMOpenIE(make_llm(f"http://127.0.0.1:{port}/v1", max_retries=0))
     with pytest.raises(ExtractionError, match="all 2 passages") as info:
         ie.extract([Passage.from_text("", "A."), Passage.from_text("", "B.")])
-    assert "OpenAI-compatible" in (info.value.hint or "")
+    assert "server is running" in (info.value.hint or "")
 
 
 def test_http_400_context_length_is_not_retried_at_other_formats(server):
@@ -226,4 +237,3 @@ def test_triples_grounded_through_the_entity_list_are_kept(server):
     ie = LLMOpenIE(make_llm(server.url))
     [ex] = ie.extract([Passage.from_text("US", "The capital of the U.S. is a district.")])
     assert len(ex.triples) == 1 and ie.stats.ungrounded_triples == 0
-
