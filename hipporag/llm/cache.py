@@ -260,19 +260,18 @@ class LLMCache:
             >>> LLMCache(tempfile.mkdtemp()).info()["entries"]
             0
         """
-        conn = self._conn()
-        rows = conn.execute(
+        rows = self._conn().execute(
             f"SELECT key, text, prompt_tokens, completion_tokens, mac FROM {TABLE}"
-        ).fetchall()
-        bad = sum(
-            not (isinstance(r[1], str) and isinstance(r[2], int) and isinstance(r[3], int))
-            or not hmac.compare_digest(str(r[4]), self._mac(r[0], r[1], r[2], r[3]))
-            for r in rows
         )
+        n = bad = 0
+        for r in rows:  # streamed: a large cache is not loaded at once
+            n += 1
+            ok = isinstance(r[1], str) and isinstance(r[2], int) and isinstance(r[3], int)
+            bad += not ok or not hmac.compare_digest(str(r[4]), self._mac(*r[:4]))
         files = [Path(f"{self.path}{s}") for s in ("", "-wal", "-shm")]
         return {
             "path": str(self.path),
-            "entries": len(rows),
+            "entries": n,
             "invalid_entries": int(bad),
             "bytes": sum(f.stat().st_size for f in files if f.exists()),
             "mode": oct(self.path.stat().st_mode & 0o777),

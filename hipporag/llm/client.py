@@ -533,6 +533,8 @@ def _retry_after(err: Any) -> float | None:
 
 
 def _describe(err: Exception) -> str:
+    if isinstance(err, _MalformedReply):
+        return f"HTTP 200 but not a chat completion: {err}"
     status, name = getattr(err, "status_code", None), type(err).__name__
     return f"HTTP {status} ({name}): {err}" if status else f"{name}: {err}"
 
