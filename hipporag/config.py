@@ -19,8 +19,9 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from hipporag.redact import redact_url
 from hipporag.sections import Section, check
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -137,6 +138,12 @@ class LLMConfig(_Section):
         _check(self.timeout_s > 0, "llm.timeout_s must be > 0")
         _check(self.max_retries >= 0, "llm.max_retries must be >= 0")
         _check(self.concurrency >= 1, "llm.concurrency must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As for every section, but credentials in ``base_url`` are masked (never stored)."""
+        out = super().to_dict()
+        out["base_url"] = redact_url(self.base_url)
+        return out
 
 
 OPENIE_KINDS = ("spacy", "hipporag", "llm")

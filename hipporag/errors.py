@@ -53,7 +53,27 @@ class ExtractionError(HippoRAGError):
 
 
 class LLMError(HippoRAGError):
-    """An OpenAI-compatible LLM endpoint failed, timed out or answered unusably."""
+    """An OpenAI-compatible LLM endpoint failed, timed out or answered unusably.
+
+    Attributes:
+        transient: True when retries ran out on an error that may pass (HTTP 5xx,
+            408, 429, a timeout, a malformed reply); False when asking again cannot
+            help (no server at the URL, a wrong key or model, a rejected request).
+    """
+
+    transient: bool = False
+
+
+class ModelOutputError(LLMError):
+    """The model answered, but not with a usable JSON object (or not of the asked shape).
+
+    Attributes:
+        text: The raw model output (possibly long); kept for logging.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, text: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.text = text
 
 
 class RetrievalError(HippoRAGError, ValueError):
@@ -72,5 +92,6 @@ __all__ = [
     "InputError",
     "JobError",
     "LLMError",
+    "ModelOutputError",
     "RetrievalError",
 ]

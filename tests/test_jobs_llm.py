@@ -23,7 +23,7 @@ def server():
 
     def respond(body):
         last = body["messages"][-1]["content"]
-        if any(f"Passage:\n{t}\n" in last for t in s.failing):
+        if any(f"<passage>\n{t}\n" in last for t in s.failing):
             return ("status", 500)
         if "Named entities:" in last:
             return ("ok", json.dumps({"triples": [["Paris", "capital of", "France"]]}))

@@ -3,12 +3,18 @@
 What it adds over a bare ``openai`` client:
 
 * retries with exponential backoff and jitter on timeouts, connection errors,
-  HTTP 408, 429 and 5xx; never on other 4xx;
+  HTTP 408, 429 and 5xx, and on replies that are not a chat completion at all
+  (an HTML page with HTTP 200, ``choices`` that is not a list, null content);
+  never on other 4xx (a 400 is a format rejection only when it says so);
 * structured output: a JSON schema is sent as ``response_format`` and, if the
   server rejects that, the client steps down through :data:`FORMAT_MODES`
   (``json_object`` with the schema attached, as llama-cpp-python understands
   it; plain ``json_object``; nothing) and remembers the first form that works;
-* a persistent response cache (:class:`~hipporag.llm.cache.LLMCache`);
+* a persistent response cache (:class:`~hipporag.llm.cache.LLMCache`) whose
+  keys include the model's identity as the server reports it (``/v1/models``),
+  and :meth:`OpenAIChatLLM.forget` for answers the caller found unusable;
+* no secret in anything it writes or raises: ``base_url`` is shown through
+  :func:`~hipporag.redact.redact_url`;
 * bounded concurrency, a thread-pool :meth:`OpenAIChatLLM.chat_many`, and
   usage accounting (calls, cache hits, tokens, retries, failures, cost).
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +41,7 @@ from typing import Any
 from hipporag.config import LLMConfig
 from hipporag.errors import LLMError
 from hipporag.llm.cache import LLMCache
+from hipporag.redact import protect_http_logs, redact_url
 
 DUMMY_API_KEY = "sk-no-key-required"
 """Sent when the API-key variable is unset; local servers ignore the key."""
@@ -62,6 +70,9 @@ class UsageStats:
         failures: ``chat`` calls that raised :class:`LLMError`.
         format_fallbacks: Times the server rejected a ``response_format``.
         truncated: Answers that stopped at ``max_tokens`` (finish reason "length").
+        malformed_replies: HTTP 200 replies that were not a usable chat completion
+            (HTML, ``choices`` not a list, null content); retried like a 5xx.
+        forgotten: Cached answers dropped by :meth:`OpenAIChatLLM.forget`.
     """
 
     calls: int = 0
@@ -72,6 +83,8 @@ class UsageStats:
     failures: int = 0
     format_fallbacks: int = 0
     truncated: int = 0
+    malformed_replies: int = 0
+    forgotten: int = 0
 
 
 @dataclass(slots=True)
@@ -134,6 +147,9 @@ class OpenAIChatLLM:
         self._client: Any = None
         self._format_level = 0
         self._stats = UsageStats()
+        self._identity: Any = _UNFETCHED
+        self._url = redact_url(config.base_url)
+        protect_http_logs()
 
     def chat(
         self,
@@ -160,9 +176,7 @@ class OpenAIChatLLM:
         schema = dict(json_schema) if json_schema is not None else None
         key = None
         if self.cache is not None:
-            key_params = {"temperature": temperature, "max_tokens": max_tokens, **params}
-            key_params["response_format"] = schema  # what was asked for, not the wire form
-            key = LLMCache.make_key(self.config.base_url, self.config.model, msgs, key_params)
+            key = self._key(msgs, schema, temperature, max_tokens, params)
             hit = self.cache.get(key)
             if hit is not None:
                 self._count(cache_hits=1)
@@ -175,6 +189,60 @@ class OpenAIChatLLM:
         if key is not None and self.cache is not None:
             self.cache.put(key, text, prompt_tokens=p_tok, completion_tokens=c_tok)
         return text
+
+    def forget(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> bool:
+        """Drop the cached answer of this request (the caller found it unusable).
+
+        Call it with exactly the arguments given to :meth:`chat`. A malformed or
+        schema-violating answer is then asked again by the next run instead of
+        being served from the cache forever.
+
+        Returns:
+            True when an entry was removed.
+        """
+        if self.cache is None:
+            return False
+        temperature = params.pop("temperature", self.config.temperature)
+        max_tokens = params.pop("max_tokens", self.config.max_tokens)
+        schema = dict(json_schema) if json_schema is not None else None
+        key = self._key(_check_messages(messages), schema, temperature, max_tokens, params)
+        removed = self.cache.delete(key)
+        if removed:
+            self._count(forgotten=1)
+        return removed
+
+    def model_identity(self) -> dict[str, Any] | None:
+        """The served model as ``GET /v1/models`` describes it, fetched once per client.
+
+        Returns ``{"id", "created", "owned_by"}`` of the entry named ``config.model``
+        (or of the only entry, as llama.cpp lists its one model under an alias), or
+        None when the server does not say. Part of every cache key, so two models
+        behind the same URL and name do not share answers.
+        """
+        with self._lock:
+            if self._identity is not _UNFETCHED:
+                return self._identity  # type: ignore[no-any-return]
+        identity = None
+        try:
+            client = self._openai().with_options(timeout=min(10.0, self.config.timeout_s))
+            entries = [_as_plain(m) for m in client.models.list().data]
+            entries = [e for e in entries if isinstance(e, dict) and e.get("id")]
+            match = [e for e in entries if e.get("id") == self.config.model] or (
+                entries if len(entries) == 1 else []
+            )
+            if match:
+                identity = {k: match[0].get(k) for k in ("id", "created", "owned_by")}
+        except Exception:  # any failure just means "unknown": keys go without it
+            identity = None
+        with self._lock:
+            self._identity = identity
+        return identity
 
     def chat_many(
         self, requests: Sequence[ChatRequest | Mapping[str, Any]]
@@ -219,8 +287,9 @@ class OpenAIChatLLM:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (never contains the API key)."""
-        keys = ("base_url", "model", "temperature", "max_tokens", "json_schema")
-        return {"kind": "openai-compatible", **{k: getattr(self.config, k) for k in keys}}
+        keys = ("model", "temperature", "max_tokens", "json_schema")
+        out = {"kind": "openai-compatible", "base_url": self._url}
+        return {**out, **{k: getattr(self.config, k) for k in keys}}
 
     def close(self) -> None:
         """Close the HTTP client and this thread's cache connection."""
@@ -239,6 +308,20 @@ class OpenAIChatLLM:
         self.__init__(state.pop("config"), state.pop("cache"), **state)  # type: ignore[misc]
 
     # -- internals -------------------------------------------------------------
+
+    def _key(
+        self,
+        msgs: list[dict[str, Any]],
+        schema: dict[str, Any] | None,
+        temperature: float,
+        max_tokens: int,
+        params: dict[str, Any],
+    ) -> str:
+        key_params = {"temperature": temperature, "max_tokens": max_tokens, **params}
+        key_params["response_format"] = schema  # what was asked for, not the wire form
+        return LLMCache.make_key(
+            self._url, self.config.model, msgs, key_params, identity=self.model_identity()
+        )
 
     def _count(self, **deltas: int) -> None:
         """Add to usage counters under the lock."""
@@ -285,6 +368,7 @@ class OpenAIChatLLM:
             try:
                 with self._semaphore:
                     resp = client.chat.completions.create(**kwargs)
+                result = self._read(resp)
                 break
             except openai.APIStatusError as err:
                 if response_format is not None and _rejects_format(err):
@@ -293,38 +377,60 @@ class OpenAIChatLLM:
                 elif err.status_code in (408, 429) or err.status_code >= 500:
                     attempt = self._backoff(attempt, err, _retry_after(err))
                 else:
-                    raise _fatal(err, self.config) from err
+                    raise _fatal(err, self.config, self._url) from err
             except openai.APIConnectionError as err:  # includes APITimeoutError
-                attempt = self._backoff(attempt, err, None)
-            except openai.OpenAIError as err:
-                msg = f"unusable answer from {self.config.base_url}: {err}"
-                raise LLMError(msg, hint=_HINT_ENDPOINT) from err
+                transient = isinstance(err, openai.APITimeoutError)
+                attempt = self._backoff(attempt, err, None, transient=transient)
+            except (_MalformedReply, openai.OpenAIError, ValueError, TypeError) as err:
+                # HTTP 200 that is no chat completion (HTML, bad JSON, wrong shapes):
+                # often a proxy or a server in trouble, so retried like a 5xx.
+                bad = err if isinstance(err, _MalformedReply) else _MalformedReply(_describe(err))
+                self._count(malformed_replies=1)
+                attempt = self._backoff(attempt, bad, None, hint=_HINT_ENDPOINT, transient=True)
         if wants_format:
             with self._lock:
                 self._format_level = max(self._format_level, level)
-        return self._read(resp)
+        return result
 
     def _read(self, resp: Any) -> tuple[str, int, int]:
+        """Text and token counts of a reply, or :class:`_MalformedReply` for anything else."""
+        if isinstance(resp, (str, bytes)):
+            raise _MalformedReply(f"the reply is not JSON but {_snippet(resp)}")
         choices = getattr(resp, "choices", None)
-        if not choices:
-            msg = f"the server at {self.config.base_url} returned no choices"
-            raise LLMError(msg, hint=_HINT_ENDPOINT)
+        if not isinstance(choices, list) or not choices:
+            raise _MalformedReply(f"'choices' is {_snippet(choices)}, not a non-empty list")
         choice, usage = choices[0], getattr(resp, "usage", None)
-        text = getattr(choice.message, "content", None) or ""
-        p_tok = int(getattr(usage, "prompt_tokens", 0) or 0)
-        c_tok = int(getattr(usage, "completion_tokens", 0) or 0)
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None)
+        if not isinstance(text, str):
+            raise _MalformedReply(f"the message content is {_snippet(text)}, not text")
+        try:
+            p_tok = max(0, int(getattr(usage, "prompt_tokens", 0) or 0))
+            c_tok = max(0, int(getattr(usage, "completion_tokens", 0) or 0))
+        except (TypeError, ValueError):
+            p_tok = c_tok = 0
         truncated = int(getattr(choice, "finish_reason", None) == "length")
         self._count(prompt_tokens=p_tok, completion_tokens=c_tok, truncated=truncated)
         return text, p_tok, c_tok
 
-    def _backoff(self, attempt: int, err: Exception, retry_after: float | None) -> int:
+    def _backoff(
+        self,
+        attempt: int,
+        err: Exception,
+        retry_after: float | None,
+        *,
+        hint: str = _HINT_SERVER,
+        transient: bool = True,
+    ) -> int:
         """Sleep before the next attempt, or raise when retries are used up."""
         if attempt >= self.config.max_retries:
-            raise LLMError(
-                f"LLM request to {self.config.base_url} (model {self.config.model!r}) "
+            failure = LLMError(
+                f"LLM request to {self._url} (model {self.config.model!r}) "
                 f"failed after {attempt + 1} attempts: {_describe(err)}",
-                hint=_HINT_SERVER,
-            ) from err
+                hint=hint,
+            )
+            failure.transient = transient
+            raise failure from err
         base, cap = self._delays["retry_base_delay"], self._delays["retry_max_delay"]
         delay = min(cap, base * (2**attempt)) * random.uniform(0.5, 1.5)
         if retry_after is not None:
@@ -332,6 +438,26 @@ class OpenAIChatLLM:
         self._count(retries=1)
         time.sleep(delay)
         return attempt + 1
+
+
+_UNFETCHED = object()
+
+
+class _MalformedReply(Exception):
+    """A reply with a success status that is not a usable chat completion."""
+
+
+def _snippet(value: Any, n: int = 60) -> str:
+    """A short, single-line, printable description of an unexpected value."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _as_plain(obj: Any) -> Any:
+    """A pydantic model (as the openai SDK returns) or a dict as a plain dict."""
+    dump = getattr(obj, "model_dump", None)
+    return dump() if callable(dump) else obj
 
 
 def _check_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -363,9 +489,38 @@ def _rejects_format(err: Any) -> bool:
     OpenAI, vLLM and Ollama answer 400 or 422; llama-cpp-python answers 500
     with a validation error that names ``response_format``.
     """
+    text = f"{err.message} {err.body}"
     if err.status_code in (400, 422):
-        return True
-    return err.status_code >= 500 and "response_format" in f"{err.message} {err.body}"
+        text = _error_message(err.body) or text
+        # A 400 that names another cause (a too long prompt, a bad model name) is
+        # final: trying weaker formats cannot fix it. Servers word format
+        # rejections differently, so a 400 that names no cause still steps down.
+        if _FORMAT_WORDS.search(text):
+            return True
+        return _OTHER_CAUSE_WORDS.search(text) is None
+    return err.status_code >= 500 and "response_format" in text
+
+
+_FORMAT_WORDS = re.compile(
+    r"response.?format|json.?schema|json.?object|grammar|guided|structured", re.IGNORECASE
+)
+
+
+def _error_message(body: Any) -> str:
+    """The human message inside an error body (``{"error": {"message": ...}}`` or flat)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("message") or inner.get("detail") or "")
+        return str(inner)
+    return str(body or "")
+
+
+_OTHER_CAUSE_WORDS = re.compile(
+    r"context|token|too (?:long|large|many)|length|prompt|message|model|auth|api.?key|"
+    r"quota|billing|policy|safety|permission",
+    re.IGNORECASE,
+)
 
 
 def _retry_after(err: Any) -> float | None:
@@ -378,11 +533,13 @@ def _retry_after(err: Any) -> float | None:
 
 
 def _describe(err: Exception) -> str:
+    if isinstance(err, _MalformedReply):
+        return f"HTTP 200 but not a chat completion: {err}"
     status, name = getattr(err, "status_code", None), type(err).__name__
     return f"HTTP {status} ({name}): {err}" if status else f"{name}: {err}"
 
 
-def _fatal(err: Exception, config: LLMConfig) -> LLMError:
+def _fatal(err: Exception, config: LLMConfig, url: str) -> LLMError:
     status = getattr(err, "status_code", None)
     if status in (401, 403):
         hint = f"set a valid API key in the environment variable {config.api_key_env}"
@@ -390,7 +547,7 @@ def _fatal(err: Exception, config: LLMConfig) -> LLMError:
         hint = f"check llm.model ({config.model!r}) and llm.base_url (it usually ends in /v1)"
     else:
         hint = "the server rejected the request; check llm.model, llm.max_tokens and the prompt"
-    return LLMError(f"LLM request to {config.base_url} failed: {_describe(err)}", hint=hint)
+    return LLMError(f"LLM request to {url} failed: {_describe(err)}", hint=hint)
 
 
 __all__ = ["DUMMY_API_KEY", "FORMAT_MODES", "ChatRequest", "OpenAIChatLLM", "UsageStats"]

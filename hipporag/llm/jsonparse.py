@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hipporag.errors import LLMError
+from hipporag.errors import ModelOutputError  # re-exported: its old home
 
 MAX_DEPTH = 64
 """Deepest accepted bracket nesting; deeper input is rejected before parsing."""
@@ -67,18 +67,6 @@ _SUPPORTED_KEYWORDS |= {"minItems", "maxItems", "minLength", "maxLength"}
 _ANNOTATIONS = frozenset(
     {"title", "description", "$schema", "$id", "$comment", "default", "examples"}
 )
-
-
-class ModelOutputError(LLMError):
-    """The model answered, but not with a usable JSON object.
-
-    Attributes:
-        text: The raw model output (possibly long); kept for logging.
-    """
-
-    def __init__(self, message: str, hint: str | None = None, text: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.text = text
 
 
 @dataclass(slots=True)

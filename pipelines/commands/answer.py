@@ -19,6 +19,7 @@ import textwrap
 from typing import Any
 
 from hipporag.errors import ConfigError
+from pipelines.termsafe import json_safe, printable
 from retrievers.note.config import NOTE_POLICIES, NoteConfig
 
 _OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
@@ -128,9 +129,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = out.to_dict()
         data["reader"] = qa.reader is not None
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
         return 0
-    print(render(out, k=args.k, has_reader=qa.reader is not None))
+    print(printable(render(out, k=args.k, has_reader=qa.reader is not None)))
     return 0
 
 

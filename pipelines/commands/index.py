@@ -23,6 +23,7 @@ from typing import Any
 
 from hipporag.errors import ConfigError
 from pipelines.jobs import JobSpec, run_job
+from pipelines.preflight import check_job_paths
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +59,19 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="delete the checkpoints after a successful run",
     )
+    add_failure_option(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def add_failure_option(p: argparse.ArgumentParser) -> None:
+    """``--max-failed-share`` (shared with ``hipporag job run``)."""
+    p.add_argument(
+        "--max-failed-share",
+        type=float,
+        metavar="SHARE",
+        help="largest share of passages whose LLM extraction may fail before the index "
+        "is not written (default 0.2; 1.0 allows any)",
+    )
 
 
 def _openie_override(value: str) -> dict[str, Any]:
@@ -99,6 +112,8 @@ def apply_overrides(spec: JobSpec, args: argparse.Namespace) -> JobSpec:
         ex["batch_size"] = args.batch_size
     if args.keep_checkpoints is not None:
         ex["keep_checkpoints"] = args.keep_checkpoints
+    if getattr(args, "max_failed_share", None) is not None:
+        ex["max_failed_share"] = args.max_failed_share
     if ex:
         spec = replace(spec, executor=replace(spec.executor, **ex))
     if args.checkpoint_dir:
@@ -130,6 +145,7 @@ def print_report(report: Any, as_json: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    report = run_job(spec, fresh=args.fresh)
+    check_job_paths(spec)
+    report = run_job(spec, fresh=args.fresh, max_failed_share=spec.executor.max_failed_share)
     print_report(report, args.json)
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.config import IndexConfig
+from pipelines.termsafe import printable
 
 
 def register(subparsers: Any) -> None:
@@ -118,5 +119,5 @@ def render(d: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     d = describe(args.index)
-    print(json.dumps(d, indent=2, sort_keys=True) if args.json else render(d))
+    print(json.dumps(d, indent=2, sort_keys=True) if args.json else printable(render(d)))
     return 0

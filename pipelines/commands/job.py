@@ -12,8 +12,9 @@ import argparse
 import json
 from typing import Any
 
-from pipelines.commands.index import apply_overrides, print_report
+from pipelines.commands.index import add_failure_option, apply_overrides, print_report
 from pipelines.jobs import JobSpec, job_status, run_job
+from pipelines.preflight import check_job_paths
 
 TEMPLATE = """\
 # An index job. Relative paths are relative to this file.
@@ -28,6 +29,7 @@ batch_size = 64                   # passages per OpenIE batch (one checkpoint ea
 embed_batch_size = 256            # texts per embedding batch
 # ray_address = "auto"            # join a running cluster instead of starting one
 keep_checkpoints = true
+max_failed_share = 0.2            # LLM OpenIE: refuse to write if more passages failed
 
 [openie]
 kind = "spacy"                    # "spacy", "hipporag" (with path = ...) or "llm"
@@ -53,6 +55,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--workers", type=int, metavar="N", help="override executor.workers")
     r.add_argument("--ray-address", metavar="ADDR", help="override executor.ray_address")
     r.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints")
+    add_failure_option(r)
     r.add_argument("--json", action="store_true", help="print the report as JSON")
     r.set_defaults(
         func=run, openie=None, batch_size=None, keep_checkpoints=None, checkpoint_dir=None
@@ -69,7 +72,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = apply_overrides(JobSpec.load(args.spec), args)
-    print_report(run_job(spec, fresh=args.fresh), args.json)
+    check_job_paths(spec)
+    report = run_job(spec, fresh=args.fresh, max_failed_share=spec.executor.max_failed_share)
+    print_report(report, args.json)
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hipporag.types import Hit, RetrievalResult
 from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
+from pipelines.termsafe import json_safe, printable
 
 
 def register(subparsers: Any) -> None:
@@ -80,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
     rag = HippoRAG.open(args.index, config)
     result = rag.retrieve(args.query, k=args.k, mode=args.mode)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_safe(json.dumps(result.to_dict(), ensure_ascii=False)))
     else:
         width = min(shutil.get_terminal_size((100, 20)).columns, 120)
-        print(format_result(result, width))
+        print(printable(format_result(result, width)))
     sys.stdout.flush()
     return 0

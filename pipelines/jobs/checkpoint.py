@@ -3,6 +3,7 @@
 Layout of a checkpoint directory::
 
     CKPT/
+      .hipporag-checkpoints      marker: this folder was made by hipporag
       job.json                   spec fingerprint, planned batches per stage
       .lock                      held (flock) by the running job
       openie-<fp>/               one namespace per OpenIE configuration
@@ -14,8 +15,16 @@ Layout of a checkpoint directory::
 A batch key is a content hash (the batch's passage ids or texts plus the
 component), so a batch is reused only for exactly the same work. Results of a
 changed configuration go to a new namespace and never mix with old ones.
-Files are written to a temporary name, fsynced and renamed: a ``kill -9`` at
-any moment leaves either a complete file or none.
+Files are written through :mod:`hipporag.fsio` (temporary name, fsync,
+rename): a ``kill -9`` at any moment leaves either a complete file or none.
+
+Nothing the toolkit did not create is ever deleted. A checkpoint folder is
+used only if it is new, empty, or carries the marker file; ``--fresh`` and
+the clean-up after a successful run (``keep_checkpoints = false``) remove
+only files whose names the toolkit makes (``job.json``, ``.lock``, the
+marker, ``<stage>-<fp>/`` folders with ``fingerprint.json`` and batch files,
+and temporaries of dead writers), and a folder only once it is empty. A
+file of the user's inside stays, with a warning.
 
 Example:
     >>> import tempfile
@@ -29,50 +38,43 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-import shutil
+import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from hipporag.errors import JobError
+from hipporag.fsio import TMP_MARK, atomic_write_bytes, sweep_temporaries, temp_owner
 from pipelines.jobs.spec import digest
 
 JOB_FILE = "job.json"
 LOCK_FILE = ".lock"
 FINGERPRINT_FILE = "fingerprint.json"
+MARKER_FILE = ".hipporag-checkpoints"
 SUFFIX = {"openie": ".jsonl", "embedding": ".npy"}
+_NAMESPACE_RE = re.compile(r"^(openie|embedding)-[0-9a-f]{12}$")
+_BATCH_RE = re.compile(r"^[0-9a-f]{32}\.(jsonl|npy)$")
+_MARKER_TEXT = '{"kind": "hipporag-checkpoints", "version": 1}\n'
+
+logger = logging.getLogger(__name__)
 
 
-def durable_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+def is_namespace_dir(path: Path) -> bool:
+    """Whether ``path`` is a namespace folder as :meth:`CheckpointStore.namespace` names them."""
+    return path.is_dir() and not path.is_symlink() and bool(_NAMESPACE_RE.match(path.name))
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where directories cannot be fsynced)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _ours_in_namespace(path: Path) -> bool:
+    """Whether a file in a namespace folder has a name the toolkit makes."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    if path.name == FINGERPRINT_FILE or _BATCH_RE.match(path.name):
+        return True
+    return TMP_MARK in path.name and temp_owner(path) is not None
 
 
 class Namespace:
@@ -106,7 +108,7 @@ class Namespace:
 
     def put(self, key: str, data: bytes) -> None:
         """Store one finished batch durably."""
-        durable_write(self.path(key), data)
+        atomic_write_bytes(self.path(key), data)
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -146,17 +148,17 @@ class CheckpointStore:
             spec: The spec as a dict, recorded for people reading ``job.json``.
             clear: Delete every checkpoint first (a fresh run).
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.claim()
         self._lock()
         if clear:
-            for p in self.root.iterdir():
-                if p.is_dir():
-                    shutil.rmtree(p, ignore_errors=True)
-            (self.root / JOB_FILE).unlink(missing_ok=True)
+            self._clear()
         old = read_json(self.root / JOB_FILE)
         self.previous_fingerprint = old.get("fingerprint") if old else None
-        for tmp in self.root.glob("*/.*.tmp-*"):
-            tmp.unlink(missing_ok=True)  # we hold the lock: no live writer owns them
+        for ns in self._namespace_dirs():
+            for tmp in ns.iterdir():
+                if TMP_MARK in tmp.name and temp_owner(tmp) is not None and tmp.is_file():
+                    tmp.unlink(missing_ok=True)  # we hold the lock: no live writer owns them
+        sweep_temporaries(self.root)
         self._job = {
             "fingerprint": fingerprint,
             "spec": spec,
@@ -164,6 +166,47 @@ class CheckpointStore:
             "stages": {},
         }
         self._save_job()
+
+    def claim(self) -> None:
+        """Create the folder with its marker, or check that an existing one is ours.
+
+        Raises:
+            JobError: The path exists and is not a folder, or is a non-empty
+                folder without the marker (a folder of the user's: nothing in it
+                is read, written or deleted).
+        """
+        root = self.root
+        check_claimable(root)
+        root.mkdir(parents=True, exist_ok=True)
+        marker = root / MARKER_FILE
+        if not marker.is_file():
+            atomic_write_bytes(marker, _MARKER_TEXT.encode("utf-8"))
+
+    def _namespace_dirs(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if is_namespace_dir(p))
+
+    def _clear(self) -> list[Path]:
+        """Delete our checkpoint files (not the marker or lock); returns what was kept."""
+        kept: list[Path] = []
+        for ns in self._namespace_dirs():
+            for p in ns.iterdir():
+                if _ours_in_namespace(p):
+                    p.unlink(missing_ok=True)
+                else:
+                    kept.append(p)
+            with contextlib.suppress(OSError):  # something of the user's is in it: it stays
+                ns.rmdir()
+        (self.root / JOB_FILE).unlink(missing_ok=True)
+        if kept:
+            logger.warning(
+                "kept %d files in %s that hipporag did not create: %s",
+                len(kept),
+                self.root,
+                ", ".join(str(p) for p in kept[:5]),
+            )
+        return kept
 
     def close(self) -> None:
         if self._lock_fd is not None:
@@ -179,7 +222,7 @@ class CheckpointStore:
     def _lock(self) -> None:
         import fcntl
 
-        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -198,7 +241,7 @@ class CheckpointStore:
         fp_path = ns.root / FINGERPRINT_FILE
         if not fp_path.is_file():
             text = json.dumps(fingerprint, indent=2, sort_keys=True, default=str) + "\n"
-            durable_write(fp_path, text.encode("utf-8"))
+            atomic_write_bytes(fp_path, text.encode("utf-8"))
         return ns
 
     def record_stage(self, stage: str, namespace: Namespace, keys: list[str], reused: int) -> None:
@@ -213,21 +256,89 @@ class CheckpointStore:
 
     def _save_job(self) -> None:
         text = json.dumps(self._job, indent=2, sort_keys=True, default=str) + "\n"
-        durable_write(self.root / JOB_FILE, text.encode("utf-8"))
+        atomic_write_bytes(self.root / JOB_FILE, text.encode("utf-8"))
 
     def stale_namespaces(self, current: list[Namespace]) -> list[str]:
         """Namespaces of other configurations (left by earlier runs)."""
         keep = {ns.root.name for ns in current}
-        return (
-            sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name not in keep)
-            if self.root.is_dir()
-            else []
+        return [p.name for p in self._namespace_dirs() if p.name not in keep]
+
+    def remove(self) -> bool:
+        """Delete our checkpoint files and the folder if nothing else is left in it.
+
+        Only a folder with the marker is touched; files of the user's stay (and
+        with them the folder). Returns True when the folder is gone.
+        """
+        if not (self.root / MARKER_FILE).is_file():
+            self.close()
+            raise JobError(
+                f"not removing {self.root}: it has no {MARKER_FILE} file, so hipporag "
+                "did not create it",
+                hint="remove it yourself if it is no longer needed",
+            )
+        kept = self._clear()
+        self.close()
+        for name in (LOCK_FILE, MARKER_FILE):
+            if not kept:
+                (self.root / name).unlink(missing_ok=True)
+        sweep_temporaries(self.root)
+        try:
+            self.root.rmdir()
+        except OSError:
+            left = sorted(p.name for p in self.root.iterdir())
+            logger.warning(
+                "left %s in place: it holds files hipporag did not create (%s)",
+                self.root,
+                ", ".join(left[:5]),
+            )
+            return False
+        return True
+
+
+def check_claimable(root: Path) -> None:
+    """Raise :class:`JobError` unless ``root`` may be used as a checkpoint folder.
+
+    It may when it does not exist yet, is empty, carries the marker, or holds
+    only what an earlier version of the toolkit wrote there.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); _ = (d / "thesis.tex").write_text("mine")
+        >>> check_claimable(d)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hipporag.errors.JobError: checkpoint folder ... was not created by hipporag ...
+    """
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise JobError(
+            f"checkpoint path {root} exists and is not a folder",
+            hint="pass a new or empty folder as --checkpoint-dir (job.checkpoint_dir)",
+        )
+    if not root.is_dir() or (root / MARKER_FILE).is_file():
+        return
+    if any(root.iterdir()) and not _looks_like_old_checkpoints(root):
+        raise JobError(
+            f"checkpoint folder {root} is not empty and was not created by hipporag "
+            f"(no {MARKER_FILE} file); refusing to write or delete anything in it",
+            hint="pass a new or empty folder as --checkpoint-dir (job.checkpoint_dir), e.g. "
+            f"{root / 'hipporag.checkpoints'}",
         )
 
-    def remove(self) -> None:
-        """Delete the whole checkpoint directory (after a successful run, if asked)."""
-        self.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+
+def _looks_like_old_checkpoints(root: Path) -> bool:
+    """A checkpoint folder written before the marker existed: only our names in it."""
+    job = read_json(root / JOB_FILE)
+    if not job or "fingerprint" not in job or "spec" not in job:
+        return False
+    for p in root.iterdir():
+        if p.name in (JOB_FILE, LOCK_FILE) and p.is_file() and not p.is_symlink():
+            continue
+        if TMP_MARK in p.name and temp_owner(p) is not None:
+            continue
+        if is_namespace_dir(p) and all(_ours_in_namespace(q) for q in p.iterdir()):
+            continue
+        return False
+    return True
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -252,7 +363,7 @@ def checkpoint_status(root: str | os.PathLike[str]) -> dict[str, Any]:
     job = read_json(r / JOB_FILE) or {}
     out["fingerprint"] = job.get("fingerprint")
     out["started"] = job.get("started")
-    for d in sorted(p for p in r.iterdir() if p.is_dir()):
+    for d in sorted(p for p in r.iterdir() if is_namespace_dir(p)):
         stage = d.name.split("-", 1)[0]
         files = list(d.glob(f"*{SUFFIX.get(stage, '')}")) if stage in SUFFIX else []
         out["namespaces"][d.name] = {
@@ -274,9 +385,10 @@ def checkpoint_status(root: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 __all__ = [
+    "MARKER_FILE",
     "CheckpointStore",
     "Namespace",
+    "check_claimable",
     "checkpoint_status",
-    "durable_write",
-    "fsync_dir",
+    "is_namespace_dir",
 ]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hipporag.errors import ExtractionError
 from indexers.builder import BuildReport
 
 
@@ -117,7 +118,7 @@ class JobReport:
         lines.append(f"  executor {self.executor} ({self.workers} workers{start})")
         if self.usage is not None:
             lines.append("  llm usage " + _fmt_usage(self.usage))
-        failed = int(self.extractor_stats.get("failed_passages", 0))
+        failed = failed_passages(self.extractor_stats)
         if failed:
             lines.append(
                 f"  openie failed for {failed} passages (indexed without triples); run the "
@@ -159,6 +160,37 @@ def merge_stats(headers: list[dict]) -> dict[str, float]:
     return out
 
 
+def failed_passages(stats: dict[str, float]) -> int:
+    """Passages whose extraction failed: LLM errors plus malformed answers."""
+    return int(stats.get("failed_passages", 0)) + int(stats.get("malformed_passages", 0))
+
+
+def check_failure_share(stats: dict[str, float], max_share: float | None) -> None:
+    """Raise when more than ``max_share`` of the passages failed extraction.
+
+    Example:
+        >>> check_failure_share({"passages": 10, "failed_passages": 2}, 0.2)
+        >>> check_failure_share({"passages": 10, "malformed_passages": 3}, 0.2)
+        Traceback (most recent call last):
+        ...
+        hipporag.errors.ExtractionError: OpenIE failed for 3 of 10 passages (30%, more than the 20% allowed); the index was not written
+          how to fix: fix the LLM server or model and run the same command again (only the failed batches are redone), or allow it with --max-failed-share 1.0 (executor.max_failed_share)
+    """
+    if max_share is None:
+        return
+    total = int(stats.get("passages", 0))
+    failed = failed_passages(stats)
+    if total <= 0 or failed / total <= max_share:
+        return
+    raise ExtractionError(
+        f"OpenIE failed for {failed} of {total} passages ({failed / total:.0%}, more than "
+        f"the {max_share:.0%} allowed); the index was not written",
+        hint="fix the LLM server or model and run the same command again (only the "
+        "failed batches are redone), or allow it with --max-failed-share 1.0 "
+        "(executor.max_failed_share)",
+    )
+
+
 def sum_usage(headers: list[dict]) -> dict[str, float] | None:
     total: dict[str, float] = {}
     seen = False
@@ -169,4 +201,13 @@ def sum_usage(headers: list[dict]) -> dict[str, float] | None:
     return total if seen else None
 
 
-__all__ = ["BatchEvent", "JobReport", "StageCounts", "add_counts", "merge_stats", "sum_usage"]
+__all__ = [
+    "BatchEvent",
+    "JobReport",
+    "StageCounts",
+    "add_counts",
+    "check_failure_share",
+    "failed_passages",
+    "merge_stats",
+    "sum_usage",
+]

@@ -44,6 +44,7 @@ from pipelines.jobs.report import (
     JobReport,
     StageCounts,
     add_counts,
+    check_failure_share,
     merge_stats,
     sum_usage,
 )
@@ -134,6 +135,7 @@ def run_job(
     fresh: bool = False,
     on_batch: Callable[[BatchEvent], None] | None = None,
     operation: str = "build",
+    max_failed_share: float | None = None,
 ) -> JobReport:
     """Run (or resume) an index job and write the index atomically.
 
@@ -146,6 +148,9 @@ def run_job(
         operation: ``build`` (replace the index's content), ``insert`` or
             ``update`` (change the index at ``spec.output``; only new passages
             are extracted and only texts the index lacks are embedded).
+        max_failed_share: Refuse to write the index when a larger share of the
+            passages failed extraction (the CLI passes ``executor.max_failed_share``);
+            None writes it whatever failed and only reports the failures.
 
     Raises:
         InputError: The corpus or the OpenIE file is unusable (nothing is written).
@@ -207,6 +212,7 @@ def run_job(
                     retry=_had_failures,
                 )
                 builder.timings["openie"] = counts["openie"].seconds
+                check_failure_share(merge_stats(got["headers"]), max_failed_share)
                 return [e for part in parts for e in part]
 
             def embed(texts: list[str]) -> np.ndarray:
@@ -256,8 +262,7 @@ def run_job(
     usage_all = sum_usage(got["headers"])
     stale = got["stale"]
     kept: Path | None = store.root
-    if not spec.executor.keep_checkpoints:
-        store.remove()
+    if not spec.executor.keep_checkpoints and store.remove():
         kept = None
     return JobReport(
         build=build,
@@ -376,7 +381,8 @@ def _had_failures(data: bytes) -> bool:
     """True for an OpenIE batch whose extractor reported failed passages (LLM errors)."""
     try:
         header = json.loads(data.split(b"\n", 1)[0])
-        return int(header["info"]["stats"].get("failed_passages", 0)) > 0
+        stats = header["info"]["stats"]
+        return int(stats.get("failed_passages", 0)) + int(stats.get("malformed_passages", 0)) > 0
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
 

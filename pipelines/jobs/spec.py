@@ -72,6 +72,12 @@ class ExecutorConfig(_Section):
             instead of starting a local one.
         keep_checkpoints: Keep the checkpoint directory after a successful run
             (a later run with a changed graph config then reuses every batch).
+            When false, only the files the job created are removed, never the
+            user's (see :mod:`pipelines.jobs.checkpoint`).
+        max_failed_share: The largest share of passages whose LLM extraction may
+            fail (error or malformed answer) before ``hipporag index`` / ``job run``
+            refuse to write the index (exit code 2; the checkpoints keep the good
+            batches). 1.0 allows any share.
 
     Example:
         >>> ExecutorConfig(kind="ray", workers=4).workers
@@ -86,6 +92,7 @@ class ExecutorConfig(_Section):
     cpus_per_worker: float = 1.0
     ray_address: str | None = None
     keep_checkpoints: bool = True
+    max_failed_share: float = 0.2
 
     def validate(self) -> None:
         _check(
@@ -105,6 +112,11 @@ class ExecutorConfig(_Section):
         _check(
             self.cpus_per_worker > 0,
             f"executor.cpus_per_worker must be > 0, got {self.cpus_per_worker}",
+        )
+        _check(
+            0.0 <= self.max_failed_share <= 1.0,
+            f"executor.max_failed_share must be in [0, 1], got {self.max_failed_share}",
+            "e.g. 0.2 (the default) or 1.0 to write the index whatever failed",
         )
         _check(
             not self.ray_address or self.kind == "ray",
@@ -276,6 +288,16 @@ class JobSpec(_Section):
         ck = self.checkpoint_path
         if ck.exists() and not ck.is_dir():
             raise JobError(f"checkpoint path {ck} is a file", hint="set job.checkpoint_dir")
+        if ck == out or out in ck.parents or ck in out.parents:
+            raise JobError(
+                f"checkpoint folder {ck} and output {out} overlap; the output is replaced "
+                "as a whole at the end, so neither may hold the other",
+                hint="give the checkpoints their own folder beside the output, e.g. "
+                f"{out.parent / (out.name + '.checkpoints')}",
+            )
+        from pipelines.jobs.checkpoint import check_claimable  # imports this module
+
+        check_claimable(ck)
 
 
 def digest(obj: Any, n: int = 16) -> str:

@@ -245,8 +245,10 @@ class FakeOpenAIServer:
     """A scriptable ``POST /v1/chat/completions`` endpoint on 127.0.0.1.
 
     ``script`` holds actions consumed one per request: ``("status", code)``,
-    ``("status", code, headers)``, ``("sleep", seconds)`` (then answer) or
-    ``("ok", text, finish_reason)``. With an empty script the last user
+    ``("status", code, headers)``, ``("sleep", seconds)`` (then answer),
+    ``("ok", text, finish_reason)`` or ``("raw", status, content_type, body)``
+    (any bytes or str, for malformed replies). ``GET /v1/models`` lists
+    :attr:`models` (404 when it is None). With an empty script the last user
     message is echoed back. ``reject_formats`` lists response_format modes
     answered with ``reject_status``; ``responder`` may decide per request.
     Every answer reports 10 prompt and 5 completion tokens.
@@ -266,6 +268,9 @@ class FakeOpenAIServer:
         self.reject_status = 400
         self.responder: Callable[[dict[str, Any]], Action | None] | None = None
         self.delay = 0.0
+        self.models: list[dict[str, Any]] | None = [
+            {"id": "m", "object": "model", "created": 1, "owned_by": "test"}
+        ]
         self.inflight = 0
         self.max_inflight = 0
         self._lock = threading.Lock()
@@ -274,6 +279,12 @@ class FakeOpenAIServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
+
+            def do_GET(self) -> None:
+                if fake.models is None or not self.path.rstrip("/").endswith("/models"):
+                    fake._send(self, 404, {"error": {"message": "not found"}})
+                    return
+                fake._send(self, 200, {"object": "list", "data": fake.models})
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -315,6 +326,14 @@ class FakeOpenAIServer:
         if action and action[0] == "sleep":
             time.sleep(action[1])
             action = None
+        if action and action[0] == "raw":
+            body_out = action[3].encode() if isinstance(action[3], str) else action[3]
+            h.send_response(action[1])
+            h.send_header("Content-Type", action[2])
+            h.send_header("Content-Length", str(len(body_out)))
+            h.end_headers()
+            h.wfile.write(body_out)
+            return
         if action and action[0] == "status":
             headers = action[2] if len(action) > 2 else {}
             msg = action[3] if len(action) > 3 else "scripted error"
