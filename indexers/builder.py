@@ -30,6 +30,7 @@ from hipporag.embedding import SentenceTransformerEmbedder
 from hipporag.errors import InputError
 from hipporag.graph import CSRGraph
 from hipporag.index.writer import IndexWriter
+from hipporag.metadata import metadata_json
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
@@ -100,7 +101,7 @@ class IndexBuilder:
     # -- stages ------------------------------------------------------------
     def prepare(self, passages: Sequence[Passage]) -> list[Passage]:
         """Chunk (if configured) and check there is something to index."""
-        out = chunk_passages(passages, self.config.chunking)
+        out = chunk_passages(passages, self.config.chunking, embedding=self.config.embedding)
         if not out:
             raise InputError("no passages to index", hint="give a corpus with non-empty passages")
         return out
@@ -203,9 +204,15 @@ class IndexBuilder:
                     {
                         "passage_idx": np.arange(P, dtype=np.int32),
                         "passage_id": [p.id for p in passages],
+                        "doc_id": [p.document for p in passages],
                         "title": [p.title for p in passages],
                         "text": [p.text for p in passages],
-                    }
+                        "metadata": [metadata_json(p.metadata) for p in passages],
+                        "chunk": [p.chunk for p in passages],
+                        "span_start": [p.span[0] if p.span else None for p in passages],
+                        "span_end": [p.span[1] if p.span else None for p in passages],
+                    },
+                    schema_overrides={"span_start": pl.Int64, "span_end": pl.Int64},
                 ).to_arrow(),
             )
             w.insert(

@@ -55,8 +55,13 @@ SCHEMA_SQL = """
 CREATE TABLE passages (
     passage_idx INTEGER PRIMARY KEY,
     passage_id  VARCHAR NOT NULL UNIQUE,
+    doc_id      VARCHAR NOT NULL,
     title       VARCHAR NOT NULL,
-    text        VARCHAR NOT NULL
+    text        VARCHAR NOT NULL,
+    metadata    JSON NOT NULL DEFAULT '{}',
+    chunk       INTEGER NOT NULL DEFAULT 0,
+    span_start  BIGINT,
+    span_end    BIGINT
 );
 CREATE TABLE entities (
     entity_idx  INTEGER PRIMARY KEY,

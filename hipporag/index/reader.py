@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from functools import cached_property
@@ -200,13 +201,25 @@ class Index:
         rows = (
             self.connection()
             .execute(
-                "SELECT passage_idx, passage_id, title, text FROM passages "
+                "SELECT passage_idx, passage_id, title, text, doc_id, metadata, chunk, "
+                "span_start, span_end FROM passages "
                 "WHERE passage_idx IN (SELECT unnest($1::INTEGER[]))",
                 [idxs],
             )
             .fetchall()
         )
-        by_idx = {r[0]: Passage(r[1], r[2], r[3]) for r in rows}
+        by_idx = {
+            r[0]: Passage(
+                r[1],
+                r[2],
+                r[3],
+                doc_id=r[4] or "",
+                metadata=json.loads(r[5]) if r[5] else {},
+                chunk=int(r[6] or 0),
+                span=(int(r[7]), int(r[8])) if r[7] is not None else None,
+            )
+            for r in rows
+        }
         return [by_idx[i] for i in idxs]
 
     @cached_property
