@@ -19,6 +19,8 @@ from typing import Any
 
 from hipporag.config import EmbeddingConfig, IndexConfig, RetrievalConfig
 from hipporag.errors import ConfigError, InputError
+from hipporag.filters import allowed_passages
+from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
 from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
@@ -107,25 +109,29 @@ class HippoRAG:
         out_dir: str | os.PathLike[str],
         config: IndexConfig | None = None,
         retrieval: RetrievalConfig | None = None,
+        *,
+        metadata_fields: Sequence[str] = (),
     ) -> HippoRAG:
-        """Index a corpus file/folder (JSON, JSONL, .txt folder) or passages, then open it.
+        """Index a corpus (JSON, JSONL, Parquet, CSV, .txt/.md folder) or records, then open it.
 
         Args:
-            corpus: A path, or a list of :class:`Passage`, ``{"title", "text"}`` dicts or strings.
+            corpus: A path, or a list of :class:`Passage`, record dicts
+                (``{"id"?, "title"?, "text", "metadata"?}``) or strings.
             out_dir: Where to write the index (replaced atomically).
             config: Index parameters (default :class:`IndexConfig`: spaCy OpenIE, MiniLM).
             retrieval: Retrieval parameters of the returned object.
+            metadata_fields: Top-level record fields to keep as metadata.
         """
         from indexers.builder import IndexBuilder
         from indexers.readers import passages_from_records, read_corpus
 
-        if isinstance(corpus, str | os.PathLike):
-            passages, stats = read_corpus(corpus)
+        if isinstance(corpus, str | bytes | os.PathLike):
+            passages, stats = read_corpus(corpus, metadata_fields=metadata_fields)
         elif isinstance(corpus, Sequence):
             if corpus and all(isinstance(p, Passage) for p in corpus):
                 passages, stats = list(corpus), None  # type: ignore[arg-type]
             else:
-                passages, stats = passages_from_records(corpus)
+                passages, stats = passages_from_records(corpus, metadata_fields=metadata_fields)
         else:
             raise InputError(
                 f"corpus must be a path or a list of passages, got {type(corpus).__name__}",
@@ -173,7 +179,9 @@ class HippoRAG:
         *,
         extra_seeds: Mapping[int, float] | None = None,
         exclude: Iterable[str | int] | None = None,
-    ) -> RetrievalResult:
+        filters: Mapping[str, Any] | None = None,
+        group_by: str | None = None,
+    ) -> RetrievalResult | DocumentResult:
         """The ``k`` best passages for ``query``, each with an explanation.
 
         Args:
@@ -184,19 +192,49 @@ class HippoRAG:
             extra_seeds: ``{entity_idx: weight}`` added to the query's seeds (see
                 :meth:`entity_index`); weight 1.0 equals all linked seeds together.
             exclude: Passages to leave out (``passage_id`` or ``passage_idx``).
+            filters: A metadata filter spec (see :mod:`hipporag.filters`), e.g.
+                ``{"lang": "en", "year": {"gte": 2020}}``: only matching passages are
+                candidates, ranked and returned.
+            group_by: ``"document"`` returns a :class:`~hipporag.grouping.DocumentResult`
+                of the ``k`` best documents, each with its matching chunks.
 
         Raises:
             RetrievalError: Empty query, bad ``k``, unknown mode, bad seeds.
+            InputError: A malformed filter spec or an unknown ``group_by``.
         """
-        return self.retriever.retrieve(
-            query, k, mode=mode, extra_seeds=extra_seeds, exclude=exclude
-        )
+        if group_by not in GROUP_BY:
+            raise InputError(
+                f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
+            )
+        allow = allowed_passages(self.index, filters)
+        kwargs: dict[str, Any] = {"mode": mode, "extra_seeds": extra_seeds, "exclude": exclude}
+        if allow is not None:
+            kwargs["allow"] = allow
+        if group_by != "document":
+            return self.retriever.retrieve(query, k, **kwargs)
+        # k documents: ask for more chunks until k documents are found or none are left.
+        total = self.index.n_passages if allow is None else int(allow.shape[0])
+        want = min(max(k * 4, k), max(total, 1))
+        while True:
+            result = self.retriever.retrieve(query, want, **kwargs)
+            grouped = group_by_document(result, k)
+            if len(grouped) >= k or want >= total or len(result) < want:
+                return grouped
+            want = min(want * 2, total)
 
     def retrieve_batch(
-        self, queries: Sequence[str], k: int = 5, mode: str | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        mode: str | None = None,
+        *,
+        filters: Mapping[str, Any] | None = None,
     ) -> list[RetrievalResult]:
-        """:meth:`retrieve` for a list of queries (encoded in one batch)."""
-        return self.retriever.retrieve_batch(queries, k, mode=mode)
+        """:meth:`retrieve` for a list of queries (encoded in one batch), one filter for all."""
+        allow = allowed_passages(self.index, filters)
+        if allow is None:
+            return self.retriever.retrieve_batch(queries, k, mode=mode)
+        return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
 
     def link(self, query: str, mode: str | None = None) -> list[Seed]:
         """The entity seeds the query links to (strongest first), without running PPR."""

@@ -99,6 +99,10 @@ CREATE VIEW nodes AS
     UNION ALL
     SELECT passage_idx + (SELECT count(*) FROM entities), 'passage', title, passage_id
     FROM passages;
+CREATE VIEW documents AS
+    SELECT doc_id, any_value(title) AS title, any_value(metadata) AS metadata,
+           count(*) AS n_chunks, min(passage_idx) AS first_passage_idx
+    FROM passages GROUP BY doc_id;
 CREATE VIEW fact_triples AS
     SELECT f.fact_idx, s.name AS subject, f.relation, o.name AS object, f.text
     FROM facts f JOIN entities s ON s.entity_idx = f.subject_idx
