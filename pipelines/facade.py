@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipporag.config import EmbeddingConfig, IndexConfig, RetrievalConfig
 from hipporag.errors import ConfigError, InputError
 from hipporag.filters import allowed_passages
@@ -56,6 +58,14 @@ def _merge(config: RetrievalConfig | None, overrides: Mapping[str, Any]) -> Retr
     if not overrides:
         return base
     return RetrievalConfig.from_dict({**base.to_dict(), **dict(overrides)})
+
+
+def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
+    """The passages in both an explicit allow-list and a filter's (None stands for all)."""
+    if allow is None:
+        return filtered
+    arr = np.unique(np.asarray(allow, dtype=np.int64))
+    return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
 class HippoRAG:
@@ -181,6 +191,7 @@ class HippoRAG:
         exclude: Iterable[str | int] | None = None,
         filters: Mapping[str, Any] | None = None,
         group_by: str | None = None,
+        allow: Any = None,
     ) -> RetrievalResult | DocumentResult:
         """The ``k`` best passages for ``query``, each with an explanation.
 
@@ -197,6 +208,8 @@ class HippoRAG:
                 candidates, ranked and returned.
             group_by: ``"document"`` returns a :class:`~hipporag.grouping.DocumentResult`
                 of the ``k`` best documents, each with its matching chunks.
+            allow: Sorted int64 ``passage_idx`` that may be returned (None: all); with
+                ``filters`` too, a passage must satisfy both.
 
         Raises:
             RetrievalError: Empty query, bad ``k``, unknown mode, bad seeds.
@@ -206,7 +219,7 @@ class HippoRAG:
             raise InputError(
                 f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
             )
-        allow = allowed_passages(self.index, filters)
+        allow = _combine(allow, allowed_passages(self.index, filters))
         kwargs: dict[str, Any] = {"mode": mode, "extra_seeds": extra_seeds, "exclude": exclude}
         if allow is not None:
             kwargs["allow"] = allow
@@ -229,9 +242,10 @@ class HippoRAG:
         mode: str | None = None,
         *,
         filters: Mapping[str, Any] | None = None,
+        allow: Any = None,
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for a list of queries (encoded in one batch), one filter for all."""
-        allow = allowed_passages(self.index, filters)
+        allow = _combine(allow, allowed_passages(self.index, filters))
         if allow is None:
             return self.retriever.retrieve_batch(queries, k, mode=mode)
         return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
