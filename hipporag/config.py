@@ -211,17 +211,38 @@ class GraphConfig(_Section):
 
 @dataclass(frozen=True)
 class ChunkConfig(_Section):
-    """Optional splitting of long passages into word windows (0 = keep passages whole)."""
+    """Splitting of documents into passages (chunks) before indexing. On by default.
+
+    Windows are measured in tokens of the embedding model's own tokenizer:
+    ``max_tokens = 0`` means the model's ``max_seq_length`` (less its special
+    tokens, the title and the passage prefix), so no text is ever cut off by the
+    embedder. Windows end at sentence boundaries where possible and overlap by
+    ``overlap_tokens``. ``enabled = false`` keeps each record whole (a warning
+    then counts the passages longer than the window, which the embedder truncates).
+    ``max_words > 0`` selects the older word windows (split at spaces) instead.
+    """
 
     _name: ClassVar[str] = "chunking"
+    enabled: bool = True
+    max_tokens: int = 0
+    overlap_tokens: int = 32
     max_words: int = 0
     overlap_words: int = 0
 
     def validate(self) -> None:
-        _check(self.max_words >= 0, "chunking.max_words must be >= 0 (0 disables chunking)")
+        _check(self.max_words >= 0, "chunking.max_words must be >= 0 (0 = token windows)")
         _check(
             0 <= self.overlap_words < max(self.max_words, 1),
             "chunking.overlap_words must be >= 0 and smaller than chunking.max_words",
+        )
+        _check(
+            self.max_tokens == 0 or self.max_tokens >= 16,
+            f"chunking.max_tokens must be 0 (the model's window) or >= 16, got {self.max_tokens}",
+        )
+        _check(
+            self.overlap_tokens >= 0
+            and (self.max_tokens == 0 or self.overlap_tokens < self.max_tokens),
+            "chunking.overlap_tokens must be >= 0 and smaller than chunking.max_tokens",
         )
 
 

@@ -19,6 +19,9 @@ import re
 import unicodedata
 
 _SPACE_RE = re.compile(r"\s+", re.UNICODE)
+# Bidirectional-text controls (LRM, RLM, ALM, embeddings, overrides, isolates): invisible,
+# they would make "acme\u200f." and "acme" two entities.
+_BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ABBREV_END_RE = re.compile(
     r"(?:^|\s)(?:\w\.){2,}$|(?:^|\s)(?:inc|jr|sr|co|ltd|corp|st|dr|mr|mrs|ms|bros|no)\.$"
 )
@@ -35,8 +38,13 @@ def normalize_entity(name: str) -> str:
     Leading/trailing punctuation and symbols are trimmed (quotes, brackets,
     commas), inner ones kept ("AT&T", "U.S." keep their inner marks). Returns
     an empty string when nothing word-like is left; callers skip those.
+    Bidirectional controls (U+200E/F, U+202A-E, U+2066-9, U+061C) are removed.
+
+    Example:
+        >>> normalize_entity("Paris\u200f.") == normalize_entity("paris")
+        True
     """
-    s = normalize_text(name).casefold()
+    s = normalize_text(_BIDI_RE.sub("", name)).casefold()
     start, end = 0, len(s)
     while start < end and _is_edge_junk(s[start]):
         start += 1

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -158,7 +159,15 @@ class Explanation:
 
 @dataclass(slots=True)
 class Hit:
-    """One retrieved passage."""
+    """One retrieved passage (a chunk of a document, or a whole one).
+
+    Attributes:
+        doc_id: the document the passage belongs to ("" when unknown: then
+            :attr:`document` is ``passage_id``).
+        metadata: the document's metadata (a flat JSON object).
+        span: ``(start, end)`` character offsets of ``text`` in the document,
+            or None for a whole-record passage.
+    """
 
     passage_id: str
     title: str
@@ -166,14 +175,25 @@ class Hit:
     score: float
     rank: int
     explanation: Explanation | None = None
+    doc_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    span: tuple[int, int] | None = None
+
+    @property
+    def document(self) -> str:
+        """The document key: ``doc_id``, or ``passage_id`` when there is none."""
+        return self.doc_id or self.passage_id
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passage_id": self.passage_id,
+            "doc_id": self.document,
             "title": self.title,
             "text": self.text,
             "score": self.score,
             "rank": self.rank,
+            "metadata": dict(self.metadata),
+            "span": list(self.span) if self.span else None,
             "explanation": self.explanation.to_dict() if self.explanation else None,
         }
 
@@ -221,7 +241,10 @@ class RetrievalResult:
         return result_html(self)
 
     def to_polars(self):
-        """The hits as a polars DataFrame (one row per hit)."""
+        """The hits as a polars DataFrame (one row per hit).
+
+        ``metadata`` is a JSON string column: ``pl.col("metadata").str.json_path_match("$.lang")``.
+        """
         import polars as pl
 
         rows = []
@@ -231,6 +254,7 @@ class RetrievalResult:
                 {
                     "rank": h.rank,
                     "passage_id": h.passage_id,
+                    "doc_id": h.document,
                     "title": h.title,
                     "text": h.text,
                     "score": h.score,
@@ -238,11 +262,15 @@ class RetrievalResult:
                     "ppr_score": e.ppr_score if e else None,
                     "connecting_entities": list(e.connecting_entities) if e else [],
                     "path": list(e.path) if e else [],
+                    "metadata": json.dumps(h.metadata, ensure_ascii=False, sort_keys=True),
+                    "span_start": h.span[0] if h.span else None,
+                    "span_end": h.span[1] if h.span else None,
                 }
             )
         schema = {
             "rank": pl.Int64,
             "passage_id": pl.Utf8,
+            "doc_id": pl.Utf8,
             "title": pl.Utf8,
             "text": pl.Utf8,
             "score": pl.Float64,
@@ -250,6 +278,9 @@ class RetrievalResult:
             "ppr_score": pl.Float64,
             "connecting_entities": pl.List(pl.Utf8),
             "path": pl.List(pl.Utf8),
+            "metadata": pl.Utf8,
+            "span_start": pl.Int64,
+            "span_end": pl.Int64,
         }
         return pl.DataFrame(rows, schema=schema)
 

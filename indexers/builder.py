@@ -81,7 +81,7 @@ class IndexBuilder:
     # -- stages ------------------------------------------------------------
     def prepare(self, passages: Sequence[Passage], *, allow_empty: bool = False) -> list[Passage]:
         """Chunk (if configured) and check there is something to index."""
-        out = chunk_passages(passages, self.config.chunking)
+        out = chunk_passages(passages, self.config.chunking, embedding=self.config.embedding)
         if not out and not allow_empty:
             raise InputError("no passages to index", hint="give a corpus with non-empty passages")
         return out

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from hipporag.config import IndexConfig
 from hipporag.graph import CSRGraph
 from hipporag.index import IndexWriter
 from hipporag.index.format import DB_FILE, HNSW_DIR
+from hipporag.metadata import metadata_json
 from hipporag.text import entity_id
 from indexers.changes import Delta
 from indexers.state import GraphState
@@ -93,10 +93,10 @@ def apply_to_db(con: Any, state: GraphState, d: Delta, edges: dict[str, tuple]) 
             {
                 "passage_idx": d.passage_rows.astype(np.int32),
                 "passage_id": [p.id for p in ps],
-                "doc_id": [p.doc_id for p in ps],
+                "doc_id": [p.document for p in ps],
                 "title": [p.title for p in ps],
                 "text": [p.text for p in ps],
-                "metadata": [json.dumps(p.metadata, ensure_ascii=False) for p in ps],
+                "metadata": [metadata_json(p.metadata) for p in ps],
                 "chunk": [int(p.chunk) for p in ps],
                 "span_start": [p.span[0] if p.span else None for p in ps],
                 "span_end": [p.span[1] if p.span else None for p in ps],
@@ -108,8 +108,8 @@ def apply_to_db(con: Any, state: GraphState, d: Delta, edges: dict[str, tuple]) 
                 "text": pl.Utf8,
                 "metadata": pl.Utf8,
                 "chunk": pl.Int32,
-                "span_start": pl.Int32,
-                "span_end": pl.Int32,
+                "span_start": pl.Int64,
+                "span_end": pl.Int64,
             },
         ),
     )

@@ -2,7 +2,11 @@
 
 Users keep their costly LLM extractions: the file's ``docs`` entries are
 matched to corpus passages by (title, text) — through the ``passage`` field
-(``title + "\\n" + text``) or the ``title``/``text`` fields. Invalid triples
+(``title + "\\n" + text``) or the ``title``/``text`` fields — or by an ``id``
+field equal to the record's id. Chunking stays on: a chunk of a long
+document is matched through its ``doc_id`` to the document's entry and gets
+the entities, and the triples whose subject or object, found in the chunk's
+text (case-insensitive); ``stats["matched_chunks"]`` counts those. Invalid triples
 (not exactly three non-empty strings) are skipped and counted. Passages the
 file does not cover get an empty extraction and are counted as ``missing``.
 
@@ -58,6 +62,8 @@ class HippoRAGOpenIEImporter:
             "missing": 0,
             "skipped_triples": 0,
             "malformed_docs": 0,
+            "matched_chunks": 0,
+            "triples_outside_chunk": 0,
         }
 
     def warm_up(self) -> None:
@@ -91,6 +97,8 @@ class HippoRAGOpenIEImporter:
                 self.stats["malformed_docs"] += 1
                 continue
             by_id.setdefault(key, doc)
+            if isinstance(doc.get("id"), str) and doc["id"]:
+                by_id.setdefault(doc["id"], doc)
         self.stats["docs"] = len(docs)
         if not by_id:
             raise InputError(
@@ -111,12 +119,21 @@ class HippoRAGOpenIEImporter:
             return passage_id(title, text) if text else passage_id("", title)
         return None
 
+    def _lookup(self, p: Passage) -> tuple[dict[str, Any] | None, bool]:
+        """The file entry of ``p`` and whether it is that of ``p``'s whole document."""
+        assert self._by_id is not None
+        doc = self._by_id.get(p.id) or self._by_id.get(passage_id(p.title, p.text))
+        if doc is not None:
+            return doc, False
+        if p.doc_id and p.doc_id != p.id:
+            return self._by_id.get(p.doc_id), True
+        return None, False
+
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         self.warm_up()
-        assert self._by_id is not None
         out: list[Extraction] = []
         for p in passages:
-            doc = self._by_id.get(p.id)
+            doc, whole = self._lookup(p)
             if doc is None:
                 self.stats["missing"] += 1
                 out.append(Extraction(p.id))
@@ -125,9 +142,21 @@ class HippoRAGOpenIEImporter:
             triples, skipped = _clean_triples(doc.get("extracted_triples", []))
             ents = doc.get("extracted_entities", [])
             ents = [normalize_text(e) for e in ents if isinstance(e, str) and e.strip()]
+            if whole:
+                self.stats["matched_chunks"] += 1
+                ents, triples = self._in_chunk(p, ents, triples)
             self.stats["skipped_triples"] += skipped
             out.append(Extraction(p.id, ents, triples, skipped))
         return out
+
+    def _in_chunk(
+        self, p: Passage, ents: list[str], triples: list[Triple]
+    ) -> tuple[list[str], list[Triple]]:
+        """The document's entities and triples that the chunk ``p`` mentions."""
+        text = p.content.casefold()
+        kept = [t for t in triples if t.subject.casefold() in text or t.object.casefold() in text]
+        self.stats["triples_outside_chunk"] += len(triples) - len(kept)
+        return [e for e in ents if e.casefold() in text], kept
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "hipporag", "path": str(self.path)}

@@ -17,8 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.errors import ConfigError, InputError
+from hipporag.filters import allowed_passages
+from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
 from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
@@ -39,16 +43,16 @@ def shared_embedder(
     return cached_embedder(config, backend=backend, device=device)
 
 
-def _passages(corpus: Any) -> tuple[list[Passage], Any]:
+def _passages(corpus: Any, metadata_fields: Sequence[str] = ()) -> tuple[list[Passage], Any]:
     """Passages (and read stats) from a corpus path or a list of passages/records/strings."""
     from indexers.readers import passages_from_records, read_corpus
 
-    if isinstance(corpus, str | os.PathLike):
-        return read_corpus(corpus)
+    if isinstance(corpus, str | bytes | os.PathLike):
+        return read_corpus(corpus, metadata_fields=metadata_fields)
     if isinstance(corpus, Sequence):
         if corpus and all(isinstance(p, Passage) for p in corpus):
             return list(corpus), None
-        return passages_from_records(corpus)
+        return passages_from_records(corpus, metadata_fields=metadata_fields)
     raise InputError(
         f"corpus must be a path or a list of passages, got {type(corpus).__name__}",
         hint='pass "corpus.json" or [{"title": ..., "text": ...}, ...]',
@@ -65,6 +69,14 @@ def _merge(config: RetrievalConfig | None, overrides: Mapping[str, Any]) -> Retr
     if not overrides:
         return base
     return RetrievalConfig.from_dict({**base.to_dict(), **dict(overrides)})
+
+
+def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
+    """The passages in both an explicit allow-list and a filter's (None stands for all)."""
+    if allow is None:
+        return filtered
+    arr = np.unique(np.asarray(allow, dtype=np.int64))
+    return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
 class HippoRAG:
@@ -136,18 +148,22 @@ class HippoRAG:
         out_dir: str | os.PathLike[str],
         config: IndexConfig | None = None,
         retrieval: RetrievalConfig | None = None,
+        *,
+        metadata_fields: Sequence[str] = (),
     ) -> HippoRAG:
-        """Index a corpus file/folder (JSON, JSONL, .txt folder) or passages, then open it.
+        """Index a corpus (JSON, JSONL, Parquet, CSV, .txt/.md folder) or records, then open it.
 
         Args:
-            corpus: A path, or a list of :class:`Passage`, ``{"title", "text"}`` dicts or strings.
+            corpus: A path, or a list of :class:`Passage`, record dicts
+                (``{"id"?, "title"?, "text", "metadata"?}``) or strings.
             out_dir: Where to write the index (replaced atomically).
             config: Index parameters (default :class:`IndexConfig`: spaCy OpenIE, MiniLM).
             retrieval: Retrieval parameters of the returned object.
+            metadata_fields: Top-level record fields to keep as metadata.
         """
         from indexers.builder import IndexBuilder
 
-        passages, stats = _passages(corpus)
+        passages, stats = _passages(corpus, metadata_fields)
         IndexBuilder(config).build(
             passages, out_dir, read_stats=stats.to_dict() if stats is not None else None
         )
@@ -242,8 +258,10 @@ class HippoRAG:
         *,
         extra_seeds: Mapping[int, float] | None = None,
         exclude: Iterable[str | int] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        group_by: str | None = None,
         allow: Any = None,
-    ) -> RetrievalResult:
+    ) -> RetrievalResult | DocumentResult:
         """The ``k`` best passages for ``query``, each with an explanation.
 
         Args:
@@ -254,22 +272,51 @@ class HippoRAG:
             extra_seeds: ``{entity_idx: weight}`` added to the query's seeds (see
                 :meth:`entity_index`); weight 1.0 equals all linked seeds together.
             exclude: Passages to leave out (``passage_id`` or ``passage_idx``).
-            allow: Sorted int64 ``passage_idx`` that may be returned (None: all), e.g.
-                from ``hipporag.filters.allowed_passages(index, filters)``.
+            filters: A metadata filter spec (see :mod:`hipporag.filters`), e.g.
+                ``{"lang": "en", "year": {"gte": 2020}}``: only matching passages are
+                candidates, ranked and returned.
+            group_by: ``"document"`` returns a :class:`~hipporag.grouping.DocumentResult`
+                of the ``k`` best documents, each with its matching chunks.
+            allow: Sorted int64 ``passage_idx`` that may be returned (None: all); with
+                ``filters`` too, a passage must satisfy both.
 
         Raises:
             RetrievalError: Empty query, bad ``k``, unknown mode, bad seeds.
+            InputError: A malformed filter spec or an unknown ``group_by``.
         """
+        if group_by not in GROUP_BY:
+            raise InputError(
+                f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
+            )
         self._maybe_refresh()
-        return self.retriever.retrieve(
-            query, k, mode=mode, extra_seeds=extra_seeds, exclude=exclude, allow=allow
-        )
+        allow = _combine(allow, allowed_passages(self.index, filters))
+        kwargs: dict[str, Any] = {"mode": mode, "extra_seeds": extra_seeds, "exclude": exclude}
+        if allow is not None:
+            kwargs["allow"] = allow
+        if group_by != "document":
+            return self.retriever.retrieve(query, k, **kwargs)
+        # k documents: ask for more chunks until k documents are found or none are left.
+        total = self.index.n_passages if allow is None else int(allow.shape[0])
+        want = min(max(k * 4, k), max(total, 1))
+        while True:
+            result = self.retriever.retrieve(query, want, **kwargs)
+            grouped = group_by_document(result, k)
+            if len(grouped) >= k or want >= total or len(result) < want:
+                return grouped
+            want = min(want * 2, total)
 
     def retrieve_batch(
-        self, queries: Sequence[str], k: int = 5, mode: str | None = None, *, allow: Any = None
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        mode: str | None = None,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        allow: Any = None,
     ) -> list[RetrievalResult]:
-        """:meth:`retrieve` for a list of queries (encoded in one batch)."""
+        """:meth:`retrieve` for a list of queries (encoded in one batch), one filter for all."""
         self._maybe_refresh()
+        allow = _combine(allow, allowed_passages(self.index, filters))
         return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
 
     @staticmethod

@@ -288,6 +288,9 @@ def make_hits(
             score=float(s),
             rank=r + 1,
             explanation=explanations[r] if explanations else None,
+            doc_id=p.document,
+            metadata=dict(p.metadata),
+            span=p.span,
         )
         for r, (p, s) in enumerate(zip(passages, scores, strict=True))
     ]

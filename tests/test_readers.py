@@ -71,7 +71,8 @@ def test_empty_and_missing_fields_are_counted(tmp_path):
         ("broken.json", '[{"title": "A", "text": ', "w", "not valid JSON"),
         ("obj.json", '{"hello": 1}', "w", "not a list of passages"),
         ("bad.jsonl", '{"title": "A", "text": "x"}\nnot json\n', "w", "bad.jsonl:2"),
-        ("c.csv", "a,b", "w", "unsupported corpus file type"),
+        ("c.xml", "<a/>", "w", "unsupported corpus file type"),
+        ("c.csv", "a,b", "w", "no 'text' column"),
     ],
 )
 def test_bad_input_gives_clear_error(tmp_path, name, content, mode, fragment):

@@ -68,7 +68,7 @@ def index_summary(index: Index) -> dict[str, Any]:
         else dict(openie.get("llm", {})).get("model"),
         "synonymy threshold": graph_cfg.get("synonymy_threshold"),
         "synonymy k": graph_cfg.get("synonymy_k"),
-        "chunking (max words)": dict(cfg.get("chunking", {})).get("max_words"),
+        "chunking": _chunking(dict(cfg.get("chunking", {}))),
     }
     return {
         "path": str(index.path),
@@ -117,6 +117,14 @@ def index_html(index: Index) -> str:
 # -- retrieval results -------------------------------------------------------
 
 
+def _chunking(c: dict[str, Any]) -> str:
+    if not c.get("enabled", bool(c.get("max_words"))):
+        return "off"
+    if c.get("max_words"):
+        return f"{c['max_words']} words"
+    return f"{c.get('max_tokens') or 'model window'} tokens, overlap {c.get('overlap_tokens', 0)}"
+
+
 def _bar(score: float, top: float) -> str:
     if top <= 0 or not math.isfinite(score) or score <= 0:
         return ""
@@ -145,6 +153,58 @@ def _why(hit: Hit) -> str:
     return "<br>".join(parts) or '<span class="muted">—</span>'
 
 
+def _source(hit: Hit) -> str:
+    """Document id and character span, when the hit is a chunk of a document."""
+    out = ""
+    if hit.doc_id and hit.doc_id != hit.passage_id:
+        out += f" · doc {esc(hit.doc_id)}"
+    if hit.span:
+        out += f" · chars {esc(hit.span[0])}–{esc(hit.span[1])}"
+    return out
+
+
+def _meta(metadata: dict[str, Any]) -> str:
+    """Metadata as ``key: value`` chips (empty when there is none)."""
+    if not metadata:
+        return ""
+    items = [
+        f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in sorted(metadata.items())
+    ]
+    return "<br>" + chips_html(items[:12])
+
+
+def documents_html(result: Any, max_text: int = MAX_INLINE) -> str:
+    """An HTML card of documents (``retrieve(..., group_by="document")``) and their chunks.
+
+    Example:
+        >>> from hipporag.grouping import group_by_document
+        >>> from hipporag.types import Hit, RetrievalResult
+        >>> r = RetrievalResult("q", [Hit("d#0", "T", "a <b>", 1.0, 1, doc_id="d")], "dense")
+        >>> "a &lt;b&gt;" in documents_html(group_by_document(r))
+        True
+    """
+    top = max((d.score for d in result.documents if math.isfinite(d.score)), default=0.0)
+    rows = "".join(
+        f"<tr><td>{esc(d.rank)}</td>"
+        f"<td>{esc(fmt_number(float(d.score)))}{_bar(float(d.score), top)}</td>"
+        f'<td><b>{esc(d.title)}</b> <span class="muted">{esc(d.doc_id)}</span>{_meta(d.metadata)}'
+        + "".join(
+            f"<br>{fold_text(c.text, max_text)}"
+            f'<span class="muted">{_source(c) or " · " + esc(c.passage_id)}</span>'
+            for c in d.chunks
+        )
+        + "</td></tr>"
+        for d in result.documents
+    )
+    return (
+        f'{CSS}<div class="hipporag"><h4>{esc(result.query)}</h4>'
+        f'<div class="muted">mode <b>{esc(result.mode)}</b> · {len(result.documents)} documents'
+        f" {flags_html(result.flags)}</div>"
+        f"<table><tr><th>#</th><th>score</th><th>document</th></tr>{rows}</table></div>"
+    )
+
+
 def result_html(result: RetrievalResult, max_text: int = MAX_INLINE) -> str:
     """An HTML card of ranked hits with scores, seeds and explanations.
 
@@ -167,7 +227,7 @@ def result_html(result: RetrievalResult, max_text: int = MAX_INLINE) -> str:
         f"<tr><td>{esc(h.rank)}</td>"
         f"<td>{esc(fmt_number(float(h.score)))}{_bar(float(h.score), top)}</td>"
         f"<td><b>{esc(h.title)}</b><br>{fold_text(h.text, max_text)}"
-        f'<br><span class="muted">{esc(h.passage_id)}</span></td>'
+        f'<br><span class="muted">{esc(h.passage_id)}{_source(h)}</span>{_meta(h.metadata)}</td>'
         f"<td>{_why(h)}</td></tr>"
         for h in result.hits
     )

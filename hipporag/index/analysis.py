@@ -63,22 +63,35 @@ def tables(index: Index) -> dict[str, pl.DataFrame]:
     return index.tables()
 
 
+def _has_doc_columns(index: Index) -> bool:
+    rows = index.sql(
+        "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'passages' "
+        "AND column_name IN ('doc_id', 'metadata')"
+    )
+    return int(rows["n"][0]) == 2
+
+
 def node_frame(index: Index, include_text: bool = False) -> pl.DataFrame:
     """One row per graph node: ``node, kind, name, ref, n_passages`` (and ``text``).
+
+    Passage nodes also carry ``doc_id`` and ``metadata`` (JSON text; null on entities).
 
     Example:
         >>> node_frame(Index.open("my-index")).filter(pl.col("kind") == "passage")  # doctest: +SKIP
     """
     text = ", text" if include_text else ""
     etext = ", NULL::VARCHAR AS text" if include_text else ""
+    # Passage nodes carry their document id and metadata (a JSON string), when the index has them.
+    doc = ", doc_id, CAST(metadata AS VARCHAR) AS metadata" if _has_doc_columns(index) else ""
+    edoc = ", NULL::VARCHAR AS doc_id, NULL::VARCHAR AS metadata" if doc else ""
     return index.sql(
         f"""
         SELECT entity_idx AS node, 'entity' AS kind, name, entity_id AS ref,
-               n_passages{etext}
+               n_passages{etext}{edoc}
         FROM entities
         UNION ALL
         SELECT passage_idx + {index.n_entities} AS node, 'passage' AS kind, title AS name,
-               passage_id AS ref, 0 AS n_passages{text}
+               passage_id AS ref, 0 AS n_passages{text}{doc}
         FROM passages
         ORDER BY node
         """

@@ -83,10 +83,10 @@ CREATE TABLE passages (
     doc_id      VARCHAR NOT NULL,
     title       VARCHAR NOT NULL,
     text        VARCHAR NOT NULL,
-    metadata    JSON,
-    chunk       INTEGER NOT NULL,
-    span_start  INTEGER,
-    span_end    INTEGER
+    metadata    JSON NOT NULL DEFAULT '{}',
+    chunk       INTEGER NOT NULL DEFAULT 0,
+    span_start  BIGINT,
+    span_end    BIGINT
 );
 CREATE TABLE entities (
     entity_idx  INTEGER PRIMARY KEY,
@@ -125,6 +125,10 @@ CREATE OR REPLACE VIEW nodes AS
     UNION ALL
     SELECT passage_idx + {n_entity_rows}, 'passage', title, passage_id
     FROM passages;
+CREATE OR REPLACE VIEW documents AS
+    SELECT doc_id, any_value(title) AS title, any_value(metadata) AS metadata,
+           count(*) AS n_chunks, min(passage_idx) AS first_passage_idx
+    FROM passages GROUP BY doc_id;
 CREATE OR REPLACE VIEW fact_triples AS
     SELECT f.fact_idx, s.name AS subject, f.relation, o.name AS object, f.text
     FROM facts f JOIN entities s ON s.entity_idx = f.subject_idx

@@ -6,12 +6,18 @@
   (``pip install 'hipporag-toolkit[llamaindex]'``).
 
 Both return the passages of :meth:`HippoRAG.retrieve`, in its order, with the
-same metadata (see :func:`hit_metadata`).
+same metadata (see :func:`hit_metadata`): the document's own metadata keys
+(``source``, ``lang``, ...) plus ``passage_id``, ``doc_id``, ``title``,
+``span``, ``score``, ``rank``, ``explanation`` and ``mode``. Both take metadata
+filters (LangChain ``search_kwargs={"filters": ...}``, LlamaIndex
+``MetadataFilters``), passed to ``retrieve(..., filters=...)``.
 
 Example:
     >>> from hipporag.types import Hit
-    >>> sorted(hit_metadata(Hit("p_1", "Paris", "Paris is ...", 0.9, 1), mode="graph"))
-    ['explanation', 'mode', 'passage_id', 'rank', 'score', 'title']
+    >>> meta = hit_metadata(Hit("d#1", "Paris", "...", 0.9, 1, doc_id="d", metadata={"lang": "fr"},
+    ...                         span=(10, 20)), mode="graph")
+    >>> sorted(meta)
+    ['doc_id', 'explanation', 'lang', 'mode', 'passage_id', 'rank', 'score', 'span', 'title']
 """
 
 from __future__ import annotations
@@ -22,15 +28,23 @@ from hipporag.errors import RetrievalError
 from hipporag.sections import suggest
 from hipporag.types import Hit, RetrievalResult
 
+RESERVED_KEYS = ("passage_id", "doc_id", "title", "span", "score", "rank", "explanation", "mode")
+
 
 def hit_metadata(hit: Hit, mode: str | None = None) -> dict[str, Any]:
     """The metadata both adapters attach to a retrieved passage.
 
-    Keys: ``passage_id``, ``title``, ``score``, ``rank``, ``explanation`` (the
-    :meth:`~hipporag.types.Explanation.to_dict` dict, or None) and ``mode``.
+    Keys: the document's metadata, then ``passage_id``, ``doc_id``, ``title``,
+    ``span`` (``[start, end]`` in the document, or None), ``score``, ``rank``,
+    ``explanation`` (the :meth:`~hipporag.types.Explanation.to_dict` dict, or
+    None) and ``mode``; a document metadata key named like one of these is
+    shadowed (it stays in the index).
     """
     return {
+        **hit.metadata,
         "passage_id": hit.passage_id,
+        "doc_id": hit.document,
+        "span": list(hit.span) if hit.span else None,
         "title": hit.title,
         "score": float(hit.score),
         "rank": int(hit.rank),
@@ -53,12 +67,17 @@ def check_adapter_mode(rag: Any, mode: str | None) -> None:
         raise RetrievalError(f"unknown retrieval mode {mode!r}", hint=suggest(mode, known))
 
 
-def run_retrieve(rag: Any, query: str, k: int, mode: str | None) -> RetrievalResult:
-    """Call ``rag.retrieve``; ``mode`` is passed only when set (any Retriever fits)."""
-    if mode is None:
-        return rag.retrieve(query, k=k)
-    check_adapter_mode(rag, mode)
-    return rag.retrieve(query, k=k, mode=mode)
+def run_retrieve(
+    rag: Any, query: str, k: int, mode: str | None, filters: dict[str, Any] | None = None
+) -> RetrievalResult:
+    """Call ``rag.retrieve``; ``mode`` and ``filters`` are passed only when set."""
+    kwargs: dict[str, Any] = {"k": k}
+    if mode is not None:
+        check_adapter_mode(rag, mode)
+        kwargs["mode"] = mode
+    if filters:
+        kwargs["filters"] = filters
+    return rag.retrieve(query, **kwargs)
 
 
 def missing_extra(framework: str, extra: str, err: ImportError) -> ImportError:
@@ -69,4 +88,4 @@ def missing_extra(framework: str, extra: str, err: ImportError) -> ImportError:
     )
 
 
-__all__ = ["check_adapter_mode", "hit_metadata", "missing_extra", "run_retrieve"]
+__all__ = ["RESERVED_KEYS", "check_adapter_mode", "hit_metadata", "missing_extra", "run_retrieve"]

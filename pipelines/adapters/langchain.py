@@ -3,8 +3,11 @@
 :class:`HippoRAGRetriever` is a ``langchain_core.retrievers.BaseRetriever``: use
 it wherever LangChain takes a retriever (``invoke``, ``batch``, LCEL chains).
 Each hit becomes a ``Document`` whose ``page_content`` is the passage text and
-whose ``metadata`` holds ``passage_id``, ``title``, ``score``, ``rank``,
-``explanation`` (a dict) and ``mode``; ``Document.id`` is the passage id.
+whose ``metadata`` holds the document's metadata plus ``passage_id``, ``doc_id``,
+``title``, ``span``, ``score``, ``rank``, ``explanation`` (a dict) and ``mode``;
+``Document.id`` is the passage id. Metadata filters (see :mod:`hipporag.filters`)
+go in ``search_kwargs={"filters": {...}}`` (as with LangChain's vector-store
+retrievers) or per call: ``retriever.invoke(q, filters={...})``.
 
 Example:
     >>> from pipelines.facade import HippoRAG                         # doctest: +SKIP
@@ -13,6 +16,7 @@ Example:
     >>> docs = retriever.invoke("Who directed the 1987 Golden Heron winner?")  # doctest: +SKIP
     >>> docs[0].metadata["title"], docs[0].metadata["score"]          # doctest: +SKIP
     ('Golden Heron Award', 0.41)
+    >>> en = HippoRAGRetriever(rag=rag, search_kwargs={"filters": {"lang": "en"}})  # doctest: +SKIP
     >>> from langchain_core.runnables import RunnableLambda           # doctest: +SKIP
     >>> chain = retriever | RunnableLambda(lambda ds: "\\n\\n".join(d.page_content for d in ds))
     ...                                                               # doctest: +SKIP
@@ -41,6 +45,8 @@ class HippoRAGRetriever(BaseRetriever):
             ``retrieve(query, k=..., mode=...) -> RetrievalResult``).
         k: passages per query.
         mode: retrieval mode passed to ``rag.retrieve`` (its default when None).
+        search_kwargs: ``{"filters": {...}}`` (a metadata filter spec) and/or
+            ``{"k": n}`` (overrides ``k``).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -48,6 +54,9 @@ class HippoRAGRetriever(BaseRetriever):
     rag: Any = Field(description="the HippoRAG facade (or any Retriever)")
     k: int = Field(default=5, ge=1, description="passages per query")
     mode: str | None = Field(default=None, description="retrieval mode (facade default if None)")
+    search_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description='{"filters": {...}, "k": n} for every query'
+    )
 
     @classmethod
     def from_index(
@@ -59,9 +68,21 @@ class HippoRAGRetriever(BaseRetriever):
         return cls(rag=HippoRAG.open(index_dir), k=k, mode=mode, **kwargs)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        filters: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> list[Document]:
-        result = run_retrieve(self.rag, query, self.k, self.mode)
+        unknown = (set(self.search_kwargs) | set(kwargs)) - {"filters", "k"}
+        if unknown:
+            raise ValueError(
+                f"unsupported search arguments {sorted(unknown)}; use 'filters' and 'k'"
+            )
+        k = int(kwargs.get("k", self.search_kwargs.get("k", self.k)))
+        spec = {**(self.search_kwargs.get("filters") or {}), **(filters or {})}
+        result = run_retrieve(self.rag, query, k, self.mode, spec or None)
         return [
             Document(
                 id=hit.passage_id,

@@ -32,8 +32,22 @@ def register(subparsers: Any) -> None:
         help="build an index from a corpus",
         description="Build an index: OpenIE, knowledge graph, embeddings. Resumable.",
     )
-    p.add_argument("corpus", nargs="+", help="corpus file(s): .json, .jsonl, .txt or a folder")
+    p.add_argument(
+        "corpus",
+        nargs="+",
+        help="corpus file(s): .json, .jsonl, .parquet, .csv, .txt, .md or a folder",
+    )
     p.add_argument("--out", required=True, metavar="INDEX_DIR", help="index directory to write")
+    p.add_argument(
+        "--metadata-fields",
+        metavar="A,B",
+        help="top-level record fields to keep as document metadata (others are left out)",
+    )
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="index files of a folder corpus that link outside the folder (skipped by default)",
+    )
     add_job_options(p)
     p.set_defaults(func=run)
 
@@ -133,7 +147,13 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     except ConfigError as err:
         raise ConfigError(f"{where}: {err.message}", hint=err.hint) from None
     base = Path(args.config).parent if args.config else Path.cwd()
-    return apply_overrides(spec.resolved(base), args)
+    spec = apply_overrides(spec.resolved(base), args)
+    if getattr(args, "metadata_fields", None):
+        fields = tuple(f.strip() for f in args.metadata_fields.split(",") if f.strip())
+        spec = replace(spec, metadata_fields=fields)
+    if getattr(args, "follow_symlinks", False):
+        spec = replace(spec, follow_symlinks=True)
+    return spec
 
 
 def print_report(report: Any, as_json: bool) -> None:

@@ -62,14 +62,25 @@ from pipelines.jobs.workers import (
 logger = logging.getLogger("hipporag")
 
 
-def read_inputs(inputs: Sequence[str]) -> tuple[list[Passage], dict[str, Any]]:
+def read_inputs(
+    inputs: Sequence[str], *, metadata_fields: Sequence[str] = (), follow_symlinks: bool = False
+) -> tuple[list[Passage], dict[str, Any]]:
     """Read every input; a passage found in several inputs is kept once."""
     out: list[Passage] = []
     seen: set[str] = set()
     total = ReadStats()
     for path in inputs:
-        passages, stats = read_corpus(path)
-        for key in ("records", "duplicates", "empty", "missing_text"):
+        passages, stats = read_corpus(
+            path, metadata_fields=metadata_fields, follow_symlinks=follow_symlinks
+        )
+        for key in (
+            "records",
+            "duplicates",
+            "empty",
+            "missing_text",
+            "replaced_chars",
+            "symlinks_skipped",
+        ):
             setattr(total, key, getattr(total, key) + getattr(stats, key))
         total.warnings.extend(stats.warnings[: max(0, 20 - len(total.warnings))])
         for p in passages:
@@ -159,7 +170,9 @@ def run_job(
     t_start = time.perf_counter()
     spec.check_paths()
     config = spec.index_config
-    passages, read_stats = read_inputs(spec.inputs)
+    passages, read_stats = read_inputs(
+        spec.inputs, metadata_fields=spec.metadata_fields, follow_symlinks=spec.follow_symlinks
+    )
     drv_extractor = extractor or make_extractor(config)
     drv_embedder = embedder or make_embedder(config.embedding)
     builder = IndexBuilder(config, extractor=drv_extractor, embedder=drv_embedder)

@@ -143,6 +143,9 @@ class JobSpec(_Section):
         executor: How to run (see :class:`ExecutorConfig`).
         embedding, openie, graph, chunking: The :class:`~hipporag.config.IndexConfig`
             sections.
+        metadata_fields: Top-level record fields kept as metadata (see
+            :func:`indexers.readers.read_corpus`).
+        follow_symlinks: Index files of a folder corpus that link outside it.
 
     Example:
         >>> spec = JobSpec(inputs=("corpus.json",), output="idx",
@@ -162,6 +165,8 @@ class JobSpec(_Section):
     openie: OpenIEConfig = field(default_factory=OpenIEConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
+    metadata_fields: tuple[str, ...] = ()
+    follow_symlinks: bool = False
 
     def validate(self) -> None:
         _check(

@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -361,7 +362,7 @@ class NoteLoop:
         in_note = set(best.passage_ids)
         order = sorted(seen, key=lambda pid: pid not in in_note)  # stable: keeps seen order
         return [
-            Hit(pid, seen[pid].title, seen[pid].text, 1.0 / rank, rank, seen[pid].explanation)
+            dataclasses.replace(seen[pid], score=1.0 / rank, rank=rank)
             for rank, pid in enumerate(order, start=1)
         ]
 
