@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from hipporag.config import ChunkConfig, EmbeddingConfig
 from hipporag.errors import InputError
-from hipporag.models import resolve_embedding_model
+from hipporag.embedders.loading import resolve_embedding_model
 from hipporag.types import Passage
 
 logger = logging.getLogger(__name__)
