@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from hipporag.index.format import LIVE_ARRAYS
+
 TABLE_ROWS = {"passages": "n_passages", "entities": "n_entities", "facts": "n_facts"}
 _EMBEDDINGS = {
     "passages": "passage_embeddings",
     "entities": "entity_embeddings",
     "facts": "fact_embeddings",
 }
-_LIVE = {"passages": "passage_live", "entities": "entity_live", "facts": "fact_live"}
 # Allow-lists up to this size (or 4x k) are answered exactly over the allowed vectors.
 BRUTE_FORCE_ROWS = 4096
 
@@ -81,15 +82,20 @@ class IndexLookups:
     def live(self, table: str) -> np.ndarray:
         """Boolean mask over the rows of ``table``: False for deleted rows.
 
-        Read from the array ``passage_live`` / ``entity_live`` / ``fact_live``
-        when the index has one, else all True.
+        Asked of the storage (``_live_rows``, the index's tombstones) when it has
+        them, else read from the arrays named in ``format.LIVE_ARRAYS``; all True
+        for an index without deletions.
         """
         cache = self._cache()
         key = f"live:{table}"
         if key not in cache:
             n = self.n_rows(table)
             try:
-                mask = np.asarray(self.array(_LIVE[table]), dtype=bool)  # type: ignore[attr-defined]
+                storage = getattr(self, "_live_rows", None)
+                if storage is not None:
+                    mask = np.asarray(storage(table), dtype=bool)
+                else:
+                    mask = np.asarray(self.array(LIVE_ARRAYS[table]), dtype=bool)  # type: ignore[attr-defined]
             except (KeyError, FileNotFoundError, OSError):
                 mask = np.ones(n, dtype=bool)
             cache[key] = mask

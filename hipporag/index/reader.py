@@ -188,8 +188,11 @@ class Index(IndexLookups):
         """Rows of the fact arrays (deleted rows included)."""
         return int(self.meta["counts"]["facts"])
 
-    def live(self, table: str) -> np.ndarray:
-        """Boolean mask over the rows of ``passages``, ``entities`` or ``facts``."""
+    def _live_rows(self, table: str) -> np.ndarray:
+        """Boolean mask over the rows of ``passages``, ``entities`` or ``facts``.
+
+        The storage side of :meth:`IndexLookups.live` (which caches it).
+        """
         if table not in LIVE_ARRAYS:
             raise InputError(f"unknown table {table!r}", hint=f"choose one of {list(LIVE_ARRAYS)}")
         n = {"passages": self.n_passages, "entities": self.n_entities, "facts": self.n_facts}
