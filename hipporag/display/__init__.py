@@ -52,7 +52,9 @@ def index_summary(index: Index) -> dict[str, Any]:
     meta = index.meta
     counts = dict(meta.get("counts", {}))
     sizes: dict[str, int] = {"database": 0, "arrays": 0, "hnsw": 0}
-    for name, size in dict(meta.get("files", {})).items():
+    for name, entry in dict(meta.get("files", {})).items():
+        # v2 manifests list {"path", "size", "checksum"} per logical file; v1 a size.
+        size = entry.get("size", 0) if isinstance(entry, dict) else entry
         group = name.split("/", 1)[0] if "/" in name else "database"
         sizes[group if group in sizes else "database"] += int(size)
     sizes["total"] = sum(sizes.values())
