@@ -7,8 +7,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN := torch==2.13.0
 LLAMA_VERSION := 0.3.36
-# Built llama-cpp-python wheels are kept here: compiling takes ~12 min on 2 cores.
-WHEELHOUSE ?= $(HOME)/.cache/hipporag-toolkit/wheels
+# Built llama-cpp-python wheels are kept here: compiling takes ~5-12 min on 2 cores.
+# A portable build (no -march=native): a native one can use CPU features (AMX) that a
+# virtual machine advertises but does not grant, and then crashes on the first request.
+WHEELHOUSE ?= $(HOME)/.cache/hipporag-toolkit/wheels-portable
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: demo test lint test-fast bench llm-server-deps clean
 
@@ -22,7 +25,10 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.llm-installed: $(VENV)/.installed
 	mkdir -p $(WHEELHOUSE)
 	ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
-		$(PIP) wheel --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEELHOUSE)
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps --no-cache-dir \
+			llama-cpp-python==$(LLAMA_VERSION) -w $(WHEELHOUSE)
+	$(PIP) install -q --force-reinstall --no-deps --find-links $(WHEELHOUSE) --no-index \
+		"llama-cpp-python==$(LLAMA_VERSION)"
 	$(PIP) install -q --find-links $(WHEELHOUSE) "llama-cpp-python[server]==$(LLAMA_VERSION)"
 	touch $@
 
