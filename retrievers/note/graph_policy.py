@@ -19,8 +19,7 @@ The note's PPR seeds are its strongest bridges (weight relative to the
 strongest). See docs/note_loop.md for measured failure modes.
 
 Example:
-    >>> from retrievers.explain import SparseScores
-from retrievers.note.config import NoteConfig
+    >>> from retrievers.note.config import NoteConfig
     >>> policy = GraphNotePolicy(view, NoteConfig())                 # doctest: +SKIP
     >>> note = policy.first_note(question, hits, Meter())             # doctest: +SKIP
     >>> policy.next_query(question, note, [question], Meter())        # doctest: +SKIP
