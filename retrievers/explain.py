@@ -59,6 +59,14 @@ class SparseScores:
         nz = np.flatnonzero(dense)
         return cls(nz, dense[nz])
 
+    def sum(self) -> float:
+        """Total score."""
+        return float(self.scores.sum())
+
+    def max(self) -> float:
+        """Largest score (0 when empty)."""
+        return float(self.scores.max()) if self.scores.size else 0.0
+
     def __getitem__(self, idx: np.ndarray | int) -> Any:
         q = np.asarray(idx, dtype=np.int64)
         if self.nodes.size == 0:

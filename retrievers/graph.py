@@ -114,12 +114,12 @@ class GraphRetriever:
 
     def warm_up(self) -> None:
         """Load the models, the PPR matrices and the name tables now."""
-        self.parts.dense.encode("warm up")
+        qvec = self.parts.dense.encode("warm up")
         _ = self.parts.ppr, self.index.entity_names, self.index.passage_titles()
         if self.index.n_facts:
             self.index.fact_relations()
-        for name in ("passages", "facts"):
-            self.index.hnsw(name)  # type: ignore[attr-defined]
+        for table in ("passages", "facts"):
+            self.index.knn(table, qvec, 1)  # loads the table's HNSW
 
     # -- public API --------------------------------------------------------------------
     def link(self, query: str, mode: str | None = None, qvec: np.ndarray | None = None) -> Linking:

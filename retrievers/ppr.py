@@ -35,7 +35,6 @@ import warnings
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from hipporag.errors import RetrievalError
 from hipporag.graph import CSRGraph
@@ -127,6 +126,8 @@ class PPR:
         # eps does not depend on how weights are scaled. Dangling nodes are never pushed.
         unit = float(data[data > 0].mean()) if (data > 0).any() else 1.0
         self._push_scale = np.where(self._dangling, np.inf, degree / unit)
+        from scipy.sparse import csr_matrix  # imported here: the CLI starts faster
+
         # A (symmetric): one leaky step is x -> (1 - d) r + d A (x / deg).
         self._matrix = csr_matrix((data, self._indices, self._indptr), shape=(n, n))
         self._local = threading.local()

@@ -13,8 +13,6 @@ import numpy as np
 import pytest
 
 from hipporag.graph import CSRGraph
-from hipporag.index.lookups import IndexLookups
-from hipporag.types import Passage
 from retrievers.common import PassageFilter, exclusion_set
 from retrievers.explain import Explainer, SparseScores
 from retrievers.hipporag1 import HippoRAG1Retriever
@@ -22,6 +20,7 @@ from retrievers.hybrid import HybridRetriever
 from retrievers.params import FactParams
 from retrievers.ppr import PPR
 from retrievers.walk import Parts
+from tests.synthetic_index import SyntheticIndex, VectorEmbedder
 
 
 def random_graph(seed: int, n: int = 400, m: int = 1200) -> CSRGraph:
@@ -51,71 +50,6 @@ def test_sparse_ppr_equals_the_dense_one(seed, method) -> None:
         assert set(np.flatnonzero(full).tolist()) == set(res.nodes.tolist())
 
 
-class FakeEmbedder:
-    name, dim = "fake", 8
-
-    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
-        self.vectors = vectors
-
-    def warm_up(self) -> None: ...
-
-    def encode(self, texts, *, is_query=False):  # type: ignore[no-untyped-def]
-        return np.stack([self.vectors[t] for t in texts])
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name}
-
-
-class SyntheticIndex(IndexLookups):
-    """A large in-memory index: the real lookups over synthetic arrays."""
-
-    def __init__(self, n_entities: int, n_passages: int, seed: int = 0) -> None:
-        rng = np.random.default_rng(seed)
-        self.n_entities, self.n_passages = n_entities, n_passages
-        self.n_facts = n_passages
-        pe_src = np.repeat(np.arange(n_passages), 3) + n_entities
-        pe_dst = rng.integers(0, n_entities, 3 * n_passages)
-        f_subj = rng.integers(0, n_entities, self.n_facts)
-        f_obj = rng.integers(0, n_entities, self.n_facts)
-        self.graph = CSRGraph.from_edges(
-            n_entities + n_passages,
-            np.concatenate([pe_src, f_subj]),
-            np.concatenate([pe_dst, f_obj]),
-            np.ones(pe_src.size + f_subj.size),
-        )
-
-        def unit(rows: int) -> np.ndarray:
-            v = rng.normal(size=(rows, FakeEmbedder.dim)).astype(np.float32)
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-        counts = np.bincount(pe_dst, minlength=n_entities).astype(np.int32)
-        self._arrays = {
-            "passage_embeddings": unit(n_passages),
-            "entity_embeddings": unit(n_entities),
-            "fact_embeddings": unit(self.n_facts),
-            "entity_n_passages": np.maximum(counts, 1),
-            "fact_subject": f_subj.astype(np.int32),
-            "fact_object": f_obj.astype(np.int32),
-        }
-        self.entity_names = [f"entity {i}" for i in range(n_entities)]
-        self.passage_ids = [f"p{i}" for i in range(n_passages)]
-
-    def array(self, name: str) -> np.ndarray:
-        return self._arrays[name]
-
-    def hnsw(self, name: str) -> None:
-        return None  # exact search over the embeddings
-
-    def passages(self, idxs) -> list[Passage]:  # type: ignore[no-untyped-def]
-        return [Passage(f"p{int(i)}", f"T{int(i)}", f"text {int(i)}") for i in idxs]
-
-    def passage_titles(self) -> list[str]:
-        return [f"T{i}" for i in range(self.n_passages)]
-
-    def fact_relations(self) -> list[str]:
-        return ["rel"] * self.n_facts
-
-
 @pytest.fixture(scope="module")
 def big() -> SyntheticIndex:
     return SyntheticIndex(50_000, 50_000)
@@ -131,7 +65,7 @@ def test_exclusions_and_filters_are_sets_not_masks(big) -> None:
 def test_hybrid_on_a_large_graph_excludes_and_explains_locally(big) -> None:
     q = big.embeddings("passages")[123] * 0.9 + big.embeddings("facts")[77] * 0.1
     q = (q / np.linalg.norm(q)).astype(np.float32)
-    emb = FakeEmbedder({"q": q})
+    emb = VectorEmbedder({"q": q})
     parts = Parts(big, emb)
     r = HybridRetriever(params=HybridRetriever.Params(dense_candidates=20), parts=parts)
     first = r.retrieve("q", k=10)
@@ -159,7 +93,7 @@ def test_hybrid_on_a_large_graph_excludes_and_explains_locally(big) -> None:
 
 def test_hipporag1_allow_list_on_a_large_graph(big) -> None:
     q = big.embeddings("passages")[5]
-    parts = Parts(big, FakeEmbedder({"q": q}))
+    parts = Parts(big, VectorEmbedder({"q": q}))
     r = HippoRAG1Retriever(parts=parts)
     allow = np.arange(0, big.n_passages, 1000, dtype=np.int64)
 

@@ -31,9 +31,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from hipporag.types import Hit
+from retrievers.explain import SparseScores
 from retrievers.note.config import NoteConfig
 from retrievers.note.graph_view import (
     Fact,
@@ -148,7 +147,7 @@ class GraphNotePolicy:
         facts_by_p = view.passage_facts(pids)
         ents_by_p = view.passage_entities(pids)
         seeds = dict(q_ents) if q_ents else view.passage_nodes(pids)
-        mass = view.entity_mass(seeds) if seeds else np.zeros(len(view.names))
+        mass = view.entity_mass(seeds)
         bridges, chain = self._chain(question, q_ents, pids, facts_by_p, ents_by_p, mass)
         top = bridges[: cfg.max_note_seeds]
         peak = max((float(mass[e]) for e in top), default=0.0)
@@ -171,7 +170,7 @@ class GraphNotePolicy:
         pids: Sequence[str],
         facts_by_p: Mapping[str, Sequence[Fact]],
         ents_by_p: Mapping[str, Sequence[int]],
-        mass: np.ndarray,
+        mass: SparseScores,
     ) -> tuple[list[int], list[Fact]]:
         """Bridges and the facts that reach them, ring by ring from the question entities.
 

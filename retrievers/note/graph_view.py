@@ -26,6 +26,7 @@ from hipporag.index.lookups import FactRow
 from hipporag.protocols import IndexView
 from hipporag.text import normalize_entity, normalize_text
 from hipporag.types import Hit
+from retrievers.explain import SparseScores
 from retrievers.ppr import PPR
 
 _MAX_NGRAM = 12
@@ -134,7 +135,7 @@ class IndexGraphView:
         self._entities: dict[str, tuple[int, ...]] = {}
         self._facts: dict[str, tuple[Fact, ...]] = {}
         self._texts: dict[str, str] = {}
-        self._mass: dict[frozenset[tuple[int, float]], np.ndarray] = {}
+        self._mass: dict[frozenset[tuple[int, float]], SparseScores] = {}
 
     # -- name and id maps ----------------------------------------------------------
     @cached_property
@@ -302,17 +303,23 @@ class IndexGraphView:
         return dict(sorted(weights.items(), key=lambda kv: -kv[1])[:limit])
 
     # -- PPR mass -----------------------------------------------------------------------
-    def entity_mass(self, seeds: Mapping[int, float]) -> np.ndarray:
-        """PPR mass of every entity for the given ``{node: weight}`` seeds (cached)."""
+    def entity_mass(self, seeds: Mapping[int, float]) -> SparseScores:
+        """PPR mass of the entities for the given ``{node: weight}`` seeds (cached).
+
+        Sparse: only the entities the walk touched carry mass; ``mass[e]`` is 0
+        for every other one.
+        """
         key = frozenset((int(k), round(float(v), 6)) for k, v in seeds.items() if v > 0)
         cached = self._mass.get(key)
         if cached is not None:
             return cached
         n_ent = len(self.names)
         if not key:
-            mass = np.zeros(n_ent)
+            mass = SparseScores(np.zeros(0, np.int64), np.zeros(0))
         else:
-            mass = np.asarray(self._ppr.run(dict(key), damping=self.damping)[:n_ent])
+            walk = self._ppr.sparse(dict(key), damping=self.damping)
+            ents = walk.nodes < n_ent
+            mass = SparseScores(walk.nodes[ents], walk.scores[ents])
         with self._lock:
             if len(self._mass) > 256:
                 self._mass.clear()
