@@ -28,15 +28,15 @@ from indexers.changes import Delta
 from indexers.state import GraphState
 
 GROUPS = {
-    "passages": ("passage_embeddings", "live_passages"),
+    "passages": ("passage_embeddings", "passage_live"),
     "entities": (
         "entity_embeddings",
-        "live_entities",
+        "entity_live",
         "entity_n_passages",
         "synonymy_knn",
         "synonymy_sim",
     ),
-    "facts": ("fact_embeddings", "fact_subject", "fact_object", "live_facts"),
+    "facts": ("fact_embeddings", "fact_subject", "fact_object", "fact_live"),
 }
 
 
@@ -214,16 +214,16 @@ def write_generation(
     }
     arrays = {
         "passage_embeddings": state.p_vec,
-        "live_passages": state.live_p,
+        "passage_live": state.live_p,
         "entity_embeddings": state.e_vec,
-        "live_entities": state.live_e,
+        "entity_live": state.live_e,
         "entity_n_passages": state.e_npass.astype(np.int32),
         "synonymy_knn": state.syn_knn,
         "synonymy_sim": state.syn_sim,
         "fact_embeddings": state.f_vec,
         "fact_subject": state.fact_subject.astype(np.int32),
         "fact_object": state.fact_object.astype(np.int32),
-        "live_facts": state.live_f,
+        "fact_live": state.live_f,
     }
     changed = _changed(d)
     base = state.base

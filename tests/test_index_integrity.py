@@ -40,7 +40,7 @@ def make_v1(src, dst):
     for logical, entry in meta["files"].items():
         (dst / logical).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / entry["path"], dst / logical)
-    for name in ("live_passages", "live_entities", "live_facts", "synonymy_knn", "synonymy_sim"):
+    for name in ("passage_live", "entity_live", "fact_live", "synonymy_knn", "synonymy_sim"):
         (dst / "arrays" / f"{name}.npy").unlink()
     con = duckdb.connect(str(dst / "index.duckdb"))
     con.execute("DROP VIEW nodes")

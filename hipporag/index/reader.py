@@ -217,9 +217,9 @@ class Index:
             "passage": self.n_passages,
             "entity": self.n_entities,
             "fact": self.n_facts,
-            "live_passages": self.n_passages,
-            "live_entities": self.n_entities,
-            "live_facts": self.n_facts,
+            "passage_live": self.n_passages,
+            "entity_live": self.n_entities,
+            "fact_live": self.n_facts,
             "synonymy": self.n_entities,
             "graph_indptr": self.n_passages + self.n_entities + 1,
         }
