@@ -189,7 +189,9 @@ class HippoRAG:
     def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = (), **kw: Any) -> Any:
         from indexers.builder import IndexBuilder
 
-        builder = IndexBuilder(self.index.config, **kw)
+        config = self.index.config
+        kw.setdefault("embedder", shared_embedder(config.embedding))  # loaded once per process
+        builder = IndexBuilder(config, **kw)
         if operation == "delete":
             report = builder.delete(list(ids), self.path)
         else:
