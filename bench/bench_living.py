@@ -37,12 +37,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
-OPENIE = DATA / "musique100" / "openie_gpt-3.5-turbo-1106.json"
 
 from hipporag.config import IndexConfig  # noqa: E402
 from hipporag.types import Passage  # noqa: E402
 from indexers.builder import IndexBuilder  # noqa: E402
 from indexers.readers import read_corpus  # noqa: E402
+
+OPENIE = "openie_gpt-3.5-turbo-1106.json"
 
 
 def edit(p: Passage) -> list[Passage]:
@@ -52,9 +53,10 @@ def edit(p: Passage) -> list[Passage]:
 def new_bytes(path: Path, generation: int) -> int:
     """Bytes of the files a generation wrote (shared files are not counted)."""
     d = path / "data" / f"g{generation:06d}"
-    return sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) + (
-        path / "generations" / f"{generation:06d}.json"
-    ).stat().st_size
+    return (
+        sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        + (path / "generations" / f"{generation:06d}.json").stat().st_size
+    )
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, Any]:
@@ -102,10 +104,10 @@ def warm(builder: IndexBuilder, sample: list[Passage]) -> None:
 
 
 def part_musique(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    passages, _ = read_corpus(DATA / "musique100" / "corpus.json")
+    passages, _ = read_corpus(args.data / "musique100" / "corpus.json")
     passages = passages[: args.build + args.insert]
     a, b = passages[: args.build], passages[args.build :]
-    config = IndexConfig.from_dict({"openie": {"kind": "hipporag", "path": str(OPENIE)}})
+    config = IndexConfig.from_dict({"openie": {"kind": "hipporag", "path": str(args.data / "musique100" / OPENIE)}})
     builder = IndexBuilder(config)
     warm(builder, passages)
     out: dict[str, Any] = {"build_a": build(builder, a, tmp / "a")}
@@ -140,8 +142,8 @@ def synthetic(passages: list[Passage], n: int) -> list[Passage]:
 
 
 def part_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    mus, _ = read_corpus(DATA / "musique100" / "corpus.json")
-    wiki, _ = read_corpus(DATA / "2wiki_corpus" / "corpus.json")
+    mus, _ = read_corpus(args.data / "musique100" / "corpus.json")
+    wiki, _ = read_corpus(args.data / "2wiki_corpus" / "corpus.json")
     ins = mus[-args.update :]
     sizes = {
         "musique": mus[: -args.update][: args.scale_cap],
@@ -154,8 +156,11 @@ def part_scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     for name, ps in sizes.items():
         b = build(builder, ps, tmp / name)
         r = change(builder, "insert", tmp / name, ins, args.repeat)
-        out[name] = {"passages": len(ps), "build_s": round(b["seconds"], 2),
-                     **{k: v for k, v in r.items() if k != "work"}}
+        out[name] = {
+            "passages": len(ps),
+            "build_s": round(b["seconds"], 2),
+            **{k: v for k, v in r.items() if k != "work"},
+        }
     times = [v["seconds"] for v in out.values()]
     out["max_over_min"] = round(max(times) / min(times), 3)
     return out
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", type=int, default=20000, help="passages of the synthetic index")
     ap.add_argument("--scale-cap", type=int, default=10**9, help="cap the scale indexes' sizes")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HIPPORAG_PROGRESS", "0")

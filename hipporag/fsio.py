@@ -74,7 +74,9 @@ def fsync_tree(root: str | os.PathLike[str]) -> None:
         fsync_dir(d)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, mode: int | None = None
+) -> None:
     """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename).
 
     Args:

@@ -47,9 +47,7 @@ def _ids(a: np.ndarray) -> list[int]:
 def _changed(d: Delta) -> dict[str, bool]:
     return {
         "passages": bool(d.passage_rows.shape[0] or d.dead_passages.shape[0]),
-        "entities": bool(
-            d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities
-        ),
+        "entities": bool(d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities),
         "facts": bool(d.new_facts.shape[0] or d.dead_facts.shape[0]),
     }
 
@@ -75,7 +73,9 @@ def apply_to_db(con: Any, state: GraphState, d: Delta, edges: dict[str, tuple]) 
         ("entities", "entity_idx", d.dead_entities),
     ):
         if rows.shape[0]:
-            con.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest($1::INTEGER[]))", [_ids(rows)])
+            con.execute(
+                f"DELETE FROM {table} WHERE {col} IN (SELECT unnest($1::INTEGER[]))", [_ids(rows)]
+            )
     con.execute("DELETE FROM edges")  # recomputed: passage node ids are E + passage_idx
 
     def put(table: str, frame: pl.DataFrame) -> None:

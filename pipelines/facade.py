@@ -212,7 +212,9 @@ class HippoRAG:
 
     def delete(self, ids: str | Sequence[str], **components: Any) -> Any:
         """Remove passages by passage id or document id; unknown ids are reported."""
-        return self._change("delete", ids=[ids] if isinstance(ids, str) else list(ids), **components)
+        return self._change(
+            "delete", ids=[ids] if isinstance(ids, str) else list(ids), **components
+        )
 
     def update(self, corpus: Any, **components: Any) -> Any:
         """Upsert by document: changed documents are replaced, unchanged ones cost nothing."""

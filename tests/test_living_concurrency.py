@@ -76,12 +76,18 @@ def test_reader_and_writer_processes(tmp_path):
     done.write_text("")
     fmt = {"root": ROOT, "path": str(path), "done": str(done)}
     reader = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(READER.format(**fmt))], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", textwrap.dedent(READER.format(**fmt))],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     writer = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(WRITER.format(**fmt))], cwd=ROOT,
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", textwrap.dedent(WRITER.format(**fmt))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert writer.returncode == 0, writer.stderr[-2000:]
     out, err = reader.communicate(timeout=600)
@@ -91,5 +97,7 @@ def test_reader_and_writer_processes(tmp_path):
     assert len(res["seen"]) >= 2  # the reader saw several generations, each consistent
     final = Index.open(path)
     assert final.generation == 21 and res["gen"] == 21
-    assert res["after_refresh"] == sorted(final.passage_ids[i] for i in final.live("passages").nonzero()[0])
+    assert res["after_refresh"] == sorted(
+        final.passage_ids[i] for i in final.live("passages").nonzero()[0]
+    )
     assert set(res["after_refresh"]) - set(res["first"])  # refresh sees the new passages

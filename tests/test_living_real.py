@@ -35,7 +35,9 @@ def top10(path, questions):
     return [[h.passage_id for h in rag.retrieve(q, k=10)] for q in questions]
 
 
-def test_build_plus_insert_equals_full_build(built_a, parts, demo_index_path, demo_questions_path, tmp_path):
+def test_build_plus_insert_equals_full_build(
+    built_a, parts, demo_index_path, demo_questions_path, tmp_path
+):
     a = tmp_path / "a"
     shutil.copytree(built_a, a)
     report = IndexBuilder(IndexConfig()).insert(parts[0][:3] + parts[1], a)

@@ -188,8 +188,7 @@ def parse_meta(text: str, where: Path) -> dict[str, Any]:
         )
     counts = meta.get("counts")
     if not isinstance(counts, dict) or not all(
-        isinstance(counts.get(k), int) and counts[k] >= 0
-        for k in ("passages", "entities", "facts")
+        isinstance(counts.get(k), int) and counts[k] >= 0 for k in ("passages", "entities", "facts")
     ):
         raise IndexFormatError(
             f"{where} is corrupt: bad or missing counts",

@@ -143,9 +143,8 @@ def run_job(
         embedder: A custom embedder instead of ``spec.embedding``.
         fresh: Delete the job's checkpoints first and compute everything.
         on_batch: Called after each computed batch is checkpointed.
-        operation: ``build`` (replace the index's content), ``insert`` or
-            ``update`` (change the index at ``spec.output``; only new passages
-            are extracted and only texts the index lacks are embedded).
+        operation: ``build`` (replace the index's content), ``insert`` or ``update``
+            (only new passages are extracted, only texts the index lacks embedded).
 
     Raises:
         InputError: The corpus or the OpenIE file is unusable (nothing is written).
@@ -252,9 +251,7 @@ def run_job(
             workers, startup = executor.workers, executor.startup_s
     finally:
         store.close()
-    ex_stats = merge_stats(got["headers"])
-    usage_all = sum_usage(got["headers"])
-    stale = got["stale"]
+    ex_stats, usage_all = merge_stats(got["headers"]), sum_usage(got["headers"])
     kept: Path | None = store.root
     if not spec.executor.keep_checkpoints:
         store.remove()
@@ -269,7 +266,7 @@ def run_job(
         usage=usage_run if has_usage else None,
         usage_all_batches=usage_all,
         config_changed=changed,
-        stale_namespaces=stale,
+        stale_namespaces=got["stale"],
         extractor_stats=ex_stats,
     )
 
