@@ -54,7 +54,8 @@ def index_summary(index: Index) -> dict[str, Any]:
     sizes: dict[str, int] = {"database": 0, "arrays": 0, "hnsw": 0}
     for name, size in dict(meta.get("files", {})).items():
         group = name.split("/", 1)[0] if "/" in name else "database"
-        sizes[group if group in sizes else "database"] += int(size)
+        n = size.get("size", 0) if isinstance(size, dict) else size  # format 2: {path, size, ...}
+        sizes[group if group in sizes else "database"] += int(n)
     sizes["total"] = sum(sizes.values())
     cfg = dict(meta.get("config", {}))
     graph_cfg = dict(cfg.get("graph", {}))
