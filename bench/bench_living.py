@@ -107,7 +107,9 @@ def part_musique(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     passages, _ = read_corpus(args.data / "musique100" / "corpus.json")
     passages = passages[: args.build + args.insert]
     a, b = passages[: args.build], passages[args.build :]
-    config = IndexConfig.from_dict({"openie": {"kind": "hipporag", "path": str(args.data / "musique100" / OPENIE)}})
+    config = IndexConfig.from_dict(
+        {"openie": {"kind": "hipporag", "path": str(args.data / "musique100" / OPENIE)}}
+    )
     builder = IndexBuilder(config)
     warm(builder, passages)
     out: dict[str, Any] = {"build_a": build(builder, a, tmp / "a")}

@@ -67,3 +67,51 @@ def test_delete_and_update_equal_fresh_builds(built_a, parts, demo_index_path, t
     assert_equivalent(full, fresh, vectors=False)
     assert old.id in rag.index.passage_ids  # refreshed after its own change
     assert rag.index.passages([rag.index.passage_ids.index(old.id)])[0].text == edited.text
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_cli_lifecycle(demo_index_path, tmp_path, capsys, executor):
+    from hipporag.index import Index
+    from pipelines.cli import main
+
+    idx = tmp_path / "idx"
+    shutil.copytree(demo_index_path, idx, ignore=shutil.ignore_patterns("leases"))
+    extra = tmp_path / "extra.json"
+    marta = "Marta Oyelaran founded the Kelderhaven Film Festival in 1971."
+    tide = "Tide Lines is a novel by Marta Oyelaran."
+    extra.write_text(
+        json.dumps(
+            [{"title": "Marta Oyelaran", "text": marta}, {"title": "Tide Lines", "text": tide}]
+        )
+    )
+    first, _ = read_corpus(extra)
+    ray = ["--executor", "ray", "--workers", "1"] if executor == "ray" else []
+    assert main(["add", str(idx), str(extra), *ray]) == 0
+    out = capsys.readouterr().out
+    assert "insert: generation 2" in out and "added passages 2" in out
+    assert main(["add", str(idx), str(extra)]) == 0  # again: nothing new, no generation
+    assert "no new generation" in capsys.readouterr().out
+    upd = tmp_path / "upd.json"
+    upd.write_text(
+        json.dumps(
+            [
+                {"title": "Tide Lines", "text": tide},
+                {"title": "Harbour Light", "text": "Harbour Light is a film by Imre Valko."},
+            ]
+        )
+    )
+    assert main(["update", str(idx), str(upd), *ray]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged 1" in out and "unknown_ids 1" in out and "generation 3" in out
+    assert main(["delete", str(idx), "--ids", first[0].id, "missing-id"]) == 0
+    out = capsys.readouterr().out
+    assert "removed passages 1" in out and "unknown_ids 1" in out
+    assert main(["history", str(idx), "--json"]) == 0
+    hist = json.loads(capsys.readouterr().out)
+    assert [h["operation"] for h in hist] == ["build", "insert", "update", "delete"]
+    assert main(["gc", str(idx), "--grace", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kept"] == [4]
+    assert main(["verify", str(idx)]) == 0
+    final = Index.open(idx)
+    live = {final.passage_ids[i] for i in final.live("passages").nonzero()[0]}
+    assert first[1].id in live and first[0].id not in live and len(live) == 34

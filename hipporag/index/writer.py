@@ -294,7 +294,17 @@ class IndexWriter:
                 shutil.rmtree(old, ignore_errors=True)
         self._done = True
         self._finish()
+        self._sweep_siblings()
         return self.target
+
+    def _sweep_siblings(self) -> None:
+        """Remove staging folders of killed builds of this target (ours by name, pid dead)."""
+        from hipporag.fsio import pid_alive, temp_owner
+
+        for p in self.target.parent.glob(f".{self.target.name}.tmp-*"):
+            pid = temp_owner(p)
+            if pid is not None and not pid_alive(pid) and p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
     def abort(self) -> None:
         """Discard this generation's files; the index stays at its previous generation."""
