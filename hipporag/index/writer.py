@@ -193,8 +193,8 @@ class IndexWriter:
         if copy_from is not None:
             shutil.copyfile(copy_from, path)
             self._db = duckdb.connect(str(path))
-        else:
-            self._db = duckdb.connect(str(path))
+        else:  # small blocks: a small index gets a small file, and changes copy less
+            self._db = duckdb.connect(str(path), config={"default_block_size": "16384"})
             self._db.execute(SCHEMA_SQL)
         self._record(DB_FILE)
         return self._db
