@@ -221,3 +221,22 @@ def test_meta_is_recorded_per_generation(tmp_path):
     assert files["arrays/entity_embeddings.npy"] == m["files"]["arrays/entity_embeddings.npy"]
     assert files["hnsw/facts.bin"] == m["files"]["hnsw/facts.bin"]  # shared, not copied
     assert files["arrays/passage_embeddings.npy"]["path"].startswith("data/g000003/")
+
+
+def test_facade_refresh_and_auto_refresh(tmp_path):
+    from hipporag import HippoRAG
+
+    builder().build(corpus(4), tmp_path / "a")
+    rag = HippoRAG.open(tmp_path / "a")
+    auto = HippoRAG.open(tmp_path / "a", auto_refresh=0.0)
+    assert rag.index.generation == 1 and not rag.refresh()  # nothing changed: cheap no-op
+    builder().insert(corpus(6), tmp_path / "a")
+    assert rag.index.generation == 1  # pinned until refreshed
+    assert rag.refresh() and rag.index.generation == 2
+    assert rag.index.live("passages").sum() == 6
+    auto._maybe_refresh()  # what retrieve() calls first
+    assert auto.index.generation == 2
+    slow = HippoRAG.open(tmp_path / "a", auto_refresh=3600.0)
+    builder().delete(["p0"], tmp_path / "a")
+    slow._maybe_refresh()
+    assert slow.index.generation == 2  # checked at most every hour
