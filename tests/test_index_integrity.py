@@ -198,3 +198,17 @@ def test_sigkill_at_named_points(index, op, point, tmp_path):
     assert r.committed
     assert not list(index.rglob(".*.tmp-*")) and not (index / "write.lock").exists()
     assert main(["verify", str(index)]) == 0
+
+
+@pytest.mark.parametrize("change", ["counts", "dim"])
+def test_meta_that_disagrees_with_the_arrays(index, change):
+    meta = json.loads((index / "meta.json").read_text())
+    if change == "counts":
+        meta["counts"]["passages"] += 5
+    else:
+        meta["embedding"]["dim"] = 7
+    (index / "meta.json").write_text(json.dumps(meta))
+    idx = Index.open(index)
+    with pytest.raises(IndexFormatError, match="damaged") as err:
+        _ = idx.passage_embeddings
+    assert "hipporag verify" in err.value.hint
