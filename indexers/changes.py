@@ -83,7 +83,9 @@ def add_passages(
     """
     d = Delta(passages=list(passages), e_rows_before=state.n_entities)
     d.stats.update(skipped_triples=0, empty_arguments=0, passages_without_triples=0)
-    per = [normalize_extraction(p, ex, d.stats) for p, ex in zip(passages, extractions, strict=True)]
+    per = [
+        normalize_extraction(p, ex, d.stats) for p, ex in zip(passages, extractions, strict=True)
+    ]
     d.stats["passages_without_triples"] = sum(1 for _, f in per if not f)
     e_idx = {n: i for i, n in enumerate(state.entity_names) if state.live_e[i]}
     new_names = sorted({n for names, _ in per for n in names} - e_idx.keys())
@@ -103,7 +105,9 @@ def add_passages(
     for key in new_keys:
         f_idx[key] = len(state.fact_text)
         state.fact_relation.append(key[1])
-        state.fact_text.append(fact_text(state.entity_names[key[0]], key[1], state.entity_names[key[2]]))
+        state.fact_text.append(
+            fact_text(state.entity_names[key[0]], key[1], state.entity_names[key[2]])
+        )
     if new_keys:
         keys = np.array([(k[0], k[2]) for k in new_keys], dtype=np.int32)
         state.fact_subject = np.concatenate([state.fact_subject, keys[:, 0]])

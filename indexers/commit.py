@@ -28,15 +28,15 @@ from indexers.changes import Delta
 from indexers.state import GraphState
 
 GROUPS = {
-    "passages": ("passage_embeddings", "live_passages"),
+    "passages": ("passage_embeddings", "passage_live"),
     "entities": (
         "entity_embeddings",
-        "live_entities",
+        "entity_live",
         "entity_n_passages",
         "synonymy_knn",
         "synonymy_sim",
     ),
-    "facts": ("fact_embeddings", "fact_subject", "fact_object", "live_facts"),
+    "facts": ("fact_embeddings", "fact_subject", "fact_object", "fact_live"),
 }
 
 
@@ -47,9 +47,7 @@ def _ids(a: np.ndarray) -> list[int]:
 def _changed(d: Delta) -> dict[str, bool]:
     return {
         "passages": bool(d.passage_rows.shape[0] or d.dead_passages.shape[0]),
-        "entities": bool(
-            d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities
-        ),
+        "entities": bool(d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities),
         "facts": bool(d.new_facts.shape[0] or d.dead_facts.shape[0]),
     }
 
@@ -75,7 +73,9 @@ def apply_to_db(con: Any, state: GraphState, d: Delta, edges: dict[str, tuple]) 
         ("entities", "entity_idx", d.dead_entities),
     ):
         if rows.shape[0]:
-            con.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest($1::INTEGER[]))", [_ids(rows)])
+            con.execute(
+                f"DELETE FROM {table} WHERE {col} IN (SELECT unnest($1::INTEGER[]))", [_ids(rows)]
+            )
     con.execute("DELETE FROM edges")  # recomputed: passage node ids are E + passage_idx
 
     def put(table: str, frame: pl.DataFrame) -> None:
@@ -214,16 +214,16 @@ def write_generation(
     }
     arrays = {
         "passage_embeddings": state.p_vec,
-        "live_passages": state.live_p,
+        "passage_live": state.live_p,
         "entity_embeddings": state.e_vec,
-        "live_entities": state.live_e,
+        "entity_live": state.live_e,
         "entity_n_passages": state.e_npass.astype(np.int32),
         "synonymy_knn": state.syn_knn,
         "synonymy_sim": state.syn_sim,
         "fact_embeddings": state.f_vec,
         "fact_subject": state.fact_subject.astype(np.int32),
         "fact_object": state.fact_object.astype(np.int32),
-        "live_facts": state.live_f,
+        "fact_live": state.live_f,
     }
     changed = _changed(d)
     base = state.base

@@ -101,14 +101,11 @@ class ChangeReport:
         notes = {k: v for k, v in self.input.items() if v and k != "given"}
         if notes:
             lines.append(
-                "  input " + "  ".join(
-                    f"{k} {len(v) if isinstance(v, list) else v}" for k, v in notes.items()
-                )
+                "  input "
+                + "  ".join(f"{k} {len(v) if isinstance(v, list) else v}" for k, v in notes.items())
             )
         if self.timings_s:
-            lines.append(
-                "  time " + "  ".join(f"{k} {v:.1f}s" for k, v in self.timings_s.items())
-            )
+            lines.append("  time " + "  ".join(f"{k} {v:.1f}s" for k, v in self.timings_s.items()))
         return "\n".join(lines)
 
     # BuildReport compatibility ------------------------------------------------
@@ -127,7 +124,9 @@ def _dedupe(passages: Sequence[Passage]) -> tuple[list[Passage], int]:
     return out, len(passages) - len(out)
 
 
-def plan_delete(index: Index | None, state: GraphState, ids: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def plan_delete(
+    index: Index | None, state: GraphState, ids: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
     """Live passage rows whose passage id or document id is in ``ids``; unknown ids."""
     want = set(ids)
     rows, hit = [], set()
@@ -172,7 +171,9 @@ def plan_update(
             continue
         same = sorted((p.id, p.content, p.doc_id, p.chunk) for p in ps) == sorted(
             (have[r].id, have[r].content, have[r].doc_id, have[r].chunk) for r in old
-        ) and all(have[r].metadata == next(p for p in ps if p.id == have[r].id).metadata for r in old)
+        ) and all(
+            have[r].metadata == next(p for p in ps if p.id == have[r].id).metadata for r in old
+        )
         if same:
             info["unchanged"] += 1
             continue
@@ -223,7 +224,11 @@ def run_change(
         base = None
         if w.base is not None and operation != "build":
             base = Index.open(target)
-        state = GraphState.load(base) if base is not None else GraphState.empty(dim, config.graph.synonymy_k)
+        state = (
+            GraphState.load(base)
+            if base is not None
+            else GraphState.empty(dim, config.graph.synonymy_k)
+        )
         info: dict[str, Any] = {"given": len(passages) if operation != "delete" else len(ids)}
         rows = np.zeros(0, np.int64)
         add: list[Passage] = []
@@ -245,7 +250,14 @@ def run_change(
             w.abort()
             none = {k: 0 for k in ("passages", "entities", "facts", "fact_provenance", "mentions")}
             return ChangeReport(
-                target, operation, base.generation, base.counts, none, dict(none), timings, info,
+                target,
+                operation,
+                base.generation,
+                base.counts,
+                none,
+                dict(none),
+                timings,
+                info,
                 committed=False,
             )
         if not add and base is None and operation in ("build", "insert", "update"):
@@ -281,7 +293,9 @@ def run_change(
         timings["write"] = time.perf_counter() - t
         if base is not None:
             base.close()
-        return ChangeReport(path, operation, w.generation, counts, delta["added"], delta["removed"], timings, info)
+        return ChangeReport(
+            path, operation, w.generation, counts, delta["added"], delta["removed"], timings, info
+        )
     finally:
         if not w._done:
             w.abort()

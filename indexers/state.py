@@ -89,7 +89,9 @@ class GraphState:
         P, E, F = index.n_passages, index.n_entities, index.n_facts
         pid, pdoc = [""] * P, [""] * P
         doc = "doc_id" if index.format_version > 1 else "''"
-        for i, a, b in con.execute(f"SELECT passage_idx, passage_id, {doc} FROM passages").fetchall():
+        for i, a, b in con.execute(
+            f"SELECT passage_idx, passage_id, {doc} FROM passages"
+        ).fetchall():
             pid[i], pdoc[i] = a, b
         k = index.config.graph.synonymy_k
         if index.format_version > 1:

@@ -108,7 +108,9 @@ class SynonymyLists:
             self.knn[row, j], self.sim[row, j] = lab, s
 
     def _items(self, row: int) -> list[tuple[int, float]]:
-        return [(int(a), float(b)) for a, b in zip(self.knn[row], self.sim[row]) if a >= 0]
+        return [
+            (int(a), float(b)) for a, b in zip(self.knn[row], self.sim[row], strict=False) if a >= 0
+        ]
 
     def add(
         self,
@@ -167,7 +169,14 @@ class SynonymyLists:
         ok = eligible(names) & live
         if again.shape[0] and hnsw is not None:
             found = _query(
-                hnsw, vectors, again, ok, self.k, threshold, ef, total=int(live.sum()),
+                hnsw,
+                vectors,
+                again,
+                ok,
+                self.k,
+                threshold,
+                ef,
+                total=int(live.sum()),
                 all_above=False,
             )
             for r, cands in zip(again.tolist(), found, strict=True):
@@ -181,7 +190,9 @@ class SynonymyLists:
         a, b = rows.astype(np.int64), self.knn[rows, cols].astype(np.int64)
         if a.shape[0] == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-        numbers = {i: tuple(_DIGITS_RE.findall(names[i])) for i in set(a.tolist()) | set(b.tolist())}
+        numbers = {
+            i: tuple(_DIGITS_RE.findall(names[i])) for i in set(a.tolist()) | set(b.tolist())
+        }
         same = np.fromiter(
             (numbers[i] == numbers[j] for i, j in zip(a.tolist(), b.tolist(), strict=True)),
             dtype=bool,

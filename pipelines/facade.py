@@ -202,7 +202,9 @@ class HippoRAG:
     def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = (), **kw: Any) -> Any:
         from indexers.builder import IndexBuilder
 
-        builder = IndexBuilder(self.index.config, **kw)
+        config = self.index.config
+        kw.setdefault("embedder", shared_embedder(config.embedding))  # loaded once per process
+        builder = IndexBuilder(config, **kw)
         if operation == "delete":
             report = builder.delete(list(ids), self.path)
         else:
@@ -223,7 +225,9 @@ class HippoRAG:
 
     def delete(self, ids: str | Sequence[str], **components: Any) -> Any:
         """Remove passages by passage id or document id; unknown ids are reported."""
-        return self._change("delete", ids=[ids] if isinstance(ids, str) else list(ids), **components)
+        return self._change(
+            "delete", ids=[ids] if isinstance(ids, str) else list(ids), **components
+        )
 
     def update(self, corpus: Any, **components: Any) -> Any:
         """Upsert by document: changed documents are replaced, unchanged ones cost nothing."""

@@ -24,7 +24,16 @@ def snapshot(path, *, vectors: bool = True) -> dict:
         p = t["passages"]
         out: dict = {
             "passages": {
-                (r["passage_id"], r["doc_id"], r["title"], r["text"], json.dumps(json.loads(r["metadata"] or "{}"), sort_keys=True), r["chunk"], r["span_start"], r["span_end"])
+                (
+                    r["passage_id"],
+                    r["doc_id"],
+                    r["title"],
+                    r["text"],
+                    json.dumps(json.loads(r["metadata"] or "{}"), sort_keys=True),
+                    r["chunk"],
+                    r["span_start"],
+                    r["span_end"],
+                )
                 for r in p.iter_rows(named=True)
             },
             "entities": {(r["name"], r["n_passages"]) for r in t["entities"].iter_rows(named=True)},
@@ -35,10 +44,12 @@ def snapshot(path, *, vectors: bool = True) -> dict:
         }
         ftext = dict(zip(t["facts"]["fact_idx"], t["facts"]["text"], strict=True))
         out["fact_provenance"] = {
-            (ftext[f], pids[q]) for f, q in t["fact_provenance"].select("fact_idx", "passage_idx").iter_rows()
+            (ftext[f], pids[q])
+            for f, q in t["fact_provenance"].select("fact_idx", "passage_idx").iter_rows()
         }
         out["mentions"] = {
-            (names[e], pids[q], n) for e, q, n in t["mentions"].select("entity_idx", "passage_idx", "n").iter_rows()
+            (names[e], pids[q], n)
+            for e, q, n in t["mentions"].select("entity_idx", "passage_idx", "n").iter_rows()
         }
         out["edges"] = {
             (k, frozenset((label(s), label(d))), round(w, 5))
@@ -62,7 +73,9 @@ def snapshot(path, *, vectors: bool = True) -> dict:
                 pids[i]: tuple(np.round(pv[i], 5)) for i in np.flatnonzero(idx.live("passages"))
             }
             ev = idx.entity_embeddings
-            out["entity_vectors"] = {names[i]: tuple(np.round(ev[i], 5)) for i in np.flatnonzero(live_e)}
+            out["entity_vectors"] = {
+                names[i]: tuple(np.round(ev[i], 5)) for i in np.flatnonzero(live_e)
+            }
         return out
     finally:
         idx.close()
@@ -71,7 +84,9 @@ def snapshot(path, *, vectors: bool = True) -> dict:
 def assert_equivalent(a, b, *, vectors: bool = True) -> None:
     sa, sb = snapshot(a, vectors=vectors), snapshot(b, vectors=vectors)
     for key in sa:
-        assert sa[key] == sb[key], f"{key}: only in first {list(sa[key] - sb[key])[:3] if isinstance(sa[key], set) else ''}; only in second {list(sb[key] - sa[key])[:3] if isinstance(sb[key], set) else ''}"
+        assert sa[key] == sb[key], (
+            f"{key}: only in first {list(sa[key] - sb[key])[:3] if isinstance(sa[key], set) else ''}; only in second {list(sb[key] - sa[key])[:3] if isinstance(sb[key], set) else ''}"
+        )
 
 
 def brute_force_synonymy(path) -> set:

@@ -40,7 +40,7 @@ def make_v1(src, dst):
     for logical, entry in meta["files"].items():
         (dst / logical).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / entry["path"], dst / logical)
-    for name in ("live_passages", "live_entities", "live_facts", "synonymy_knn", "synonymy_sim"):
+    for name in ("passage_live", "entity_live", "fact_live", "synonymy_knn", "synonymy_sim"):
         (dst / "arrays" / f"{name}.npy").unlink()
     con = duckdb.connect(str(dst / "index.duckdb"))
     con.execute("DROP VIEW nodes")
@@ -64,7 +64,13 @@ passage_id FROM passages"""
 
 
 @pytest.mark.parametrize(
-    "part", ["arrays/passage_embeddings.npy", "index.duckdb", "hnsw/entities.bin", "arrays/graph_indices.npy"]
+    "part",
+    [
+        "arrays/passage_embeddings.npy",
+        "index.duckdb",
+        "hnsw/entities.bin",
+        "arrays/graph_indices.npy",
+    ],
 )
 def test_truncated_file_is_reported_on_open_and_by_verify(index, part, capsys):
     path = _file(index, part)
@@ -93,7 +99,9 @@ def test_same_size_corruption_found_by_verify_and_later_as_format_error(index, c
         Index.open(index).array("fact_embeddings")
 
 
-@pytest.mark.parametrize("bad", ["[]", "{", '{"format": "hipporag-toolkit-index", "format_version": 2}'])
+@pytest.mark.parametrize(
+    "bad", ["[]", "{", '{"format": "hipporag-toolkit-index", "format_version": 2}']
+)
 def test_bad_meta(index, bad, capsys):
     (index / "meta.json").write_text(bad)
     with pytest.raises(IndexFormatError) as err:
@@ -158,9 +166,7 @@ def test_sigterm_and_sigint_clean_up(index, sig):
     assert Index.open(index).generation == 1
 
 
-@pytest.mark.parametrize(
-    "point", ["commit:before-fsync", "commit:before-pointer"]
-)
+@pytest.mark.parametrize("point", ["commit:before-fsync", "commit:before-pointer"])
 @pytest.mark.parametrize("op", ["insert", "delete", "update", "gc"])
 def test_sigkill_at_named_points(index, op, point, tmp_path):
     from tests.living_helpers import snapshot
@@ -192,3 +198,17 @@ def test_sigkill_at_named_points(index, op, point, tmp_path):
     assert r.committed
     assert not list(index.rglob(".*.tmp-*")) and not (index / "write.lock").exists()
     assert main(["verify", str(index)]) == 0
+
+
+@pytest.mark.parametrize("change", ["counts", "dim"])
+def test_meta_that_disagrees_with_the_arrays(index, change):
+    meta = json.loads((index / "meta.json").read_text())
+    if change == "counts":
+        meta["counts"]["passages"] += 5
+    else:
+        meta["embedding"]["dim"] = 7
+    (index / "meta.json").write_text(json.dumps(meta))
+    idx = Index.open(index)
+    with pytest.raises(IndexFormatError, match="damaged") as err:
+        _ = idx.passage_embeddings
+    assert "hipporag verify" in err.value.hint

@@ -16,8 +16,22 @@ from indexers.builder import IndexBuilder
 from tests.fakes import CapitalizedWordsExtractor, HashEmbedder
 from tests.living_helpers import assert_equivalent, brute_force_synonymy, snapshot
 
-WORDS = ["Alice", "Bob", "Acme", "Berlin", "Munich", "Zed", "Carol", "Dora", "Evans", "Fjord",
-         "Alicia", "Acme1", "Acme2", "Bobby"]
+WORDS = [
+    "Alice",
+    "Bob",
+    "Acme",
+    "Berlin",
+    "Munich",
+    "Zed",
+    "Carol",
+    "Dora",
+    "Evans",
+    "Fjord",
+    "Alicia",
+    "Acme1",
+    "Acme2",
+    "Bobby",
+]
 CONFIG = IndexConfig.from_dict({"graph": {"synonymy_threshold": 0.3, "synonymy_k": 3}})
 
 
@@ -29,8 +43,17 @@ def corpus(n: int, seed: int = 0) -> list[Passage]:
     out = []
     for i in range(n):
         ws = [WORDS[(i * 7 + j * 3 + seed) % len(WORDS)] for j in range(3 + i % 3)]
-        out.append(Passage(f"p{i}", f"T{i}", " met ".join(ws) + ".", doc_id=f"d{i // 2}",
-                           metadata={"n": i}, chunk=i % 2, span=(0, 5) if i % 3 else None))
+        out.append(
+            Passage(
+                f"p{i}",
+                f"T{i}",
+                " met ".join(ws) + ".",
+                doc_id=f"d{i // 2}",
+                metadata={"n": i},
+                chunk=i % 2,
+                span=(0, 5) if i % 3 else None,
+            )
+        )
     return out
 
 
@@ -42,9 +65,9 @@ def test_insert_equals_fresh_build(tmp_path):
     assert r.counts["texts_embedded"] < len(ps[7:]) * 6  # existing entities were not re-embedded
     builder().build(ps, tmp_path / "b")
     assert_equivalent(tmp_path / "a", tmp_path / "b")
-    assert {tuple(sorted(e[1])) for e in snapshot(tmp_path / "b")["edges"] if e[0] == "synonymy"} == {
-        tuple(sorted("E:" + n for n in p)) for p in brute_force_synonymy(tmp_path / "b")
-    }
+    assert {
+        tuple(sorted(e[1])) for e in snapshot(tmp_path / "b")["edges"] if e[0] == "synonymy"
+    } == {tuple(sorted("E:" + n for n in p)) for p in brute_force_synonymy(tmp_path / "b")}
 
 
 def test_delete_equals_build_without(tmp_path):
@@ -65,10 +88,15 @@ def test_delete_equals_build_without(tmp_path):
 def test_update_equals_delete_plus_insert(tmp_path):
     ps = corpus(10)
     builder().build(ps, tmp_path / "a")
-    edited = [Passage("p2", "T2", "Zed met Dora.", doc_id="d1"), Passage("p3", "T3", ps[3].text, doc_id="d1", metadata={"n": 3}, chunk=1, span=ps[3].span)]
+    edited = [
+        Passage("p2", "T2", "Zed met Dora.", doc_id="d1"),
+        Passage("p3", "T3", ps[3].text, doc_id="d1", metadata={"n": 3}, chunk=1, span=ps[3].span),
+    ]
     new = Passage("p99", "T99", "Fjord met Carol.", doc_id="d99")
     r = builder().update([*edited, ps[0], ps[1], new], tmp_path / "a")
-    assert r.input["replaced"] == 1 and r.input["unchanged"] == 1 and r.input["unknown_ids"] == ["d99"]
+    assert (
+        r.input["replaced"] == 1 and r.input["unchanged"] == 1 and r.input["unknown_ids"] == ["d99"]
+    )
     final = [p for p in ps if p.doc_id != "d1"] + edited + [new]
     builder().build(final, tmp_path / "b")
     assert_equivalent(tmp_path / "a", tmp_path / "b")
@@ -133,17 +161,25 @@ def test_readers_are_pinned_and_refresh(tmp_path):
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["insert", "delete", "update"]), st.lists(st.integers(0, 15), min_size=1, max_size=5)),
+    st.tuples(
+        st.sampled_from(["insert", "delete", "update"]),
+        st.lists(st.integers(0, 15), min_size=1, max_size=5),
+    ),
     min_size=1,
     max_size=5,
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=OPS)
 def test_random_sequences_equal_a_fresh_build(tmp_path_factory, ops):
     pool = corpus(16)
-    edited = {p.id: Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.", doc_id=p.doc_id) for p in pool}
+    edited = {
+        p.id: Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.", doc_id=p.doc_id)
+        for p in pool
+    }
     d = tmp_path_factory.mktemp("seq")
     current: dict[str, Passage] = {p.id: p for p in pool[:6]}
     builder().build(list(current.values()), d / "a")
@@ -174,7 +210,33 @@ def test_meta_is_recorded_per_generation(tmp_path):
     builder().insert(corpus(5), tmp_path / "a")
     m = json.loads((tmp_path / "a" / "meta.json").read_text())
     assert m["generation"] == 2 and m["parent"] == 1 and m["operation"] == "insert"
-    assert m["change"]["added"]["passages"] == 2 and m["config"] and m["counts"]["live"]["passages"] == 5
-    shared = [e for e in m["files"].values() if e["path"].startswith("data/g000001/")]
+    assert (
+        m["change"]["added"]["passages"] == 2
+        and m["config"]
+        and m["counts"]["live"]["passages"] == 5
+    )
     assert all(len(e["blake2b"]) == 32 and e["size"] > 0 for e in m["files"].values())
-    assert shared or True
+    builder().insert([Passage("plain", "", "nothing named here.")], tmp_path / "a")
+    files = json.loads((tmp_path / "a" / "meta.json").read_text())["files"]
+    assert files["arrays/entity_embeddings.npy"] == m["files"]["arrays/entity_embeddings.npy"]
+    assert files["hnsw/facts.bin"] == m["files"]["hnsw/facts.bin"]  # shared, not copied
+    assert files["arrays/passage_embeddings.npy"]["path"].startswith("data/g000003/")
+
+
+def test_facade_refresh_and_auto_refresh(tmp_path):
+    from hipporag import HippoRAG
+
+    builder().build(corpus(4), tmp_path / "a")
+    rag = HippoRAG.open(tmp_path / "a")
+    auto = HippoRAG.open(tmp_path / "a", auto_refresh=0.0)
+    assert rag.index.generation == 1 and not rag.refresh()  # nothing changed: cheap no-op
+    builder().insert(corpus(6), tmp_path / "a")
+    assert rag.index.generation == 1  # pinned until refreshed
+    assert rag.refresh() and rag.index.generation == 2
+    assert rag.index.live("passages").sum() == 6
+    auto._maybe_refresh()  # what retrieve() calls first
+    assert auto.index.generation == 2
+    slow = HippoRAG.open(tmp_path / "a", auto_refresh=3600.0)
+    builder().delete(["p0"], tmp_path / "a")
+    slow._maybe_refresh()
+    assert slow.index.generation == 2  # checked at most every hour

@@ -56,7 +56,8 @@ def index_summary(index: Index) -> dict[str, Any]:
         # v2 manifests list {"path", "size", "checksum"} per logical file; v1 a size.
         size = entry.get("size", 0) if isinstance(entry, dict) else entry
         group = name.split("/", 1)[0] if "/" in name else "database"
-        sizes[group if group in sizes else "database"] += int(size)
+        n = size.get("size", 0) if isinstance(size, dict) else size  # format 2: {path, size, ...}
+        sizes[group if group in sizes else "database"] += int(n)
     sizes["total"] = sum(sizes.values())
     cfg = dict(meta.get("config", {}))
     graph_cfg = dict(cfg.get("graph", {}))

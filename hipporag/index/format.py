@@ -66,13 +66,13 @@ ARRAYS = {
 }
 # Arrays of format version 2 that keep a living index exact under changes.
 STATE_ARRAYS = {
-    "live_passages": "bool [P] rows that are not deleted",
-    "live_entities": "bool [E] rows that are not deleted",
-    "live_facts": "bool [F] rows that are not deleted",
+    "passage_live": "bool [P] rows that are not deleted",
+    "entity_live": "bool [E] rows that are not deleted",
+    "fact_live": "bool [F] rows that are not deleted",
     "synonymy_knn": "int32 [E, k] each entity's k nearest synonymy candidates (-1: none)",
     "synonymy_sim": "float32 [E, k] their cosine similarities",
 }
-LIVE_ARRAYS = {"passages": "live_passages", "entities": "live_entities", "facts": "live_facts"}
+LIVE_ARRAYS = {"passages": "passage_live", "entities": "entity_live", "facts": "fact_live"}
 HNSW_INDEXES = ("passages", "entities", "facts")
 EDGE_KINDS = ("fact", "passage_entity", "synonymy")
 
@@ -192,8 +192,7 @@ def parse_meta(text: str, where: Path) -> dict[str, Any]:
         )
     counts = meta.get("counts")
     if not isinstance(counts, dict) or not all(
-        isinstance(counts.get(k), int) and counts[k] >= 0
-        for k in ("passages", "entities", "facts")
+        isinstance(counts.get(k), int) and counts[k] >= 0 for k in ("passages", "entities", "facts")
     ):
         raise IndexFormatError(
             f"{where} is corrupt: bad or missing counts",

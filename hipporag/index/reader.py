@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -40,21 +41,13 @@ from hipporag.index.format import (
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
+from hipporag.index.integrity import check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
 from hipporag.types import Passage
 
 logger = logging.getLogger(__name__)
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
 _OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
-
-
-def damaged(path: Path, what: str) -> IndexFormatError:
-    """The error for a damaged index file, with the fix."""
-    return IndexFormatError(
-        f"index {path} is damaged: {what}",
-        hint=f"run 'hipporag verify {path}' for details; rebuild it with 'hipporag index' "
-        "or restore the directory from a backup",
-    )
 
 
 class Index(IndexLookups):
@@ -96,35 +89,9 @@ class Index(IndexLookups):
                 self.path,
                 self.path,
             )
-        self._check_files()
+        check_sizes(self.path, self.meta)
         self._lease = take_lease(self.path, self.generation) if not self.read_only else None
         _OPEN.add(self)
-
-    def _check_files(self) -> None:
-        """Every file is there with the size the manifest records (cheap: stat only)."""
-        files = self.meta.get("files", {})
-        if self.read_only:
-            missing = [n for n in ARRAYS if not (self.path / ARRAYS_DIR / f"{n}.npy").is_file()]
-            if missing or not (self.path / DB_FILE).is_file():
-                raise damaged(self.path, f"missing {missing or [DB_FILE]}")
-            sizes = {k: v for k, v in files.items() if isinstance(v, int)}
-            entries = {k: {"path": k, "size": v} for k, v in sizes.items()}
-        else:
-            entries = files
-            need = [f"{ARRAYS_DIR}/{n}.npy" for n in [*ARRAYS, *STATE_ARRAYS]] + [DB_FILE]
-            missing = [n for n in need if n not in entries]
-            if missing:
-                raise damaged(self.path, f"the manifest lists no {missing[0]}")
-        for logical, entry in entries.items():
-            p = self.path / entry["path"]
-            try:
-                size = p.stat().st_size
-            except OSError:
-                raise damaged(self.path, f"{entry['path']} is missing") from None
-            if "size" in entry and size != entry["size"]:
-                raise damaged(
-                    self.path, f"{entry['path']} has {size} bytes, the manifest says {entry['size']}"
-                )
 
     @classmethod
     def open(
@@ -221,9 +188,9 @@ class Index(IndexLookups):
             "passage": self.n_passages,
             "entity": self.n_entities,
             "fact": self.n_facts,
-            "live_passages": self.n_passages,
-            "live_entities": self.n_entities,
-            "live_facts": self.n_facts,
+            "passage_live": self.n_passages,
+            "entity_live": self.n_entities,
+            "fact_live": self.n_facts,
             "synonymy": self.n_entities,
             "graph_indptr": self.n_passages + self.n_entities + 1,
         }
@@ -311,7 +278,7 @@ class Index(IndexLookups):
                         self._con = duckdb.connect(
                             str(self.file(DB_FILE)), read_only=True, config=config
                         )
-                    except duckdb.ConnectionException as err:
+                    except duckdb.ConnectionException:
                         raise IndexFormatError(
                             f"{self.path} is already open in this process with "
                             f"external_access={not self._external}",
@@ -404,10 +371,8 @@ class Index(IndexLookups):
         self._lease = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             drop_lease(self._lease)
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 @atexit.register

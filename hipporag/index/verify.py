@@ -73,7 +73,7 @@ def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
     else:
         files = meta["files"]
         out["leftovers"] = leftovers(root, meta)
-    for logical, entry in sorted(files.items()):
+    for _logical, entry in sorted(files.items()):
         p = root / entry["path"]
         if not p.is_file():
             problems.append(f"{entry['path']} is missing")

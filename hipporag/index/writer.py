@@ -193,8 +193,8 @@ class IndexWriter:
         if copy_from is not None:
             shutil.copyfile(copy_from, path)
             self._db = duckdb.connect(str(path))
-        else:
-            self._db = duckdb.connect(str(path))
+        else:  # small blocks: a small index gets a small file, and changes copy less
+            self._db = duckdb.connect(str(path), config={"default_block_size": "16384"})
             self._db.execute(SCHEMA_SQL)
         self._record(DB_FILE)
         return self._db
@@ -294,7 +294,17 @@ class IndexWriter:
                 shutil.rmtree(old, ignore_errors=True)
         self._done = True
         self._finish()
+        self._sweep_siblings()
         return self.target
+
+    def _sweep_siblings(self) -> None:
+        """Remove staging folders of killed builds of this target (ours by name, pid dead)."""
+        from hipporag.fsio import pid_alive, temp_owner
+
+        for p in self.target.parent.glob(f".{self.target.name}.tmp-*"):
+            pid = temp_owner(p)
+            if pid is not None and not pid_alive(pid) and p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
     def abort(self) -> None:
         """Discard this generation's files; the index stays at its previous generation."""

@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
 
 
 def _register(subparsers: Any, name: str, help_text: str) -> None:
-    p = subparsers.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
+    p = subparsers.add_parser(
+        name, help=help_text, description=help_text[0].upper() + help_text[1:]
+    )
     p.add_argument("index", metavar="INDEX_DIR", help="an index written by 'hipporag index'")
     p.add_argument("corpus", nargs="+", help="corpus file(s): .json, .jsonl, .txt or a folder")
     add_job_options(p)

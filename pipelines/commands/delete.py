@@ -21,8 +21,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("delete", help="remove passages or documents from an index")
     p.add_argument("index", metavar="INDEX_DIR")
     p.add_argument("--ids", nargs="+", default=[], metavar="ID", help="passage or document ids")
-    p.add_argument("--corpus", action="append", default=[], metavar="FILE",
-                   help="delete the records of this corpus file (by their ids)")
+    p.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="delete the records of this corpus file (by their ids)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 

@@ -18,8 +18,13 @@ from typing import Any
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("gc", help="drop unreferenced generations of an index")
     p.add_argument("index", metavar="INDEX_DIR")
-    p.add_argument("--grace", type=float, default=600.0, metavar="SECONDS",
-                   help="keep generations younger than this (default 600)")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="keep generations younger than this (default 600)",
+    )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=run)
 

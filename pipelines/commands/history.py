@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    print(f"{'gen':>5} {'parent':>6}  {'time (UTC)':19}  {'operation':9} {'passages':>8} {'+':>6} {'-':>6}")
+    print(
+        f"{'gen':>5} {'parent':>6}  {'time (UTC)':19}  {'operation':9} {'passages':>8} {'+':>6} {'-':>6}"
+    )
     for r in data:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["time"] or 0))
         mark = " *" if r["current"] else ""

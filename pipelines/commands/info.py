@@ -104,7 +104,7 @@ def render(d: dict[str, Any]) -> str:
         "  edges " + "  ".join(f"{k} {v}" for k, v in (c.get("edges") or {}).items()),
         f"  embedding {d['embedding'].get('model')} (dim {d['embedding'].get('dim')})"
         f"  openie {ext.get('kind')}" + (f" ({ext['model']})" if ext.get("model") else ""),
-        f"  size {_size(d['size_bytes'])} (all generations {_size(d.get('disk_bytes', 0))}): "
+        f"  size on disk {_size(d['size_bytes'])} (all generations {_size(d.get('disk_bytes', 0))}): "
         + ", ".join(f"{k} {_size(v)}" for k, v in sorted(d["sizes"].items())),
     ]
     job = d.get("job")

@@ -32,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
     for note in out.get("notes", []):
         print(f"note: {note}")
     if out["leftovers"]:
-        print(f"note: {len(out['leftovers'])} leftovers of interrupted writes (the next "
-              "change or 'hipporag gc' removes them)")
+        print(
+            f"note: {len(out['leftovers'])} leftovers of interrupted writes (the next "
+            "change or 'hipporag gc' removes them)"
+        )
     if out["ok"]:
         print(f"{out['path']}: ok (generation {out.get('generation')})")
         return 0

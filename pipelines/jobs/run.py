@@ -271,9 +271,7 @@ def run_job(
             workers, startup = executor.workers, executor.startup_s
     finally:
         store.close()
-    ex_stats = merge_stats(got["headers"])
-    usage_all = sum_usage(got["headers"])
-    stale = got["stale"]
+    ex_stats, usage_all = merge_stats(got["headers"]), sum_usage(got["headers"])
     kept: Path | None = store.root
     if not spec.executor.keep_checkpoints and store.remove():
         kept = None
@@ -287,7 +285,7 @@ def run_job(
         usage=usage_run if has_usage else None,
         usage_all_batches=usage_all,
         config_changed=changed,
-        stale_namespaces=stale,
+        stale_namespaces=got["stale"],
         extractor_stats=ex_stats,
     )
 

@@ -1,0 +1,54 @@
+"""Cheap integrity checks run when an index is opened, and the error they raise.
+
+Example:
+    >>> str(damaged(Path("/i"), "x is missing")).splitlines()[0]
+    'index /i is damaged: x is missing'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hipporag.errors import IndexFormatError
+from hipporag.index.format import ARRAYS, ARRAYS_DIR, DB_FILE, STATE_ARRAYS
+
+
+def damaged(path: Path, what: str) -> IndexFormatError:
+    """The error for a damaged index file, with the fix."""
+    return IndexFormatError(
+        f"index {path} is damaged: {what}",
+        hint=f"run 'hipporag verify {path}' for details; rebuild it with 'hipporag index' "
+        "or restore the directory from a backup",
+    )
+
+
+def check_sizes(root: Path, meta: dict[str, Any]) -> None:
+    """Every file is there with the size the manifest records (cheap: stat only)."""
+    files = meta.get("files", {})
+    if meta.get("format_version") == 1:
+        missing = [n for n in ARRAYS if not (root / ARRAYS_DIR / f"{n}.npy").is_file()]
+        if missing or not (root / DB_FILE).is_file():
+            raise damaged(root, f"missing {missing or [DB_FILE]}")
+        sizes = {k: v for k, v in files.items() if isinstance(v, int)}
+        entries = {k: {"path": k, "size": v} for k, v in sizes.items()}
+    else:
+        entries = files
+        need = [f"{ARRAYS_DIR}/{n}.npy" for n in [*ARRAYS, *STATE_ARRAYS]] + [DB_FILE]
+        missing = [n for n in need if n not in entries]
+        if missing:
+            raise damaged(root, f"the manifest lists no {missing[0]}")
+    for entry in entries.values():
+        p = root / entry["path"]
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise damaged(root, f"{entry['path']} is missing") from None
+        if "size" in entry and size != entry["size"]:
+            raise damaged(
+                root,
+                f"{entry['path']} has {size} bytes, the manifest says {entry['size']}",
+            )
+
+
+__all__ = ["check_sizes", "damaged"]
