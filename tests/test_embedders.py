@@ -259,3 +259,22 @@ def test_ray_address_joins_a_running_cluster(ray_head) -> None:
             RayExecutor(cfg, ex_cfg, embedder=HashEmbedder())
     finally:
         ray.shutdown()
+
+
+def test_index_command_with_cuda_where_there_is_none_fails_clearly(
+    no_gpu, tmp_path, capsys
+) -> None:
+    from pipelines.cli import main
+    from tests.conftest import DEMO_CORPUS
+
+    out = tmp_path / "idx"
+    assert main(["index", str(DEMO_CORPUS), "--out", str(out), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA GPU" in err and "auto" in err
+    assert not out.exists()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[embedding]\ndevice = "cuda:1"\n')
+    assert main(["index", str(DEMO_CORPUS), "--out", str(out), "--config", str(cfg)]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main(["index", str(DEMO_CORPUS), "--out", str(out), "--device", "gpu"]) == 2
+    assert "embedding.device" in capsys.readouterr().err
