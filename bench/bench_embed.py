@@ -16,7 +16,8 @@ package's ``hipporag`` core (no DuckDB, spaCy or index code):
     sample against the CPU reference (min, median), the single-query path
     (``encode_query``) on the device and its agreement with the batch path,
     fp16-vs-fp32 cosine error over all texts, and throughput (texts/s,
-    median of ``--repeat`` full passes over all texts).
+    median of ``--repeat`` full passes over all texts; ``--batch-sizes``
+    adds a sweep of the batch size).
 
 Example:
     >>> sample_indices(10, 3, seed=0).tolist()
@@ -93,7 +94,7 @@ def make_bundle(out: Path, n_ref: int) -> None:
     print(json.dumps({"texts": len(texts), "ref": len(idx), "out": str(out)}))
 
 
-def run(bundle: Path, device: str, repeat: int) -> dict[str, Any]:
+def run(bundle: Path, device: str, repeat: int, sweep: list[int]) -> dict[str, Any]:
     import torch
 
     from hipporag.config import EmbeddingConfig
@@ -157,6 +158,24 @@ def run(bundle: Path, device: str, repeat: int) -> dict[str, Any]:
         del emb
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+    for dtype in ("float32", "float16") if sweep else ():
+        rows = {}
+        for bs in sweep:
+            cfg = EmbeddingConfig(
+                model=model, backend="torch", device=device, dtype=dtype, batch_size=bs
+            )
+            emb = make_embedder(cfg)
+            emb.encode(sorted_texts[:2048])
+            times = []
+            for _ in range(repeat):
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                emb.encode(sorted_texts)
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            rows[str(bs)] = round(len(texts) / statistics.median(times))
+            del emb
+        out[f"{dtype}_texts_per_s_by_batch_size"] = rows
     err = (full["float16"] * full["float32"]).sum(1)
     out["fp16_vs_fp32_cos"] = {
         "min": round(float(err.min()), 6),
@@ -176,11 +195,12 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--bundle", required=True)
     r.add_argument("--device", default="cuda")
     r.add_argument("--repeat", type=int, default=3)
+    r.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="throughput sweep")
     args = parser.parse_args(argv)
     if args.cmd == "bundle":
         make_bundle(Path(args.out), args.ref)
     else:
-        print(json.dumps(run(Path(args.bundle), args.device, args.repeat)))
+        print(json.dumps(run(Path(args.bundle), args.device, args.repeat, args.batch_sizes)))
 
 
 if __name__ == "__main__":

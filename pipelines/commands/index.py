@@ -64,6 +64,14 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per CPU)")
     p.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (implies ray)")
     p.add_argument("--batch-size", type=int, metavar="N", help="passages per OpenIE batch")
+    p.add_argument(
+        "--device", metavar="DEV", help="embedding device: auto | cpu | cuda | cuda:N | mps"
+    )
+    p.add_argument(
+        "--embedding-backend",
+        metavar="B",
+        help="embedding backend: auto | torch | onnx | onnx-int8",
+    )
     p.add_argument("--checkpoint-dir", metavar="DIR", help="default: INDEX_DIR.checkpoints")
     p.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints")
     p.add_argument(
@@ -113,6 +121,13 @@ def apply_overrides(spec: JobSpec, args: argparse.Namespace) -> JobSpec:
     """Command-line options on top of a spec (each re-validated)."""
     if getattr(args, "openie", None):
         spec = replace(spec, openie=replace(spec.openie, **_openie_override(args.openie)))
+    emb: dict[str, Any] = {}
+    if getattr(args, "device", None):
+        emb["device"] = args.device
+    if getattr(args, "embedding_backend", None):
+        emb["backend"] = args.embedding_backend
+    if emb:
+        spec = replace(spec, embedding=replace(spec.embedding, **emb))
     ex: dict[str, Any] = {}
     if args.ray_address:
         ex.update(kind="ray", ray_address=args.ray_address)

@@ -219,8 +219,20 @@ def check_session(wanted: str | None, current: str | None) -> None:
 
 
 def _norm(address: str) -> str:
-    a = address.strip().removeprefix("ray://")
-    return a.replace("localhost", "127.0.0.1")
+    """``host:port`` with this machine's own addresses (loopback or not) spelt ``local``."""
+    host, _, port = address.strip().removeprefix("ray://").rpartition(":")
+    return f"{'local' if _is_local(host) else host}:{port}"
+
+
+def _is_local(host: str) -> bool:
+    import socket
+
+    try:
+        ip = socket.gethostbyname(host)
+        own = {i[4][0] for i in socket.getaddrinfo(socket.gethostname(), None)}
+    except OSError:
+        return host in ("localhost", "127.0.0.1")
+    return ip.startswith("127.") or ip in own
 
 
 def _worker_env() -> dict[str, str]:

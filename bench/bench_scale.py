@@ -1,0 +1,245 @@
+"""Benchmark: build and query a synthetic index of N passages with the real index code.
+
+The structure is realistic, the models are not: a fast deterministic fake
+extractor gives each passage about ``--entities`` entity mentions drawn from a
+Zipfian vocabulary (rank ``r`` with probability proportional to ``1/r``, so a
+few hub entities appear in a large share of passages, as "united states" does
+in real corpora) and about ``--facts`` triples between them; a fake embedder
+maps each text to a unit vector from its CRC32 (``--dim`` dimensions,
+vectorised numpy). Everything else is the toolkit's own: graph assembly,
+synonymy (HNSW k-NN), the CSR graph, DuckDB tables, arrays, HNSW indexes,
+through ``IndexBuilder(config, extractor=..., embedder=...).build(passages, out)``.
+
+The index is then opened and queried with the real
+:class:`~retrievers.graph.GraphRetriever` (default retrieval config), whose
+query vectors are pre-computed (a fact's vector plus a passage's), so the
+query figures exclude encoding.
+
+Prints one JSON line: ``build_s``, per-stage seconds (``stages``: the
+builder's own timings, then wall and ``_cpu`` seconds of graph assembly,
+synonymy, DuckDB inserts, arrays, HNSW builds and the commit), the
+extraction/embedding fakes' own seconds, ``peak_rss_mb`` (this process),
+``index_bytes``, ``query_p50_ms``, ``query_p95_ms`` and the counts::
+
+    python bench/bench_scale.py --passages 10000 --json
+
+Example:
+    >>> v = zipf_sample(np.random.default_rng(0), 100, 5)
+    >>> v.shape, int(v.min()) >= 0, int(v.max()) < 100
+    ((5,), True, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hipporag.types import Extraction, Passage, Triple  # noqa: E402
+
+RELATIONS = ("located in", "born in", "part of", "founded by", "member of", "capital of")
+
+
+def zipf_sample(rng: np.random.Generator, vocab: int, n: int, s: float = 1.0) -> np.ndarray:
+    """``n`` draws of ranks ``0..vocab-1`` with P(r) proportional to ``1/(r+1)^s``."""
+    cdf = np.cumsum(1.0 / np.arange(1, vocab + 1) ** s)
+    cdf /= cdf[-1]
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), vocab - 1)
+
+
+class ZipfExtractor:
+    """Deterministic fake OpenIE: Zipfian entities and triples among them, per passage."""
+
+    def __init__(self, n_passages: int, entities: int, facts: int, seed: int = 0) -> None:
+        self.vocab = max(100, 2 * n_passages)
+        rng = np.random.default_rng(seed)
+        self.ents = zipf_sample(rng, self.vocab, n_passages * entities).reshape(n_passages, -1)
+        pick = rng.integers(0, entities, size=(n_passages, facts, 2))
+        self.facts = pick
+        self.rels = rng.integers(0, len(RELATIONS), size=(n_passages, facts))
+        self.seconds = 0.0
+
+    def warm_up(self) -> None:
+        pass
+
+    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
+        t = time.perf_counter()
+        out = []
+        for p in passages:
+            i = int(p.id[1:])
+            names = [f"entity {e}" for e in self.ents[i].tolist()]
+            triples = [
+                Triple(names[a], RELATIONS[r], names[b])
+                for (a, b), r in zip(self.facts[i].tolist(), self.rels[i].tolist(), strict=True)
+                if a != b
+            ]
+            out.append(Extraction(p.id, names, triples))
+        self.seconds += time.perf_counter() - t
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "zipf-fake", "vocab": self.vocab}
+
+
+class HashVectors:
+    """Deterministic fake embedder: a text's vector is the sum of two table rows picked by CRC32."""
+
+    name = "crc32-fake"
+
+    def __init__(self, dim: int, seed: int = 1) -> None:
+        self.dim = dim
+        self.table = np.random.default_rng(seed).standard_normal((1 << 16, dim)).astype(np.float32)
+        self.queries: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+
+    def warm_up(self) -> None:
+        pass
+
+    def encode(self, texts: Sequence[str], *, is_query: bool = False) -> np.ndarray:
+        t = time.perf_counter()
+        if is_query and all(x in self.queries for x in texts):
+            return np.stack([self.queries[x] for x in texts])
+        h = np.fromiter((zlib.crc32(x.encode()) for x in texts), np.uint32, len(texts))
+        v = self.table[h & 0xFFFF] + self.table[h >> 16]
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        self.seconds += time.perf_counter() - t
+        return v
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text], is_query=True)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "crc32-fake", "dim": self.dim}
+
+
+def _timed(obj: Any, name: str, bucket: dict[str, float], key: str) -> None:
+    """Wrap ``obj.name`` so its wall time adds to ``bucket[key]`` (skipped if absent)."""
+    fn = getattr(obj, name, None)
+    if fn is None:
+        return
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            bucket[key] = bucket.get(key, 0.0) + time.perf_counter() - t
+            bucket[key + "_cpu"] = bucket.get(key + "_cpu", 0.0) + time.process_time() - c
+
+    setattr(obj, name, wrapper)
+
+
+def build(n: int, entities: int, facts: int, dim: int, out: Path) -> dict[str, Any]:
+    import indexers.builder as builder_mod
+    from hipporag.config import IndexConfig
+    from hipporag.index import IndexWriter
+    from indexers.builder import IndexBuilder
+
+    parts: dict[str, float] = {}
+    _timed(builder_mod, "assemble_kg", parts, "assemble")
+    _timed(builder_mod, "synonymy_edges", parts, "synonymy")
+    _timed(IndexWriter, "write_hnsw", parts, "hnsw")
+    _timed(IndexWriter, "insert", parts, "duckdb_insert")
+    _timed(IndexWriter, "write_array", parts, "arrays")
+    _timed(IndexWriter, "commit", parts, "commit")
+    passages = [Passage(f"p{i}", f"title {i}", f"passage {i} text") for i in range(n)]
+    extractor = ZipfExtractor(n, entities, facts)
+    embedder = HashVectors(dim)
+    b = IndexBuilder(IndexConfig(), extractor=extractor, embedder=embedder)
+    t = time.perf_counter()
+    report = b.build(passages, out)
+    build_s = time.perf_counter() - t
+    meta = json.loads((Path(report.path) / "meta.json").read_text())
+    stages = {k: round(v, 3) for k, v in b.timings.items()}
+    stages.update({k: round(v, 3) for k, v in parts.items()})
+    return {
+        "build_s": round(build_s, 3),
+        "stages": stages,
+        "fake_extract_s": round(extractor.seconds, 3),
+        "fake_embed_s": round(embedder.seconds, 3),
+        "counts": {k: meta["counts"][k] for k in ("passages", "entities", "facts", "mentions")}
+        | {f"edges_{k}": v for k, v in meta["counts"]["edges"].items()},
+        "path": str(report.path),
+        "_embedder": embedder,
+    }
+
+
+def query(path: Path, embedder: HashVectors, n_queries: int, seed: int = 2) -> dict[str, Any]:
+    from hipporag.config import RetrievalConfig
+    from hipporag.index import Index
+    from retrievers.graph import GraphRetriever
+
+    t = time.perf_counter()
+    index = Index(path)
+    fvec, pvec = index.array("fact_embeddings"), index.array("passage_embeddings")
+    rng = np.random.default_rng(seed)
+    texts = []
+    for i in range(n_queries):
+        f, p = int(rng.integers(fvec.shape[0])), int(rng.integers(pvec.shape[0]))
+        v = np.asarray(fvec[f], np.float32) + np.asarray(pvec[p], np.float32)
+        embedder.queries[f"query {i}"] = v / np.linalg.norm(v)
+        texts.append(f"query {i}")
+    retriever = GraphRetriever(index, RetrievalConfig(), embedder=embedder)
+    retriever.warm_up()
+    open_s = time.perf_counter() - t
+    for q in texts[:10]:
+        retriever.retrieve(q, k=5)
+    times = []
+    for q in texts:
+        t = time.perf_counter()
+        retriever.retrieve(q, k=5)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {
+        "open_warm_s": round(open_s, 3),
+        "query_p50_ms": round(statistics.median(times), 3),
+        "query_p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Synthetic scale benchmark (real index code).")
+    parser.add_argument("--passages", type=int, required=True)
+    parser.add_argument("--entities", type=int, default=10, help="mentions per passage")
+    parser.add_argument("--facts", type=int, default=10, help="triples per passage")
+    parser.add_argument("--dim", type=int, default=32, help="fake vector dimension")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--workdir", default=None, help="where the index goes (default: a temp dir)"
+    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HIPPORAG_PROGRESS", "0")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        t0 = time.perf_counter()
+        res = build(args.passages, args.entities, args.facts, args.dim, Path(tmp) / "index")
+        emb = res.pop("_embedder")
+        path = Path(res.pop("path"))
+        res["index_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        res.update(query(path, emb, args.queries))
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        res["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)
+        res["process_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 3)
+        res["total_s"] = round(time.perf_counter() - t0, 3)
+    res = {"passages": args.passages, **res, "loadavg_1m": os.getloadavg()[0]}
+    if not args.json:
+        print(f"# synthetic index of {args.passages} passages", file=sys.stderr)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

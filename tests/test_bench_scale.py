@@ -1,0 +1,42 @@
+"""Smoke test of the scale benchmark: a small synthetic index built, opened and queried (not timed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_zipf_sample_has_hubs() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_scale import zipf_sample
+
+    draws = zipf_sample(np.random.default_rng(0), 10_000, 50_000)
+    counts = np.bincount(draws, minlength=10_000)
+    assert counts[0] > 20 * np.median(counts[counts > 0])  # a hub, a long tail
+
+
+def test_bench_scale_runs_end_to_end(tmp_path) -> None:
+    args = ["--passages", "1000", "--queries", "20", "--json", "--workdir", str(tmp_path)]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_scale.py"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("build_s", "peak_rss_mb", "index_bytes", "query_p50_ms", "query_p95_ms"):
+        assert res[key] > 0, key
+    for stage in ("graph", "write", "synonymy", "hnsw", "duckdb_insert"):
+        assert stage in res["stages"], stage
+    c = res["counts"]
+    assert c["passages"] == 1000 and c["entities"] > 100 and c["facts"] > 1000
+    assert c["edges_passage_entity"] == c["mentions"]
+    assert res["query_p95_ms"] >= res["query_p50_ms"]
+    assert list(tmp_path.iterdir()) == []  # the temporary index is removed
