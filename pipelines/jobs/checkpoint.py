@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.errors import JobError
-from hipporag.fsio import TMP_MARK, atomic_write_bytes, sweep_temporaries, temp_owner
+from hipporag.fsio import TMP_MARK, atomic_write_bytes, fsync_dir, sweep_temporaries, temp_owner
 from pipelines.jobs.spec import digest
 
 JOB_FILE = "job.json"
@@ -61,6 +61,10 @@ _BATCH_RE = re.compile(r"^[0-9a-f]{32}\.(jsonl|npy)$")
 _MARKER_TEXT = '{"kind": "hipporag-checkpoints", "version": 1}\n'
 
 logger = logging.getLogger(__name__)
+
+# Older names of the durable-write helpers, kept for callers that import them from here;
+# the one implementation is hipporag.fsio.
+durable_write = atomic_write_bytes
 
 
 def is_namespace_dir(path: Path) -> bool:
@@ -390,5 +394,7 @@ __all__ = [
     "Namespace",
     "check_claimable",
     "checkpoint_status",
+    "durable_write",
+    "fsync_dir",
     "is_namespace_dir",
 ]
