@@ -13,6 +13,8 @@ A record is ``{"id"?, "title"?, "text", "metadata"?}`` (see docs/documents.md):
   ``metadata["path"]``); symlinks leading outside the folder are skipped and
   counted unless ``follow_symlinks=True``.
 
+Texts are NFKC-normalised with their line breaks kept (chunks end at
+paragraph breaks where they can); titles have their whitespace collapsed.
 Strings holding lone surrogates (``"\\ud800"``, possible in JSON and Python
 input) have them replaced by U+FFFD and counted (``replaced_chars``); files
 that are not UTF-8 are rejected with the byte position. Exact duplicates of
@@ -35,6 +37,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -178,6 +181,15 @@ def _clean(s: str, stats: ReadStats) -> str:
     return s
 
 
+def _document_text(text: str) -> str:
+    """NFKC, line ends unified, ends stripped: line breaks and paragraphs are kept.
+
+    Ids do not depend on it (:func:`passage_id` collapses whitespace itself);
+    chunk spans are offsets into this text.
+    """
+    return unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
 def _record_id(raw: Any, where: str) -> str | None:
     if raw is None:
         return None
@@ -245,7 +257,7 @@ def passages_from_records(
             else:
                 unknown[key] += 1
         metadata = check_metadata(meta, where)
-        text_n = normalize_text(_clean(text, stats))
+        text_n = _document_text(_clean(text, stats))
         title_n = normalize_text(_clean(title, stats))
         if not text_n:
             stats.empty += 1
