@@ -10,9 +10,13 @@ A record is ``{"id"?, "title"?, "text", "metadata"?}`` (see docs/documents.md):
 * Other top-level fields are kept out with one counted warning, or moved into
   the metadata when named in ``metadata_fields``.
 * A folder corpus keys each file by its relative path (``id`` and
-  ``metadata["path"]``); symlinks leading outside the folder are skipped and
-  counted unless ``follow_symlinks=True``.
+  ``metadata["path"]``); flat ``key: value`` front matter between ``---``
+  lines at the top of a file becomes metadata (``title:`` sets the title);
+  symlinks leading outside the folder are skipped and counted unless
+  ``follow_symlinks=True``.
 
+Texts are NFKC-normalised with their line breaks kept (chunks end at
+paragraph breaks where they can); titles have their whitespace collapsed.
 Strings holding lone surrogates (``"\\ud800"``, possible in JSON and Python
 input) have them replaced by U+FFFD and counted (``replaced_chars``); files
 that are not UTF-8 are rejected with the byte position. Exact duplicates of
@@ -35,6 +39,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -168,7 +173,47 @@ def _records_from_dir(
             stats.symlinks_skipped += 1
             _warn(stats, f"{rel}: a link leading outside {path}, skipped")
             continue
-        yield {"id": rel, "title": f.stem, "text": _decode(f), "metadata": {"path": rel}}
+        meta, body = front_matter(_decode(f))
+        title = meta.pop("title", f.stem)
+        yield {"id": rel, "title": title, "text": body, "metadata": {**meta, "path": rel}}
+
+
+_FRONT_RE = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_LINE = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:[ \t]*(.*?)[ \t]*$")
+
+
+def _front_value(raw: str) -> Any:
+    if raw.startswith("[") and raw.endswith("]"):
+        items = [x.strip().strip("'\"") for x in raw[1:-1].split(",")]
+        return [x for x in items if x]
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw.strip("'\"")
+    return value if isinstance(value, str | int | float | bool) else raw
+
+
+def front_matter(text: str) -> tuple[dict[str, Any], str]:
+    r"""Flat ``key: value`` front matter between ``---`` lines at the top of a file.
+
+    Values: numbers, true/false, ``[a, b]`` lists, else strings. Returns the
+    metadata and the text after it (unchanged when there is none).
+
+    Example:
+        >>> front_matter("---\nlang: en\nyear: 2024\ntags: [a, b]\n---\nBody.")
+        ({'lang': 'en', 'year': 2024, 'tags': ['a', 'b']}, 'Body.')
+    """
+    m = _FRONT_RE.match(text)
+    if not m:
+        return {}, text
+    meta: dict[str, Any] = {}
+    for line in m.group(1).splitlines():
+        lm = _FRONT_LINE.match(line)
+        if lm and lm.group(2):
+            meta[lm.group(1)] = _front_value(lm.group(2))
+        elif line.strip() and not line.lstrip().startswith("#"):
+            return {}, text  # not simple front matter: keep the file as it is
+    return meta, text[m.end() :]
 
 
 def _clean(s: str, stats: ReadStats) -> str:
@@ -176,6 +221,15 @@ def _clean(s: str, stats: ReadStats) -> str:
     s, n = _SURROGATE_RE.subn("\ufffd", s)
     stats.replaced_chars += n
     return s
+
+
+def _document_text(text: str) -> str:
+    """NFKC, line ends unified, ends stripped: line breaks and paragraphs are kept.
+
+    Ids do not depend on it (:func:`passage_id` collapses whitespace itself);
+    chunk spans are offsets into this text.
+    """
+    return unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
 def _record_id(raw: Any, where: str) -> str | None:
@@ -245,7 +299,7 @@ def passages_from_records(
             else:
                 unknown[key] += 1
         metadata = check_metadata(meta, where)
-        text_n = normalize_text(_clean(text, stats))
+        text_n = _document_text(_clean(text, stats))
         title_n = normalize_text(_clean(title, stats))
         if not text_n:
             stats.empty += 1
@@ -338,4 +392,4 @@ def read_corpus(
     return passages, rstats
 
 
-__all__ = ["KNOWN_KEYS", "ReadStats", "passages_from_records", "read_corpus"]
+__all__ = ["KNOWN_KEYS", "ReadStats", "front_matter", "passages_from_records", "read_corpus"]

@@ -67,11 +67,20 @@ Runner = Callable[[Any, Question, int, str], Outcome]
 """``runner(rag, question, k, mode) -> Outcome`` (ranked passage ids, best first)."""
 
 
+def _doc_ids(index: Any) -> set[str]:
+    """Document ids of an index (empty for indexes written before documents had ids)."""
+    try:
+        return set(index.sql("SELECT DISTINCT doc_id FROM passages")["doc_id"].to_list())
+    except Exception:  # an older index has no doc_id column (a DuckDB binder error)
+        return set()
+
+
 def retrieval_runner(rag: Any, question: Question, k: int, mode: str) -> Outcome:
     """The runner of the retrieval modes: one ``rag.retrieve`` call."""
     result = rag.retrieve(question.question, k=k, mode=mode)
     extra = {"no_seeds": float("no_seeds" in result.flags)}
-    return Outcome([h.passage_id for h in result.hits], extra)
+    # Gold ids name documents (a chunked document's chunks count as that document).
+    return Outcome(list(dict.fromkeys(h.document for h in result.hits)), extra)
 
 
 RUNNERS: dict[str, Runner] = {m: retrieval_runner for m in registry.names(rankers_only=True)}
@@ -267,7 +276,7 @@ def evaluate(
     """
     mode = mode or getattr(getattr(rag, "config", None), "mode", None) or "hybrid"
     runner = runner or get_runner(mode)
-    known = set(rag.index.passage_ids)
+    known = set(rag.index.passage_ids) | _doc_ids(rag.index)
     present = [all(g in known for g in q.gold) for q in questions]
     usable = [q for q, ok in zip(questions, present, strict=True) if ok]
     missing = [q.id for q, ok in zip(questions, present, strict=True) if not ok]

@@ -278,7 +278,7 @@ class NoteRunner:
         raw = getattr(question, "raw", None) or {}
         if out.answer is not None and isinstance(raw.get("answer"), str):
             extra.update(qa_scores(out.answer, raw["answer"], raw.get("answer_aliases") or []))
-        return Outcome([h.passage_id for h in out.result.hits][:k], extra)
+        return Outcome(list(dict.fromkeys(h.document for h in out.result.hits[:k])), extra)
 
 
 def note_report(report: dict[str, Any]) -> dict[str, Any]:

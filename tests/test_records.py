@@ -151,3 +151,26 @@ def test_bidi_controls_do_not_make_new_entities() -> None:
     for ch in ("\u200f", "\u200e", "\u202e", "\u2067", "\u061c"):
         assert normalize_entity(f"Stanford University{ch}.") == plain
         assert normalize_entity(f"{ch}Stanford{ch} University") == plain
+
+
+def test_folder_front_matter_becomes_metadata(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "wifi.md").write_text(
+        "---\ntitle: Wi-Fi setup\nlang: en\nyear: 2024\ntags: [network, wifi]\n---\n"
+        "Hold the button for ten seconds.\n",
+        encoding="utf-8",
+    )
+    (root / "plain.txt").write_text("---\nnot: front: matter\nfree text\n---\nrest", "utf-8")
+    ps, _ = read_corpus(root)
+    by_id = {p.id: p for p in ps}
+    wifi = by_id["wifi.md"]
+    assert wifi.title == "Wi-Fi setup" and wifi.text == "Hold the button for ten seconds."
+    assert wifi.metadata == {
+        "lang": "en",
+        "year": 2024,
+        "tags": ["network", "wifi"],
+        "path": "wifi.md",
+    }
+    assert by_id["plain.txt"].text.startswith("---")  # not simple front matter: kept as text
+    assert by_id["plain.txt"].metadata == {"path": "plain.txt"}
