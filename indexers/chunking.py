@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hipporag.config import ChunkConfig, EmbeddingConfig
-from hipporag.errors import InputError
 from hipporag.embedders.loading import resolve_embedding_model
+from hipporag.errors import InputError
 from hipporag.types import Passage
 
 logger = logging.getLogger(__name__)
