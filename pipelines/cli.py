@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def one_line(message: str, hint: str | None) -> str:
-    """The single stderr line of a failure: control characters escaped, no newlines.
+    r"""The single stderr line of a failure: control characters escaped, no newlines.
 
     Example:
         >>> one_line("bad value\n in x", "use 1")
