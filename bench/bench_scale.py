@@ -179,8 +179,8 @@ def build(n: int, entities: int, facts: int, dim: int, out: Path) -> dict[str, A
 
 
 def query(path: Path, embedder: HashVectors, n_queries: int, seed: int = 2) -> dict[str, Any]:
-    from hipporag.config import RetrievalConfig
     from hipporag.index import Index
+    from retrievers.config import RetrievalConfig
     from retrievers.graph import GraphRetriever
 
     t = time.perf_counter()

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 import hipporag.embedders.device as device_mod
-from hipporag.config import EmbeddingConfig, IndexConfig, RetrievalConfig
+from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.embedders import cached_embedder, make_embedder, onnx_available
 from hipporag.embedders.device import default_batch_size, resolve_device, resolve_dtype
 from hipporag.embedders.onnx_backend import OnnxEmbedder
 from hipporag.embedders.torch_backend import SentenceTransformerEmbedder
 from hipporag.errors import ConfigError, JobError
+from retrievers.config import RetrievalConfig
 
 needs_onnx = pytest.mark.skipif(not onnx_available(), reason="onnxruntime/onnx not installed")
 
