@@ -2,8 +2,10 @@
 
 Runs an index job (:mod:`pipelines.jobs`): per-batch results are checkpointed
 in ``OUT.checkpoints``, so running the same command again after a crash or a
-kill computes only the missing batches. The index at ``--out`` is replaced
-atomically at the very end; bad input fails before anything is written.
+kill computes only the missing batches. An existing index at ``--out`` gets
+its new content as a new generation, committed atomically at the very end
+(open readers keep theirs until they refresh); bad input fails before
+anything is written. ``hipporag add`` / ``update`` change an index instead.
 
 Example:
     $ hipporag index corpus.json --out my-index
