@@ -304,12 +304,12 @@ def chunk_passages_with_stats(
             if len(pieces) > 1:
                 stats.chunked += 1
         for piece in pieces:
+            # Repeats are kept: the change pipeline drops them and reports how many.
             if piece.id in seen:
                 stats.duplicates += 1
-                continue
             seen.add(piece.id)
             out.append(piece)
-    stats.chunks = len(out)
+    stats.chunks = len(seen)
     if stats.truncated:
         msg = (
             f"chunking is off: {stats.truncated} of {stats.documents} passages are longer "

@@ -115,3 +115,22 @@ def test_cli_lifecycle(demo_index_path, tmp_path, capsys, executor):
     final = Index.open(idx)
     live = {final.passage_ids[i] for i in final.live("passages").nonzero()[0]}
     assert first[1].id in live and first[0].id not in live and len(live) == 34
+
+
+@pytest.mark.parametrize("mode", ["dense", "hipporag1", "hipporag2", "hybrid"])
+def test_retrieval_after_delete_equals_a_fresh_build(
+    mode, built_a, parts, demo_index_path, demo_questions_path, tmp_path
+):
+    """Every mode: deleted passages never come back, and the top-10 equals build(A)'s."""
+    full = tmp_path / "full"
+    shutil.copytree(demo_index_path, full)
+    rag = HippoRAG.open(full)
+    deleted = {p.id for p in parts[1]}
+    rag.delete(sorted(deleted))
+    questions = [q["question"] for q in json.loads(demo_questions_path.read_text())]
+    fresh = HippoRAG.open(built_a)
+    for q in questions:
+        got = rag.retrieve(q, k=10, mode=mode)
+        assert len(got) == 10 and not deleted & set(got.passage_ids)
+        assert all(h.text for h in got)
+        assert got.passage_ids == fresh.retrieve(q, k=10, mode=mode).passage_ids, q
