@@ -21,7 +21,7 @@ package's ``hipporag`` core (no DuckDB, spaCy or index code):
 
 Example:
     >>> sample_indices(10, 3, seed=0).tolist()
-    [0, 6, 8]
+    [5, 6, 9]
 """
 
 from __future__ import annotations
