@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -115,6 +116,8 @@ class HippoRAG:
         self._retriever: Any = None
         self._entity_ids: dict[str, int] | None = None
         self._lock = threading.RLock()
+        self._allow_cache: dict[str, np.ndarray | None] = {}
+        self._allow_index: Index | None = None
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -293,7 +296,7 @@ class HippoRAG:
                 f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
             )
         self._maybe_refresh()
-        allow = _combine(allow, allowed_passages(self.index, filters))
+        allow = _combine(allow, self.allowed(filters))
         kwargs: dict[str, Any] = {"mode": mode, "extra_seeds": extra_seeds, "exclude": exclude}
         if allow is not None:
             kwargs["allow"] = allow
@@ -309,6 +312,34 @@ class HippoRAG:
                 return grouped
             want = min(want * 2, total)
 
+    def allowed(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
+        """The allow-list of a filter spec (see :func:`hipporag.filters.allowed_passages`).
+
+        The last few specs' lists are kept per open index, so a repeated filter
+        costs no SQL query.
+        """
+        if not filters:
+            return allowed_passages(self.index, filters)
+        index = self.index
+        try:
+            key = json.dumps(filters, sort_keys=True, default=str)
+        except TypeError:  # not JSON-like: let the validator say what is wrong
+            return allowed_passages(index, filters)
+        with self._lock:
+            if self._allow_index is not index:  # the index was reopened or refreshed
+                self._allow_cache, self._allow_index = {}, index
+            found = self._allow_cache.get(key)
+        if found is None:
+            found = allowed_passages(index, filters)
+            if found is not None:
+                found.setflags(write=False)
+            with self._lock:
+                if self._allow_index is index:
+                    if len(self._allow_cache) >= 64:
+                        self._allow_cache.pop(next(iter(self._allow_cache)))
+                    self._allow_cache[key] = found
+        return found
+
     def retrieve_batch(
         self,
         queries: Sequence[str],
@@ -320,7 +351,7 @@ class HippoRAG:
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for a list of queries (encoded in one batch), one filter for all."""
         self._maybe_refresh()
-        allow = _combine(allow, allowed_passages(self.index, filters))
+        allow = _combine(allow, self.allowed(filters))
         return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
 
     @staticmethod
