@@ -187,19 +187,66 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_DRIVER = """
+import sys
+import pytest
+import ray
+from hipporag.config import IndexConfig
+from hipporag.errors import JobError
+from pipelines.jobs.ray_exec import RayExecutor
+from pipelines.jobs.spec import ExecutorConfig
+from pipelines.jobs.workers import decode_vectors, plan_embedding
+from tests.fakes import HashEmbedder
+
+address = sys.argv[1]
+cfg = IndexConfig.from_dict({"embedding": {"device": "cpu"}})
+ex_cfg = ExecutorConfig(kind="ray", ray_address=address, workers=1)
+with RayExecutor(cfg, ex_cfg, embedder=HashEmbedder()) as ex:
+    assert ray.is_initialized()
+    port = address.rsplit(":", 1)[1]
+    assert ray.get_runtime_context().gcs_address.endswith(f":{port}")
+    assert ray.cluster_resources().get("CPU") == 1.0  # the head's, not a new local one
+    texts = ["Paris", "France", "the Eiffel Tower"]
+    batches = plan_embedding(texts, 2, {"component": {"model": "hash"}})
+    got = {key: data for key, data, _ in ex.map("embedding", batches)}
+    assert sorted(got) == sorted(b.key for b in batches)
+    for b in batches:
+        assert decode_vectors(got[b.key], len(b.rows)).shape == (len(b.rows), 64)
+assert not ray.is_initialized()
+# another session already running in this process, with a different address: an error
+ray.init(address=address, log_to_driver=False)
+try:
+    with pytest.raises(JobError, match="already connected"):
+        RayExecutor(cfg, ExecutorConfig(kind="ray", ray_address="127.0.0.1:1", workers=1),
+                    embedder=HashEmbedder())
+finally:
+    ray.shutdown()
+print("DRIVER-OK")
+"""
+
+
 @pytest.fixture
-def ray_head(monkeypatch):
-    """A Ray head started as a separate process on 127.0.0.1 (stopped after the test)."""
+def ray_head(tmp_path):
+    """A Ray head started as a separate process on 127.0.0.1 (stopped after the test).
+
+    Yields its address and the environment a driver needs (the cluster uses token
+    authentication). Ray keeps its authentication settings per process, so the
+    driver runs in a process of its own and this test process stays unaffected.
+    """
     ray_bin = Path(sys.executable).with_name("ray")
     if not ray_bin.exists():
         pytest.skip("no ray executable")
     port = _free_port()
     temp = Path("/tmp") / f"rh{os.getpid()}"
-    # the cluster uses token authentication; the driver gets the same token
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    for key, value in auth.items():
-        monkeypatch.setenv(key, value)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    token = tmp_path / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "HOME": str(tmp_path),  # nothing lands in the user's ~/.ray
+    }
     cmd = [str(ray_bin), "start", "--head", "--block", f"--port={port}"]
     cmd += ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--include-dashboard=false"]
     cmd += [f"--temp-dir={temp}", "--disable-usage-stats"]
@@ -217,7 +264,7 @@ def ray_head(monkeypatch):
                 pytest.fail("ray start --head exited")
             time.sleep(0.5)
         time.sleep(2)
-        yield address
+        yield address, env
     finally:
         proc.terminate()  # --block: ray stops the processes it started
         try:
@@ -230,36 +277,19 @@ def ray_head(monkeypatch):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_address_joins_a_running_cluster(ray_head) -> None:
-    import ray
-
-    from pipelines.jobs.ray_exec import RayExecutor
-    from pipelines.jobs.spec import ExecutorConfig
-    from pipelines.jobs.workers import decode_vectors, plan_embedding
-    from tests.fakes import HashEmbedder
-
-    if ray.is_initialized():
-        ray.shutdown()
-    cfg = IndexConfig.from_dict({"embedding": {"device": "cpu"}})
-    ex_cfg = ExecutorConfig(kind="ray", ray_address=ray_head, workers=1)
-    with RayExecutor(cfg, ex_cfg, embedder=HashEmbedder()) as ex:
-        assert ray.is_initialized()
-        port = ray_head.rsplit(":", 1)[1]
-        assert ray.get_runtime_context().gcs_address.endswith(f":{port}")
-        assert ray.cluster_resources().get("CPU") == 1.0  # the head's, not a new local one
-        texts = ["Paris", "France", "the Eiffel Tower"]
-        batches = plan_embedding(texts, 2, {"component": {"model": "hash"}})
-        got = {key: data for key, data, _ in ex.map("embedding", batches)}
-        assert sorted(got) == sorted(b.key for b in batches)
-        for b in batches:
-            assert decode_vectors(got[b.key], len(b.rows)).shape == (len(b.rows), 64)
-    assert not ray.is_initialized()
-    # another session already running in this process, with a different address: an error
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        with pytest.raises(JobError, match="already connected"):
-            RayExecutor(cfg, ex_cfg, embedder=HashEmbedder())
-    finally:
-        ray.shutdown()
+    """``ray_address`` joins that cluster (not a new local one); a conflicting session errs."""
+    address, env = ray_head
+    root = Path(__file__).resolve().parents[1]
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-c", _DRIVER, address],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and "DRIVER-OK" in run.stdout, run.stderr[-3000:]
 
 
 def test_index_command_with_cuda_where_there_is_none_fails_clearly(
