@@ -230,6 +230,9 @@ for members in sorted(parts, key=len, reverse=True)[:5]:
 # (`hipporag export INDEX --format graphml|parquet --out PATH` on the command line).
 
 # %%
+import tempfile
+from pathlib import Path
+
 from hipporag.index.analysis import export_graphml, export_parquet
 
 out = Path(tempfile.mkdtemp(prefix="hipporag-export-"))
