@@ -20,8 +20,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from hipporag.log import get_logger
+
 T = TypeVar("T")
-logger = logging.getLogger("hipporag")
+logger = get_logger(__name__)
 
 
 def in_notebook() -> bool:

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, is_dataclass
@@ -28,6 +27,7 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.embedders import make_embedder
 from hipporag.errors import InputError
+from hipporag.log import get_logger
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
@@ -35,7 +35,7 @@ from indexers.chunking import chunk_passages
 from indexers.embed import embed_unique
 from indexers.pipeline import ChangeReport, run_change
 
-logger = logging.getLogger("hipporag")
+logger = get_logger(__name__)
 
 
 def make_extractor(config: IndexConfig) -> Extractor:

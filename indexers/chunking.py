@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections.abc import Sequence
@@ -45,9 +44,10 @@ from typing import Any, Protocol
 from hipporag.config import ChunkConfig, EmbeddingConfig
 from hipporag.embedders.loading import resolve_embedding_model
 from hipporag.errors import InputError
+from hipporag.log import get_logger
 from hipporag.types import Passage
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MAX_UNCHUNKED_CHARS = 1_000_000
 """Whole passages longer than this are refused when chunking is off (spaCy's limit)."""

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +27,14 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.errors import InputError
 from hipporag.index import Index, IndexWriter
+from hipporag.log import get_logger
 from hipporag.types import Extraction, Passage
 from indexers import changes
 from indexers.commit import write_generation
 from indexers.embed import TextTable
 from indexers.state import GraphState
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 OPERATIONS = ("build", "insert", "delete", "update")
 
 

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.errors import RetrievalError
+from hipporag.log import get_logger
 from hipporag.protocols import LLM, Embedder, IndexView
 from hipporag.types import RetrievalResult
 from retrievers import registry
@@ -43,7 +43,7 @@ from retrievers.ppr import PPR
 from retrievers.timing import Stopwatch
 from retrievers.walk import Parts
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def check_mode(mode: str | None, default: str) -> str:

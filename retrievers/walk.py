@@ -23,7 +23,6 @@ When graph scores reach fewer than ``k`` passages, dense hits fill the rest
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hipporag.log import get_logger
 from hipporag.protocols import LLM, Embedder, IndexView
 from hipporag.types import RetrievalResult, Seed
 from retrievers.common import (
@@ -53,7 +53,7 @@ from retrievers.ppr import PPR
 from retrievers.recognition import RecognitionFilter
 from retrievers.timing import Stopwatch
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Seeds below this share of the strongest seed are not listed nor used as path ends.
 _SEED_SHOWN = 0.01

@@ -18,14 +18,14 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Any
 
 from hipporag.errors import ConfigError
+from hipporag.log import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _NVIDIA_MARKERS = ("/proc/driver/nvidia/gpus", "/dev/nvidia0", "/dev/nvidiactl")
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import logging
 import os
 import shutil
 import warnings
@@ -49,8 +48,9 @@ from hipporag.embedders.loading import load_sentence_transformer, resolve_embedd
 from hipporag.embedders.onnx_runner import OnnxRunner
 from hipporag.errors import ConfigError
 from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, fsync_tree, temp_name
+from hipporag.log import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 EXPORT_VERSION = 1
 MIN_COSINE = 0.99999

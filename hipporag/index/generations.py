@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import time
 import uuid
@@ -38,8 +37,9 @@ from hipporag.index.format import (
     META_FILE,
     parse_meta,
 )
+from hipporag.log import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class IndexLockedError(IndexFormatError):

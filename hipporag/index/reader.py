@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import threading
 import weakref
@@ -43,9 +42,10 @@ from hipporag.index.format import (
 from hipporag.index.generations import drop_lease, take_lease
 from hipporag.index.integrity import check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
+from hipporag.log import get_logger
 from hipporag.types import Passage
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
 _OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
 

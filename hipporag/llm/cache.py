@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -44,6 +43,7 @@ from typing import Any
 from hipporag.config import LLMConfig
 from hipporag.errors import LLMError
 from hipporag.fsio import temp_name
+from hipporag.log import get_logger
 from hipporag.redact import redact_url
 
 KEY_VERSION = 2
@@ -53,7 +53,7 @@ DB_NAME = "llm_cache.sqlite3"
 SECRET_NAME = "cache.secret"
 TABLE = "responses_v2"
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import time
@@ -49,6 +48,7 @@ from typing import Any
 
 from hipporag.errors import JobError
 from hipporag.fsio import TMP_MARK, atomic_write_bytes, fsync_dir, sweep_temporaries, temp_owner
+from hipporag.log import get_logger
 from pipelines.jobs.spec import digest
 
 JOB_FILE = "job.json"
@@ -60,7 +60,7 @@ _NAMESPACE_RE = re.compile(r"^(openie|embedding)-[0-9a-f]{12}$")
 _BATCH_RE = re.compile(r"^[0-9a-f]{32}\.(jsonl|npy)$")
 _MARKER_TEXT = '{"kind": "hipporag-checkpoints", "version": 1}\n'
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Older names of the durable-write helpers, kept for callers that import them from here;
 # the one implementation is hipporag.fsio.

@@ -34,11 +34,12 @@ from typing import Any
 
 from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.errors import HippoRAGError, JobError
+from hipporag.log import get_logger
 from hipporag.protocols import Embedder, Extractor
 from pipelines.jobs.spec import ExecutorConfig
 from pipelines.jobs.workers import Batch, EmbedWorker, OpenIEWorker
 
-logger = logging.getLogger("hipporag")
+logger = get_logger(__name__)
 
 
 class RayExecutor:

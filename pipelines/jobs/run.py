@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -31,6 +30,7 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.embedders import make_embedder
 from hipporag.errors import ConfigError, JobError
+from hipporag.log import get_logger
 from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
@@ -59,7 +59,7 @@ from pipelines.jobs.workers import (
     plan_openie,
 )
 
-logger = logging.getLogger("hipporag")
+logger = get_logger(__name__)
 
 
 def read_inputs(
