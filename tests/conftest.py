@@ -11,6 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HIPPORAG_PROGRESS", "0")
 
 from tests.demo_index import DEMO_CORPUS, DEMO_QUESTIONS, ROOT, build_demo_index
+
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
