@@ -120,9 +120,12 @@ class IndexGraphView:
     Thread-safe.
 
     Example:
-        >>> view = IndexGraphView(index)                      # doctest: +SKIP
-        >>> [f.text for f in view.passage_facts(["p_1"])["p_1"]]  # doctest: +SKIP
-        ['(salt harbour, directed by, imre valko)']
+        >>> from hipporag.index import Index
+        >>> index = Index.open(DEMO_INDEX)
+        >>> view = IndexGraphView(index)
+        >>> pid = index.passage_ids[0]
+        >>> list(view.passage_facts([pid])) == [pid]
+        True
     """
 
     def __init__(
