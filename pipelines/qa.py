@@ -89,8 +89,10 @@ def make_note_loop(rag: Any, config: NoteConfig | None = None, llm: LLM | None =
     """A note loop over ``rag`` (its ``retrieve`` receives the note's entity seeds).
 
     Example:
-        >>> loop = make_note_loop(HippoRAG.open("my-index"))         # doctest: +SKIP
-        >>> print(loop.run("Who ...?").trace)                          # doctest: +SKIP
+        >>> from pipelines.facade import HippoRAG
+        >>> loop = make_note_loop(HippoRAG.open(DEMO_INDEX))
+        >>> loop.run("Who directed Big Eyes?").mode
+        'note'
     """
     return NoteRetriever(rag, rag.index, config or NoteConfig(), llm)
 

@@ -250,9 +250,10 @@ class PassageStore:
     passages (one SQL query, on first use), else read from DuckDB per call.
 
     Example:
-        >>> store = PassageStore(Index.open("my-index"))               # doctest: +SKIP
-        >>> store.get([3, 0])[0].title                                  # doctest: +SKIP
-        'Salt Harbour'
+        >>> from hipporag.index import Index
+        >>> store = PassageStore(Index.open(DEMO_INDEX))
+        >>> [type(p).__name__ for p in store.get([3, 0])]
+        ['Passage', 'Passage']
     """
 
     def __init__(self, index: Any, max_cached: int = 200_000) -> None:

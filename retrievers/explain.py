@@ -87,9 +87,10 @@ class Explainer:
         max_visits: Nodes a single path search may visit before giving up.
 
     Example:
-        >>> ex = Explainer(Index.open("my-index"))                     # doctest: +SKIP
-        >>> ex.node_name(0)                                            # doctest: +SKIP
-        '1972'
+        >>> from hipporag.index import Index
+        >>> ex = Explainer(Index.open(DEMO_INDEX))
+        >>> isinstance(ex.node_name(0), str)
+        True
     """
 
     def __init__(

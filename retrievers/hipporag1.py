@@ -6,8 +6,9 @@ linked to their ``link_k`` nearest entity nodes, weighted by node specificity
 reaches. Per-query cost is that of the local push: no step is O(passages).
 
 Example:
-    >>> r = HippoRAG1Retriever(Index.open("my-index"))                # doctest: +SKIP
-    >>> r.retrieve("Who directed Big Eyes?", k=3).mode                  # doctest: +SKIP
+    >>> from hipporag.index import Index
+    >>> r = HippoRAG1Retriever(Index.open(DEMO_INDEX))
+    >>> r.retrieve("Who directed Big Eyes?", k=3).mode
     'hipporag1'
 """
 

@@ -13,8 +13,9 @@ allow-list only the allowed (live) passages carry reset mass and are ranked.
 Use ``hybrid`` (``dense_prior``) for a per-query cost independent of the corpus.
 
 Example:
-    >>> r = HippoRAG2Retriever(Index.open("my-index"))                # doctest: +SKIP
-    >>> r.retrieve("Who directed Big Eyes?", k=3).mode                  # doctest: +SKIP
+    >>> from hipporag.index import Index
+    >>> r = HippoRAG2Retriever(Index.open(DEMO_INDEX))
+    >>> r.retrieve("Who directed Big Eyes?", k=3).mode
     'hipporag2'
 """
 

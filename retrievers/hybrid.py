@@ -12,8 +12,9 @@ everything after it: per-query cost does not grow with the corpus.
 definition, the dense score and rank of every passage: O(passages) per query.
 
 Example:
-    >>> r = HybridRetriever(Index.open("my-index"))                    # doctest: +SKIP
-    >>> r.retrieve("Who directed Big Eyes?", k=3).mode                  # doctest: +SKIP
+    >>> from hipporag.index import Index
+    >>> r = HybridRetriever(Index.open(DEMO_INDEX))
+    >>> r.retrieve("Who directed Big Eyes?", k=3).mode
     'hybrid'
 """
 

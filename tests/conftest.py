@@ -10,11 +10,8 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HIPPORAG_PROGRESS", "0")
 
-pytest_plugins = ["tests.plugins.llm_server"]
+from tests.demo_index import DEMO_CORPUS, DEMO_QUESTIONS, ROOT, build_demo_index
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_CORPUS = ROOT / "pipelines" / "demo_data" / "corpus.json"
-DEMO_QUESTIONS = ROOT / "pipelines" / "demo_data" / "questions.json"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
@@ -39,11 +36,4 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def demo_index_path(tmp_path_factory) -> Path:
     """The demo corpus indexed with real spaCy OpenIE and real MiniLM (built once)."""
-    from hipporag.config import IndexConfig
-    from indexers.builder import IndexBuilder
-    from indexers.readers import read_corpus
-
-    passages, stats = read_corpus(DEMO_CORPUS)
-    out = tmp_path_factory.mktemp("demo") / "index"
-    IndexBuilder(IndexConfig()).build(passages, out, read_stats=stats.to_dict())
-    return out
+    return build_demo_index(lambda: tmp_path_factory.mktemp("demo"))

@@ -10,16 +10,18 @@ go in ``search_kwargs={"filters": {...}}`` (as with LangChain's vector-store
 retrievers) or per call: ``retriever.invoke(q, filters={...})``.
 
 Example:
-    >>> from pipelines.facade import HippoRAG                         # doctest: +SKIP
-    >>> from pipelines.adapters.langchain import HippoRAGRetriever    # doctest: +SKIP
-    >>> retriever = HippoRAGRetriever(rag=HippoRAG.open("my-index"), k=3)  # doctest: +SKIP
-    >>> docs = retriever.invoke("Who directed the 1987 Golden Heron winner?")  # doctest: +SKIP
-    >>> docs[0].metadata["title"], docs[0].metadata["score"]          # doctest: +SKIP
-    ('Golden Heron Award', 0.41)
-    >>> en = HippoRAGRetriever(rag=rag, search_kwargs={"filters": {"lang": "en"}})  # doctest: +SKIP
-    >>> from langchain_core.runnables import RunnableLambda           # doctest: +SKIP
+    >>> from pipelines.facade import HippoRAG
+    >>> from pipelines.adapters.langchain import HippoRAGRetriever
+    >>> retriever = HippoRAGRetriever(rag=HippoRAG.open(DEMO_INDEX), k=3)
+    >>> docs = retriever.invoke("Who directed the 1987 Golden Heron winner?")
+    >>> len(docs), sorted({"title", "score"} & set(docs[0].metadata))
+    (3, ['score', 'title'])
+    >>> rag = HippoRAG.open(DEMO_INDEX)
+    >>> en = HippoRAGRetriever(rag=rag, search_kwargs={"filters": {"lang": "en"}})
+    >>> from langchain_core.runnables import RunnableLambda
     >>> chain = retriever | RunnableLambda(lambda ds: "\\n\\n".join(d.page_content for d in ds))
-    ...                                                               # doctest: +SKIP
+    >>> isinstance(chain.invoke("Who directed Big Eyes?"), str)
+    True
 """
 
 from __future__ import annotations

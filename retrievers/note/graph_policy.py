@@ -58,8 +58,11 @@ class GraphNotePolicy:
     policy can serve many threads.
 
     Example:
-        >>> from hipporag.index import Index                          # doctest: +SKIP
-        >>> policy = GraphNotePolicy(IndexGraphView(Index.open("idx")))  # doctest: +SKIP
+        >>> from hipporag.index import Index
+        >>> from retrievers.note.graph_view import IndexGraphView
+        >>> policy = GraphNotePolicy(IndexGraphView(Index.open(DEMO_INDEX)))
+        >>> policy.name
+        'graph'
     """
 
     name = "graph"

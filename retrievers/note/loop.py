@@ -151,12 +151,13 @@ class NoteLoop:
 
     Example:
         >>> from retrievers.note.config import NoteConfig
-        >>> from pipelines.facade import HippoRAG                     # doctest: +SKIP
-        >>> from retrievers.note import GraphNotePolicy, IndexGraphView  # doctest: +SKIP
-        >>> rag = HippoRAG.open("my-index")                            # doctest: +SKIP
-        >>> policy = GraphNotePolicy(IndexGraphView(rag.index))        # doctest: +SKIP
-        >>> result = NoteLoop(rag, policy, NoteConfig()).run("Who ...?")  # doctest: +SKIP
-        >>> print(result.trace)                                         # doctest: +SKIP
+        >>> from pipelines.facade import HippoRAG
+        >>> from retrievers.note import GraphNotePolicy, IndexGraphView
+        >>> rag = HippoRAG.open(DEMO_INDEX)
+        >>> policy = GraphNotePolicy(IndexGraphView(rag.index))
+        >>> result = NoteLoop(rag, policy, NoteConfig()).run("Who directed Big Eyes?")
+        >>> result.mode, result.trace is not None
+        ('note', True)
     """
 
     mode = "note"
