@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,13 +220,30 @@ class NoteQA:
         llm: LLM | None = None,
         reader: Reader | None = None,
     ) -> None:
+        self.rag = rag
         self.config = config or NoteConfig()
         self.loop = make_note_loop(rag, self.config, llm)
         self.reader = reader or (Reader(llm) if llm is not None else None)
 
-    def ask(self, question: str, k: int | None = None) -> QAResult:
-        """Run the loop and, with a reader, answer from its best note and top passages."""
-        result = self.loop.run(question, k=k)
+    def ask(
+        self, question: str, k: int | None = None, *, filters: Mapping[str, Any] | None = None
+    ) -> QAResult:
+        """Run the loop and, with a reader, answer from its best note and top passages.
+
+        ``filters`` (a metadata filter spec, see :mod:`hipporag.filters`) restricts
+        every retrieval of the loop, so the note and the answer only use matching
+        passages.
+        """
+        allow = None
+        if filters:
+            allowed = getattr(self.rag, "allowed", None)
+            if allowed is not None:
+                allow = allowed(filters)
+            else:
+                from hipporag.filters import allowed_passages
+
+                allow = allowed_passages(self.rag.index, filters)
+        result = self.loop.run(question, k=k, allow=allow)
         if self.reader is None:
             return QAResult(question, None, result)
         answer = self.reader.answer(question, result.note, result.hits)

@@ -180,8 +180,7 @@ def test_group_by_document(rag) -> None:
 
 
 def test_filters_through_the_facade(rag) -> None:
-    if not _supports_allow(rag):
-        pytest.skip("the retrievers' allow= lands with the retriever changes")
+    assert _supports_allow(rag)
     for mode in ("hybrid", "dense", "hipporag2", "hipporag1"):
         res = rag.retrieve(QUESTION, k=3, mode=mode, filters={"tenant": "b"})
         assert [h.metadata["tenant"] for h in res] == ["b", "b", "b"]
@@ -243,11 +242,25 @@ def test_adapters_carry_metadata_and_filters(rag) -> None:
         )
     )
     assert spec == {"tenant": {"eq": "b"}, "year": {"gte": 2020}}
-    if not _supports_allow(rag):
-        return
+    assert _supports_allow(rag)
     docs = LC(rag=rag, k=3, search_kwargs={"filters": {"tenant": "b"}}).invoke(QUESTION)
     assert [d.metadata["tenant"] for d in docs] == ["b", "b", "b"]
     docs = LC(rag=rag, k=3).invoke(QUESTION, filters={"lang": "de"})
     assert [d.metadata["doc_id"] for d in docs] == ["faq-2"]
     nodes = LI(rag, k=3, filters=MetadataFilters(filters=[MetadataFilter(key="tenant", value="b")]))
     assert {n.node.metadata["tenant"] for n in nodes.retrieve(QUESTION)} == {"b"}
+
+
+def test_filters_through_the_note_loop_and_answer_command(rag, index_path, capsys) -> None:
+    from pipelines.cli import main
+    from pipelines.qa import NoteQA
+
+    out = NoteQA(rag).ask(QUESTION, filters={"tenant": "b"})
+    seen = out.result.seen_ids
+    assert seen and all(pid.startswith("faq-") for pid in seen), seen
+    assert all(h.metadata["tenant"] == "b" for h in out.result.hits)
+    args = ["answer", str(index_path), QUESTION, "--no-llm", "--json", "--filter", "tenant=c"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    docs = {h["doc_id"] for h in data["result"]["hits"]}
+    assert docs == {"news-1"}, docs

@@ -113,6 +113,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="passages to print (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--filter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="retrieve only passages whose metadata match (as for 'hipporag retrieve')",
+    )
     add_note_arguments(p)
     p.set_defaults(func=run)
 
@@ -125,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
     llm = llm_from_args(args)
     rag = HippoRAG.open(args.index)
     qa = NoteQA(rag, config, llm)
-    out = qa.ask(args.question)
+    from pipelines.commands.retrieve import filters_from_args
+
+    out = qa.ask(args.question, filters=filters_from_args(getattr(args, "filter", None)))
     if args.json:
         data = out.to_dict()
         data["reader"] = qa.reader is not None
