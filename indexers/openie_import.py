@@ -11,10 +11,25 @@ text (case-insensitive); ``stats["matched_chunks"]`` counts those. Invalid tripl
 file does not cover get an empty extraction and are counted as ``missing``.
 
 Example:
-    >>> imp = HippoRAGOpenIEImporter("openie_gpt-3.5-turbo-1106.json")  # doctest: +SKIP
-    >>> extractions = imp.extract(passages)                             # doctest: +SKIP
-    >>> imp.stats                                                       # doctest: +SKIP
-    {'matched': 1890, 'missing': 0, 'skipped_triples': 185, ...}
+    >>> import json, tempfile
+    >>> passages = [
+    ...     Passage("p1", "Salt Harbour", "Salt Harbour is a film directed by Imre Valko."),
+    ...     Passage("p2", "Paper Comets", "Paper Comets is a 1988 film."),
+    ... ]
+    >>> doc = {
+    ...     "passage": "Salt Harbour\\nSalt Harbour is a film directed by Imre Valko.",
+    ...     "extracted_entities": ["Salt Harbour", "Imre Valko"],
+    ...     "extracted_triples": [["Salt Harbour", "directed by", "Imre Valko"], ["bad"]],
+    ... }
+    >>> path = f"{tempfile.mkdtemp()}/openie_results.json"
+    >>> with open(path, "w") as f:
+    ...     json.dump({"docs": [doc]}, f)
+    >>> imp = HippoRAGOpenIEImporter(path)
+    >>> extractions = imp.extract(passages)
+    >>> [len(e.triples) for e in extractions]
+    [1, 0]
+    >>> imp.stats["matched"], imp.stats["missing"], imp.stats["skipped_triples"]
+    (1, 1, 1)
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Example:
     >>> from hipporag import HippoRAG
-    >>> rag = HippoRAG.open("my-index")                                   # doctest: +SKIP
+    >>> rag = HippoRAG.open(DEMO_INDEX)
     >>> result = rag.retrieve("Who directed the film that won the award?", k=5)
-    ...                                                                   # doctest: +SKIP
-    >>> result.to_polars().select("rank", "title", "score")               # doctest: +SKIP
+    >>> result.to_polars().select("rank", "title", "score").shape
+    (5, 3)
 """
 
 from __future__ import annotations
@@ -91,11 +91,13 @@ class HippoRAG:
         config: Retrieval parameters (default :class:`RetrievalConfig`: mode ``"hybrid"``).
 
     Example:
-        >>> rag = HippoRAG.open("my-index", mode="hipporag2", top_facts=5)  # doctest: +SKIP
-        >>> res = rag.retrieve("Who directed Big Eyes?", k=3)               # doctest: +SKIP
-        >>> res[0].title, res[0].explanation.path                           # doctest: +SKIP
-        ('Big Eyes', ['big eyes', '[Big Eyes]'])
-        >>> import pickle; pickle.loads(pickle.dumps(rag)).retrieve("...")  # doctest: +SKIP
+        >>> rag = HippoRAG.open(DEMO_INDEX, mode="hipporag2", top_facts=5)
+        >>> res = rag.retrieve("Who directed Salt Harbour?", k=3)
+        >>> res[0].title, res[0].explanation.path
+        ('Salt Harbour', ['salt harbour', '[Salt Harbour]'])
+        >>> import pickle
+        >>> len(pickle.loads(pickle.dumps(rag)).retrieve("Who directed Salt Harbour?", k=3))
+        3
     """
 
     accepts = frozenset({"extra_seeds", "exclude", "allow"})

@@ -14,11 +14,20 @@ and seeds as a short sorted list, so no array of the graph's size is
 allocated per query.
 
 Example:
-    >>> ex = Explainer(Index.open("my-index"), max_hops=4)             # doctest: +SKIP
-    >>> ex.path(passage_node, seed_weight)                              # doctest: +SKIP
-    [4711, 20021]
-    >>> [ex.node_name(n) for n in _]                                   # doctest: +SKIP
-    ['tim burton', '[Planet of the Apes (2001 film)]']
+    >>> import numpy as np
+    >>> from hipporag.index import Index
+    >>> idx = Index.open(DEMO_INDEX)
+    >>> ex = Explainer(idx, max_hops=4)
+    >>> passage_node = idx.n_entities + 0  # the node of passage 0
+    >>> entity = min(int(n) for n in idx.graph.neighbors(passage_node) if n < idx.n_entities)
+    >>> seed_weight = np.zeros(idx.graph.n_nodes)
+    >>> seed_weight[entity] = 1.0  # a query that links to one entity of passage 0
+    >>> path = ex.path(passage_node, seed_weight)
+    >>> path == [entity, passage_node]
+    True
+    >>> names = [ex.node_name(n) for n in path]
+    >>> names[0] == idx.entity_names[entity], names[1] == f"[{idx.passages([0])[0].title}]"
+    (True, True)
 """
 
 from __future__ import annotations

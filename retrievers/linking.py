@@ -14,10 +14,14 @@ Two published styles:
   HNSW cosine (same recall on musique100 within 0.01, see docs/bench_retrieval.md).
 
 Example:
-    >>> linker = FactLinker(Index.open("my-index"), top_facts=5)      # doctest: +SKIP
-    >>> link = linker.link("Who directed Big Eyes?", qvec)             # doctest: +SKIP
-    >>> [(s.node, round(s.weight, 3)) for s in link.seeds][:2]          # doctest: +SKIP
-    [('big eyes', 0.061), ('tim burton', 0.034)]
+    >>> from hipporag.embedders import make_embedder
+    >>> from hipporag.index import Index
+    >>> idx = Index.open(DEMO_INDEX)
+    >>> question = "Who directed the film that won the Golden Heron Award in 1987?"
+    >>> qvec = make_embedder(idx.config.embedding).encode_query(question)
+    >>> link = FactLinker(idx, top_facts=5).link(question, qvec)
+    >>> link.seeds[0].node, link.seeds[0].kind, len(link.facts)
+    ('golden heron award', 'entity', 5)
 """
 
 from __future__ import annotations
@@ -78,9 +82,13 @@ class FactLinker:
         recognition: Optional LLM filter applied to the ``top_facts`` candidates.
 
     Example:
-        >>> linker = FactLinker(Index.open("my-index"))                # doctest: +SKIP
-        >>> linker.link("Who directed Big Eyes?", qvec).facts           # doctest: +SKIP
-        [812, 17, 5120, 99, 4]
+        >>> from hipporag.embedders import make_embedder
+        >>> from hipporag.index import Index
+        >>> idx = Index.open(DEMO_INDEX)
+        >>> qvec = make_embedder(idx.config.embedding).encode_query("Who directed Salt Harbour?")
+        >>> facts = FactLinker(idx).link("Who directed Salt Harbour?", qvec).facts
+        >>> len(facts), all(0 <= f < idx.n_facts for f in facts)
+        (5, True)
     """
 
     def __init__(
@@ -149,9 +157,15 @@ class NERLinker:
         link_k: Entity nodes linked per mention (HippoRAG 1: 1).
 
     Example:
-        >>> linker = NERLinker(Index.open("my-index"), embedder)        # doctest: +SKIP
-        >>> linker.mentions("Who directed the film Big Eyes in 2014?")   # doctest: +SKIP
-        ['big eyes', '2014']
+        >>> from hipporag.embedders import make_embedder
+        >>> from hipporag.index import Index
+        >>> idx = Index.open(DEMO_INDEX)
+        >>> embedder = make_embedder(idx.config.embedding)
+        >>> linker = NERLinker(idx, embedder, idx.config.openie.spacy_model)
+        >>> linker.mentions("Who directed the film Salt Harbour in 1987?")
+        ['salt harbour', '1987']
+        >>> linker.link("Who directed the film Salt Harbour in 1987?").seeds[0].node
+        'salt harbour'
     """
 
     def __init__(

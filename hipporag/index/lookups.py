@@ -12,11 +12,16 @@ Rows are addressed by their table index (``passage_idx``, ``entity_idx``,
 by :meth:`IndexLookups.knn`: :meth:`IndexLookups.live` says which rows are live.
 
 Example:
+    >>> import numpy as np
     >>> from hipporag.index import Index
-    >>> idx = Index.open("my-index")                                   # doctest: +SKIP
-    >>> idxs, sims = idx.knn("passages", qvec, 3, allow=np.array([0, 4, 9]))  # doctest: +SKIP
-    >>> idx.facts_of_passages([0])[0][0].text                          # doctest: +SKIP
-    '(salt harbour, directed by, imre valko)'
+    >>> idx = Index.open(DEMO_INDEX)
+    >>> qvec = np.asarray(idx.embeddings("passages")[4])
+    >>> idxs, sims = idx.knn("passages", qvec, 3, allow=np.array([0, 4, 9]))
+    >>> sorted(idxs.tolist()), int(idxs[0]), round(float(sims[0]), 3)
+    ([0, 4, 9], 4, 1.0)
+    >>> fact = idx.facts_of_passages([0])[0][0]
+    >>> fact.text.startswith("(") and fact.relation in fact.text
+    True
 """
 
 from __future__ import annotations

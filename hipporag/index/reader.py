@@ -6,11 +6,12 @@ reading the files of its own (a lease keeps ``hipporag gc`` away from them).
 :meth:`Index.refresh` returns an ``Index`` on the newest generation.
 
 Example:
-    >>> idx = Index.open("/tmp/demo-index")                      # doctest: +SKIP
-    >>> idx.counts["passages"], idx.graph.n_nodes                 # doctest: +SKIP
-    (32, 211)
-    >>> idx.sql("SELECT name, n_passages FROM entities ORDER BY n_passages DESC LIMIT 3")
-    ...                                                            # doctest: +SKIP
+    >>> idx = Index.open(DEMO_INDEX)
+    >>> idx.counts["passages"], idx.graph.n_nodes == idx.n_entities + idx.n_passages
+    (32, True)
+    >>> top = idx.sql("SELECT name, n_passages FROM entities ORDER BY n_passages DESC LIMIT 3")
+    >>> top.columns, top.height
+    (['name', 'n_passages'], 3)
 """
 
 from __future__ import annotations

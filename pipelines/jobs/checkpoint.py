@@ -132,9 +132,17 @@ class CheckpointStore:
         root: The directory (created on :meth:`open`).
 
     Example:
-        >>> store = CheckpointStore("/tmp/idx.checkpoints")      # doctest: +SKIP
-        >>> store.open(spec.fingerprint(), spec.to_dict())       # doctest: +SKIP
-        >>> ns = store.namespace("openie", {"kind": "spacy"})    # doctest: +SKIP
+        >>> import tempfile
+        >>> from pipelines.jobs.spec import JobSpec
+        >>> work = tempfile.mkdtemp()
+        >>> spec = JobSpec.from_config([str(DEMO_CORPUS)], f"{work}/idx")
+        >>> store = CheckpointStore(f"{work}/idx.checkpoints")
+        >>> store.open(spec.fingerprint(), spec.to_dict())
+        >>> ns = store.namespace("openie", {"kind": "spacy"})
+        >>> ns.put("part-0", b"done")
+        >>> ns.read("part-0"), ns.has("part-1")
+        (b'done', False)
+        >>> store.close()
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

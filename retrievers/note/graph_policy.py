@@ -19,11 +19,17 @@ The note's PPR seeds are its strongest bridges (weight relative to the
 strongest). See docs/note_loop.md for measured failure modes.
 
 Example:
+    >>> from pipelines.facade import HippoRAG
     >>> from retrievers.note.config import NoteConfig
-    >>> policy = GraphNotePolicy(view, NoteConfig())                 # doctest: +SKIP
-    >>> note = policy.first_note(question, hits, Meter())             # doctest: +SKIP
-    >>> policy.next_query(question, note, [question], Meter())        # doctest: +SKIP
-    'Who directed the film that won the Golden Heron Award in 1987? salt harbour'
+    >>> from retrievers.note.graph_view import IndexGraphView
+    >>> rag = HippoRAG.open(DEMO_INDEX)
+    >>> question = "Who directed the film that won the Golden Heron Award in 1987?"
+    >>> hits = rag.retrieve(question, k=5).hits
+    >>> policy = GraphNotePolicy(IndexGraphView(rag.index), NoteConfig())
+    >>> note = policy.first_note(question, hits, Meter())
+    >>> query = policy.next_query(question, note, [question], Meter())
+    >>> query.startswith(question), "salt harbour" in query
+    (True, True)
 """
 
 from __future__ import annotations
