@@ -20,10 +20,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from hipporag.log import get_logger
+from hipporag.log import ROOT, get_logger
 
 T = TypeVar("T")
 logger = get_logger(__name__)
+# Bars follow the level of the toolkit's root logger, ``hipporag``.
+_toolkit = logging.getLogger(ROOT)
 
 
 def in_notebook() -> bool:
@@ -54,8 +56,8 @@ def progress_enabled() -> bool:
     if in_notebook():
         # A kernel is interactive, but nobody configures logging there: the root
         # default (WARNING) must not hide bars. Only an explicit level does.
-        return logger.level <= logging.INFO  # NOTSET (0) counts as not set
-    if logger.getEffectiveLevel() > logging.INFO:
+        return _toolkit.level <= logging.INFO  # NOTSET (0) counts as not set
+    if _toolkit.getEffectiveLevel() > logging.INFO:
         return False
     return sys.stderr.isatty()
 
