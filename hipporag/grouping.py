@@ -16,9 +16,9 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from hipporag.types import Hit, RetrievalResult
+from hipporag.types import Hit, RankedItems, RetrievalResult
 
 GROUP_BY = (None, "passage", "document")
 
@@ -51,7 +51,7 @@ class DocumentHit:
 
 
 @dataclass(slots=True)
-class DocumentResult:
+class DocumentResult(RankedItems):
     """Ranked documents for one query (``retrieve(..., group_by="document")``)."""
 
     query: str
@@ -60,27 +60,11 @@ class DocumentResult:
     flags: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def __len__(self) -> int:
-        return len(self.documents)
-
-    def __iter__(self):
-        return iter(self.documents)
-
-    def __getitem__(self, i: int) -> DocumentHit:
-        return self.documents[i]
+    _items: ClassVar[str] = "documents"
 
     @property
     def doc_ids(self) -> list[str]:
         return [d.doc_id for d in self.documents]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "mode": self.mode,
-            "flags": list(self.flags),
-            "timings_ms": dict(self.timings_ms),
-            "documents": [d.to_dict() for d in self.documents],
-        }
 
     def to_polars(self):
         """One row per document: rank, doc_id, title, score, n_chunks, metadata (JSON), spans."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from hipporag.text import passage_id
 
@@ -198,8 +198,40 @@ class Hit:
         }
 
 
+class RankedItems:
+    """Sequence behaviour of a ranked result: ``len``, iteration, indexing, ``to_dict``.
+
+    Subclasses are dataclasses with ``query``, ``mode``, ``flags``, ``timings_ms``
+    and a list field named by ``_items`` whose elements have ``to_dict()``.
+    """
+
+    __slots__ = ()
+    _items: ClassVar[str] = "hits"
+
+    def _list(self) -> list[Any]:
+        return getattr(self, self._items)
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __getitem__(self, i: int) -> Any:
+        return self._list()[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,  # type: ignore[attr-defined]
+            "mode": self.mode,  # type: ignore[attr-defined]
+            "flags": list(self.flags),  # type: ignore[attr-defined]
+            "timings_ms": dict(self.timings_ms),  # type: ignore[attr-defined]
+            self._items: [x.to_dict() for x in self._list()],
+        }
+
+
 @dataclass(slots=True)
-class RetrievalResult:
+class RetrievalResult(RankedItems):
     """Ranked hits for one query, plus how they were obtained.
 
     ``flags`` carries result-level markers such as ``"no_seeds"`` (the query
@@ -212,27 +244,9 @@ class RetrievalResult:
     flags: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def __len__(self) -> int:
-        return len(self.hits)
-
-    def __iter__(self):
-        return iter(self.hits)
-
-    def __getitem__(self, i: int) -> Hit:
-        return self.hits[i]
-
     @property
     def passage_ids(self) -> list[str]:
         return [h.passage_id for h in self.hits]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "mode": self.mode,
-            "flags": list(self.flags),
-            "timings_ms": dict(self.timings_ms),
-            "hits": [h.to_dict() for h in self.hits],
-        }
 
     def _repr_html_(self) -> str:
         """Rich display in Jupyter (see :func:`hipporag.display.result_html`)."""
@@ -291,6 +305,7 @@ __all__ = [
     "Extraction",
     "Hit",
     "Passage",
+    "RankedItems",
     "RetrievalResult",
     "Seed",
     "Triple",
