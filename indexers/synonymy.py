@@ -202,8 +202,9 @@ class SynonymyLists:
         pairs = np.unique(np.stack([lo, hi], 1), axis=0)
         if pairs.shape[0] == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-        v = np.asarray(vectors, dtype=np.float64)
-        w = np.einsum("ij,ij->i", v[pairs[:, 0]], v[pairs[:, 1]])
+        a_vec = np.asarray(vectors[pairs[:, 0]], dtype=np.float64)
+        b_vec = np.asarray(vectors[pairs[:, 1]], dtype=np.float64)
+        w = np.einsum("ij,ij->i", a_vec, b_vec)
         return pairs[:, 0], pairs[:, 1], np.round(w, 6)
 
 

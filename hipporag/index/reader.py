@@ -30,11 +30,11 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.errors import IndexFormatError, InputError
 from hipporag.graph import CSRGraph
+from hipporag.index.columns import PartedArray, assemble, column_layout
 from hipporag.index.format import (
     ARRAYS,
     ARRAYS_DIR,
     DB_FILE,
-    HNSW_DIR,
     LIVE_ARRAYS,
     STATE_ARRAYS,
     file_path,
@@ -43,6 +43,7 @@ from hipporag.index.format import (
 from hipporag.index.generations import drop_lease, take_lease
 from hipporag.index.integrity import check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
+from hipporag.index.segments import Segment, SegmentedHNSW, segment_layout
 from hipporag.log import get_logger
 from hipporag.types import Passage
 
@@ -170,19 +171,39 @@ class Index(IndexLookups):
 
     # -- arrays ------------------------------------------------------------
     def array(self, name: str) -> np.ndarray:
-        """A named array from ``arrays/`` (memory-mapped unless ``mmap=False``)."""
+        """A named array (memory-mapped unless ``mmap=False``).
+
+        A column stored as several pieces (see :mod:`hipporag.index.columns`)
+        is a :class:`~hipporag.index.columns.PartedArray` for the embeddings
+        (no copy) and is assembled in RAM for the small per-row arrays.
+        """
         arr = self._arrays.get(name)
         if arr is None:
             if name not in ARRAYS and name not in STATE_ARRAYS:
                 raise KeyError(f"unknown array {name!r}; known: {sorted(ARRAYS)}")
-            path = self.file(f"{ARRAYS_DIR}/{name}.npy")
-            try:
-                arr = np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
-            except (ValueError, OSError, EOFError) as err:
-                raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
+            pieces, patches = column_layout(self.meta, name)
+            if self.read_only or (len(pieces) == 1 and not patches):
+                arr = self._load_npy(
+                    f"{ARRAYS_DIR}/{name}.npy" if self.read_only else pieces[0].file
+                )
+            elif name.endswith("_embeddings") and not patches:
+                arr = PartedArray([self._load_npy(p.file) for p in pieces])
+            else:
+                arr = assemble(
+                    [(p, self._load_npy(p.file)) for p in pieces],
+                    [(p, self._load_npy(p.file)) for p in patches],
+                )
+                arr.setflags(write=False)
             self._check_shape(name, arr)
             self._arrays[name] = arr
         return arr
+
+    def _load_npy(self, logical: str) -> np.ndarray:
+        path = self.file(logical)
+        try:
+            return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
 
     def _check_shape(self, name: str, arr: np.ndarray) -> None:
         rows = {
@@ -193,7 +214,10 @@ class Index(IndexLookups):
             "entity_live": self.n_entities,
             "fact_live": self.n_facts,
             "synonymy": self.n_entities,
-            "graph_indptr": self.n_passages + self.n_entities + 1,
+            "graph_indptr": int(
+                self.meta.get("graph", {}).get("nodes", self.n_passages + self.n_entities)
+            )
+            + 1,
         }
         want = next((v for k, v in rows.items() if name.startswith(k)), None)
         if want is not None and arr.shape[0] != want:
@@ -216,11 +240,24 @@ class Index(IndexLookups):
 
     @cached_property
     def graph(self) -> CSRGraph:
+        """The graph: the stored CSR, with later generations' edge deltas applied in RAM."""
         indptr, indices = self.array("graph_indptr"), self.array("graph_indices")
         weights = self.array("graph_weights")
         if indices.shape != weights.shape or (indptr.shape[0] and indptr[-1] != indices.shape[0]):
             raise damaged(self.path, "the graph arrays disagree in length")
-        return CSRGraph(indptr, indices, weights)
+        base = CSRGraph(indptr, indices, weights)
+        layout = self.meta.get("graph")
+        if not layout or (not layout["deltas"] and layout["entities"] == self.n_entities):
+            return base
+        from hipporag.index import graphdelta as gd
+
+        keys, w = gd.csr_pairs(base, int(layout["entities"]))
+        deltas = []
+        for d in layout["deltas"]:
+            data = self._load_npy(d["file"])
+            deltas.append((np.asarray(data["key"]), np.asarray(data["weight"])))
+        keys, w = gd.apply_deltas(keys, w, deltas)
+        return gd.to_csr(keys, w, n_entities=self.n_entities, n_passages=self.n_passages)
 
     def passage_node(self, passage_idx: int | np.ndarray) -> int | np.ndarray:
         """Graph node id of a passage index."""
@@ -241,29 +278,46 @@ class Index(IndexLookups):
         return self._hnsw[name]
 
     def _load_hnsw(self, name: str) -> Any:
-        logical = f"{HNSW_DIR}/{name}.bin"
-        if not self.read_only and logical not in self.meta["files"]:
+        parts = self.hnsw_segments(name)
+        if not parts:
             return None
-        path = self.file(logical)
-        if not path.is_file():
-            return None
+        live = self.live(name)
+        counts = [int(live[seg.start : seg.stop].sum()) for seg, _ in parts]
+        if len(parts) == 1 and counts[0] == live.shape[0]:
+            return parts[0][1]
+        return SegmentedHNSW([index for _, index in parts], counts)
+
+    def hnsw_segments(self, name: str) -> list[tuple[Segment, Any]]:
+        """The HNSW segments of a table, loaded, with the rows deleted since marked deleted.
+
+        Each call loads them anew (a writer changes its copies); :meth:`hnsw`
+        caches the searchable whole.
+        """
         import hnswlib
 
         dim = int(self.meta["embedding"]["dim"])
-        index = hnswlib.Index(space="ip", dim=dim)
-        try:
-            index.load_index(str(path))
-        except (RuntimeError, ValueError, MemoryError) as err:
-            raise damaged(self.path, f"{path.name} cannot be loaded ({err})") from None
-        index.set_ef(int(self.meta["config"]["graph"].get("hnsw_ef_search", 64)))
-        live = int(self.live(name).sum())
-        if index.get_current_count() != self.live(name).shape[0]:
-            raise damaged(self.path, f"{path.name} holds {index.get_current_count()} vectors")
-        if live == self.live(name).shape[0]:
-            return index
-        from hipporag.index.hnsw import LiveHNSW
-
-        return LiveHNSW(index, live)
+        ef = int(self.meta["config"]["graph"].get("hnsw_ef_search", 64))
+        live = self.live(name)
+        out: list[tuple[Segment, Any]] = []
+        for seg in segment_layout(self.meta, name):
+            path = self.file(seg.file)
+            if self.read_only and not path.is_file():
+                return []
+            index = hnswlib.Index(space="ip", dim=dim)
+            try:
+                index.load_index(str(path))
+            except (RuntimeError, ValueError, MemoryError) as err:
+                raise damaged(self.path, f"{path.name} cannot be loaded ({err})") from None
+            want = seg.vectors if seg.vectors >= 0 else seg.stop - seg.start
+            if index.get_current_count() != want:
+                raise damaged(self.path, f"{path.name} holds {index.get_current_count()} vectors")
+            index.set_ef(ef)
+            dead = np.flatnonzero(~live[seg.start : seg.stop]) + seg.start
+            for r in dead.tolist():  # deletions are not in the files: mark them here
+                with contextlib.suppress(RuntimeError):  # not in this segment, or marked
+                    index.mark_deleted(r)
+            out.append((seg, index))
+        return out
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:
