@@ -265,7 +265,9 @@ def test_cli_index_and_info(cli_index, capsys, tmp_path):
     assert idx.meta["job"]["batches"]["openie"]["planned"] == 2
     assert main(["info", str(cli_index)]) == 0
     text = capsys.readouterr().out
-    assert "passages 32" in text and f"format hipporag-toolkit-index version {FORMAT_VERSION}" in text
+    assert (
+        "passages 32" in text and f"format hipporag-toolkit-index version {FORMAT_VERSION}" in text
+    )
     assert "size on disk" in text and "[graph]" in text
     assert main(["info", str(cli_index), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

@@ -126,6 +126,21 @@ def to_csr(keys: np.ndarray, w: np.ndarray, *, n_entities: int, n_passages: int)
     )
 
 
+def with_deltas(
+    base: CSRGraph,
+    base_entities: int,
+    deltas: Sequence[np.ndarray],
+    n_entities: int,
+    n_passages: int,
+) -> CSRGraph:
+    """The CSR graph of a base (passages after ``base_entities``) with ``deltas`` applied."""
+    keys, w = csr_pairs(base, base_entities)
+    keys, w = apply_deltas(
+        keys, w, [(np.asarray(d["key"]), np.asarray(d["weight"])) for d in deltas]
+    )
+    return to_csr(keys, w, n_entities=n_entities, n_passages=n_passages)
+
+
 def delta_array(keys: np.ndarray, w: np.ndarray) -> np.ndarray:
     """A delta as one structured array (no pickle)."""
     out = np.empty(keys.shape[0], dtype=DELTA_DTYPE)
@@ -146,4 +161,5 @@ __all__ = [
     "pair_keys",
     "to_csr",
     "unkey",
+    "with_deltas",
 ]

@@ -41,9 +41,9 @@ from hipporag.index.format import (
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
-from hipporag.index.integrity import check_sizes, damaged
+from hipporag.index.integrity import check_shape, check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
-from hipporag.index.segments import Segment, SegmentedHNSW, segment_layout
+from hipporag.index.segments import Segment, SegmentedHNSW, load_segments
 from hipporag.log import get_logger
 from hipporag.types import Passage
 
@@ -194,7 +194,7 @@ class Index(IndexLookups):
                     [(p, self._load_npy(p.file)) for p in patches],
                 )
                 arr.setflags(write=False)
-            self._check_shape(name, arr)
+            check_shape(self.path, self.meta, name, arr)
             self._arrays[name] = arr
         return arr
 
@@ -204,27 +204,6 @@ class Index(IndexLookups):
             return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:
             raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
-
-    def _check_shape(self, name: str, arr: np.ndarray) -> None:
-        rows = {
-            "passage": self.n_passages,
-            "entity": self.n_entities,
-            "fact": self.n_facts,
-            "passage_live": self.n_passages,
-            "entity_live": self.n_entities,
-            "fact_live": self.n_facts,
-            "synonymy": self.n_entities,
-            "graph_indptr": int(
-                self.meta.get("graph", {}).get("nodes", self.n_passages + self.n_entities)
-            )
-            + 1,
-        }
-        want = next((v for k, v in rows.items() if name.startswith(k)), None)
-        if want is not None and arr.shape[0] != want:
-            raise damaged(self.path, f"{name} has {arr.shape[0]} rows, the index has {want}")
-        dim = self.meta.get("embedding", {}).get("dim")
-        if name.endswith("_embeddings") and want and (arr.ndim != 2 or arr.shape[1] != dim):
-            raise damaged(self.path, f"{name} has shape {arr.shape}, embedding dim is {dim}")
 
     @property
     def passage_embeddings(self) -> np.ndarray:
@@ -249,15 +228,10 @@ class Index(IndexLookups):
         layout = self.meta.get("graph")
         if not layout or (not layout["deltas"] and layout["entities"] == self.n_entities):
             return base
-        from hipporag.index import graphdelta as gd
+        from hipporag.index.graphdelta import with_deltas
 
-        keys, w = gd.csr_pairs(base, int(layout["entities"]))
-        deltas = []
-        for d in layout["deltas"]:
-            data = self._load_npy(d["file"])
-            deltas.append((np.asarray(data["key"]), np.asarray(data["weight"])))
-        keys, w = gd.apply_deltas(keys, w, deltas)
-        return gd.to_csr(keys, w, n_entities=self.n_entities, n_passages=self.n_passages)
+        deltas = [self._load_npy(d["file"]) for d in layout["deltas"]]
+        return with_deltas(base, int(layout["entities"]), deltas, self.n_entities, self.n_passages)
 
     def passage_node(self, passage_idx: int | np.ndarray) -> int | np.ndarray:
         """Graph node id of a passage index."""
@@ -293,31 +267,7 @@ class Index(IndexLookups):
         Each call loads them anew (a writer changes its copies); :meth:`hnsw`
         caches the searchable whole.
         """
-        import hnswlib
-
-        dim = int(self.meta["embedding"]["dim"])
-        ef = int(self.meta["config"]["graph"].get("hnsw_ef_search", 64))
-        live = self.live(name)
-        out: list[tuple[Segment, Any]] = []
-        for seg in segment_layout(self.meta, name):
-            path = self.file(seg.file)
-            if self.read_only and not path.is_file():
-                return []
-            index = hnswlib.Index(space="ip", dim=dim)
-            try:
-                index.load_index(str(path))
-            except (RuntimeError, ValueError, MemoryError) as err:
-                raise damaged(self.path, f"{path.name} cannot be loaded ({err})") from None
-            want = seg.vectors if seg.vectors >= 0 else seg.stop - seg.start
-            if index.get_current_count() != want:
-                raise damaged(self.path, f"{path.name} holds {index.get_current_count()} vectors")
-            index.set_ef(ef)
-            dead = np.flatnonzero(~live[seg.start : seg.stop]) + seg.start
-            for r in dead.tolist():  # deletions are not in the files: mark them here
-                with contextlib.suppress(RuntimeError):  # not in this segment, or marked
-                    index.mark_deleted(r)
-            out.append((seg, index))
-        return out
+        return load_segments(self, name)
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:

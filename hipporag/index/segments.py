@@ -89,6 +89,43 @@ def plan_segments(segments: Sequence[Segment], live: np.ndarray, *, new_rows: in
     return keep
 
 
+def load_segments(index: Any, table: str) -> list[tuple[Segment, Any]]:
+    """Load the segments of ``table`` of an open :class:`~hipporag.index.Index`.
+
+    Each is checked against the manifest (vector count) and has the rows
+    deleted since it was written marked deleted, so they are never returned.
+    """
+    import contextlib
+
+    import hnswlib
+
+    from hipporag.index.integrity import damaged
+
+    meta = index.meta
+    dim = int(meta["embedding"]["dim"])
+    ef = int(meta["config"]["graph"].get("hnsw_ef_search", 64))
+    live = index.live(table)
+    out: list[tuple[Segment, Any]] = []
+    for seg in segment_layout(meta, table):
+        path = index.file(seg.file)
+        if index.read_only and not path.is_file():
+            return []
+        h = hnswlib.Index(space="ip", dim=dim)
+        try:
+            h.load_index(str(path))
+        except (RuntimeError, ValueError, MemoryError) as err:
+            raise damaged(index.path, f"{path.name} cannot be loaded ({err})") from None
+        want = seg.vectors if seg.vectors >= 0 else seg.stop - seg.start
+        if h.get_current_count() != want:
+            raise damaged(index.path, f"{path.name} holds {h.get_current_count()} vectors")
+        h.set_ef(ef)
+        for r in (np.flatnonzero(~live[seg.start : seg.stop]) + seg.start).tolist():
+            with contextlib.suppress(RuntimeError):  # not in this segment, or already marked
+                h.mark_deleted(r)
+        out.append((seg, h))
+    return out
+
+
 class SegmentedHNSW:
     """Several hnswlib indexes searched as one: the best ``k`` over all segments.
 
@@ -150,4 +187,11 @@ class SegmentedHNSW:
         )
 
 
-__all__ = ["Segment", "SegmentedHNSW", "plan_segments", "segment_layout", "segment_name"]
+__all__ = [
+    "Segment",
+    "SegmentedHNSW",
+    "load_segments",
+    "plan_segments",
+    "segment_layout",
+    "segment_name",
+]
