@@ -29,9 +29,19 @@ _DIGITS_RE = re.compile(r"\d+")
 _MAX_CANDIDATES = 512
 
 
+def _has_three_alnum(name: str) -> bool:
+    n = 0
+    for ch in name:  # stops at the third letter or digit: most names are decided at once
+        if ch.isalnum():
+            n += 1
+            if n == 3:
+                return True
+    return False
+
+
 def eligible(names: Sequence[str]) -> np.ndarray:
     """Which names may have synonymy edges."""
-    return np.array([sum(ch.isalnum() for ch in s) >= 3 for s in names], dtype=bool).reshape(-1)
+    return np.fromiter(map(_has_three_alnum, names), dtype=bool, count=len(names))
 
 
 def _query(
