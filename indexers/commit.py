@@ -2,13 +2,15 @@
 
 The database of the parent generation is copied and the change applied to it
 (rows of deleted passages, facts and entities removed, new rows inserted,
-``n_passages`` of touched entities updated, edges replaced); arrays and HNSW
-indexes of tables the change did not touch are shared with the parent; the
-graph CSR arrays are recomputed from the edge lists (O(edges), no search).
+``n_passages`` of touched entities updated, edges replaced); arrays, HNSW
+segments and the graph are written as pieces by :mod:`indexers.storage`:
+only what the change added or changed.
 
 Example:
-    >>> sorted(GROUPS)
-    ['entities', 'facts', 'passages']
+    >>> from hipporag.config import IndexConfig
+    >>> s = GraphState.empty(dim=2, synonymy_k=2)
+    >>> sorted(edges_of(s, IndexConfig()))
+    ['fact', 'passage_entity', 'synonymy']
 """
 
 from __future__ import annotations
@@ -19,37 +21,17 @@ import numpy as np
 import polars as pl
 
 from hipporag.config import IndexConfig
-from hipporag.graph import CSRGraph
 from hipporag.index import IndexWriter
-from hipporag.index.format import DB_FILE, HNSW_DIR
+from hipporag.index.format import DB_FILE
 from hipporag.metadata import metadata_json
 from hipporag.text import entity_id
 from indexers.changes import Delta
 from indexers.state import GraphState
-
-GROUPS = {
-    "passages": ("passage_embeddings", "passage_live"),
-    "entities": (
-        "entity_embeddings",
-        "entity_live",
-        "entity_n_passages",
-        "synonymy_knn",
-        "synonymy_sim",
-    ),
-    "facts": ("fact_embeddings", "fact_subject", "fact_object", "fact_live"),
-}
+from indexers.storage import write_columns, write_graph, write_segments
 
 
 def _ids(a: np.ndarray) -> list[int]:
     return [int(x) for x in a]
-
-
-def _changed(d: Delta) -> dict[str, bool]:
-    return {
-        "passages": bool(d.passage_rows.shape[0] or d.dead_passages.shape[0]),
-        "entities": bool(d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities),
-        "facts": bool(d.new_facts.shape[0] or d.dead_facts.shape[0]),
-    }
 
 
 def edges_of(state: GraphState, config: IndexConfig) -> dict[str, tuple[np.ndarray, ...]]:
@@ -184,19 +166,17 @@ def write_generation(
     *,
     meta: dict[str, Any],
     extra_counts: dict[str, Any] | None = None,
+    rewrite: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Commit ``state`` as ``w``'s generation; returns (path, counts).
 
     ``state`` must have been loaded from ``w``'s parent generation (or be empty).
+    ``rewrite`` writes every array, segment and the graph whole (a compaction),
+    with zeros for the vectors of deleted rows: nothing deleted stays on disk
+    once the older generations are collected.
     """
     edges = edges_of(state, config)
     E, P = state.n_entities, state.n_passages
-    graph = CSRGraph.from_edges(
-        E + P,
-        np.concatenate([e[0] for e in edges.values()]),
-        np.concatenate([e[1] for e in edges.values()]),
-        np.concatenate([e[2] for e in edges.values()]),
-    )
     counts = {
         "passages": P,
         "entities": E,
@@ -209,7 +189,7 @@ def write_generation(
         "fact_provenance": int(state.provenance.shape[0]),
         "mentions": int(state.mentions.shape[0]),
         "edges": {k: int(v[0].shape[0]) for k, v in edges.items()},
-        "graph_nodes": graph.n_nodes,
+        "graph_nodes": E + P,
         **(extra_counts or {}),
     }
     arrays = {
@@ -225,35 +205,32 @@ def write_generation(
         "fact_object": state.fact_object.astype(np.int32),
         "fact_live": state.live_f,
     }
-    changed = _changed(d)
     base = state.base
     reuse = base is not None and w.base is not None
     if reuse:
-        if w.base.get("generation") != base.generation or base.format_version != 2:
+        if w.base.get("generation") != base.generation or base.format_version < 2:
             raise RuntimeError("the state was not loaded from the writer's parent generation")
         con = w.open_db(copy_from=base.file(DB_FILE))
     else:
         con = w.open_db()
     apply_to_db(con, state, d, edges)
-    for group, names in GROUPS.items():
-        for name in names:
-            if reuse and not changed[group]:
-                w.share(f"arrays/{name}.npy")
-            else:
-                w.write_array(name, arrays[name])
-        logical = f"{HNSW_DIR}/{group}.bin"
-        if reuse and not changed[group] and logical in w.base["files"]:
-            w.share(logical)
-        elif state.hnsw.get(group) is not None:
-            w.save_hnsw(group, state.hnsw[group])
-    for name, arr in (
-        ("graph_indptr", graph.indptr),
-        ("graph_indices", graph.indices),
-        ("graph_weights", graph.weights),
-    ):
-        w.write_array(name, arr)
-    path = w.commit({**meta, "counts": counts})
+    parent = w.base if reuse and not rewrite else None
+    if rewrite:
+        for name, live in (
+            ("passage_embeddings", state.live_p),
+            ("entity_embeddings", state.live_e),
+            ("fact_embeddings", state.live_f),
+        ):
+            vec = arrays[name][np.arange(live.shape[0])]
+            vec[~live] = 0
+            arrays[name] = vec
+    layout = {
+        "columns": write_columns(w, arrays, base if parent is not None else None),
+        "segments": write_segments(w, state, parent),
+        "graph": write_graph(w, state, edges, parent),
+    }
+    path = w.commit({**meta, **layout, "counts": counts})
     return path, counts
 
 
-__all__ = ["GROUPS", "apply_to_db", "edges_of", "write_generation"]
+__all__ = ["apply_to_db", "edges_of", "write_generation"]

@@ -29,9 +29,19 @@ _DIGITS_RE = re.compile(r"\d+")
 _MAX_CANDIDATES = 512
 
 
+def _has_three_alnum(name: str) -> bool:
+    n = 0
+    for ch in name:  # stops at the third letter or digit: most names are decided at once
+        if ch.isalnum():
+            n += 1
+            if n == 3:
+                return True
+    return False
+
+
 def eligible(names: Sequence[str]) -> np.ndarray:
     """Which names may have synonymy edges."""
-    return np.array([sum(ch.isalnum() for ch in s) >= 3 for s in names], dtype=bool).reshape(-1)
+    return np.fromiter(map(_has_three_alnum, names), dtype=bool, count=len(names))
 
 
 def _query(
@@ -202,8 +212,9 @@ class SynonymyLists:
         pairs = np.unique(np.stack([lo, hi], 1), axis=0)
         if pairs.shape[0] == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-        v = np.asarray(vectors, dtype=np.float64)
-        w = np.einsum("ij,ij->i", v[pairs[:, 0]], v[pairs[:, 1]])
+        a_vec = np.asarray(vectors[pairs[:, 0]], dtype=np.float64)
+        b_vec = np.asarray(vectors[pairs[:, 1]], dtype=np.float64)
+        w = np.einsum("ij,ij->i", a_vec, b_vec)
         return pairs[:, 0], pairs[:, 1], np.round(w, 6)
 
 
