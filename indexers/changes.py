@@ -216,12 +216,13 @@ def update_search(state: GraphState, d: Delta, config: GraphConfig) -> None:
         if new.shape[0]:
             if index.get_max_elements() < vec.shape[0]:
                 index.resize_index(max(vec.shape[0], int(index.get_max_elements() * 1.25)))
-            index.add_items(np.ascontiguousarray(vec[new]), new, num_threads=1)
+            index.add_items(np.ascontiguousarray(vec[new]), new, num_threads=config.hnsw_workers)
         for r in dead.tolist():
             index.mark_deleted(int(r))
         index.set_ef(config.hnsw_ef_search)
     lists = SynonymyLists(state.syn_knn, state.syn_sim)
     kw = {"threshold": config.synonymy_threshold, "ef": config.hnsw_ef_search}
+    kw["threads"] = config.hnsw_workers
     h = state.hnsw.get("entities")
     lists.remove(h, state.e_vec, state.entity_names, state.live_e, d.dead_entities, **kw)
     lists.add(h, state.e_vec, state.entity_names, state.live_e, d.new_entities, **kw)
