@@ -21,7 +21,8 @@ Prints one JSON line: ``build_s``, per-stage seconds (``stages``: the
 builder's own timings, then wall and ``_cpu`` seconds of graph assembly,
 synonymy, DuckDB inserts, arrays, HNSW builds and the commit), the
 extraction/embedding fakes' own seconds, ``peak_rss_mb`` (this process),
-``index_bytes``, ``query_p50_ms``, ``query_p95_ms`` and the counts.
+``index_bytes``, ``query_p50_ms``, ``query_p95_ms``, the retriever's own
+per-stage medians (``query_stage_p50_ms``: encode, link, ppr, ...) and the counts.
 ``--partial FILE`` rewrites FILE with the stage seconds and peak RSS so far
 after each timed stage, so a run cut short still leaves figures::
 
@@ -239,16 +240,19 @@ def query(path: Path, embedder: HashVectors, n_queries: int, seed: int = 2) -> d
     open_s = time.perf_counter() - t
     for q in texts[:10]:
         retriever.retrieve(q, k=5)
-    times = []
+    times, laps = [], []
     for q in texts:
         t = time.perf_counter()
-        retriever.retrieve(q, k=5)
+        res = retriever.retrieve(q, k=5)
         times.append((time.perf_counter() - t) * 1000)
+        laps.append(res.timings_ms)
     times.sort()
+    stages = {s: round(statistics.median(x.get(s, 0.0) for x in laps), 3) for s in laps[0]}
     return {
         "open_warm_s": round(open_s, 3),
         "query_p50_ms": round(statistics.median(times), 3),
         "query_p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+        "query_stage_p50_ms": stages,
     }
 
 
