@@ -236,7 +236,7 @@ def update_search(
         index = None
         if rows.shape[0]:
             index = new_hnsw(state.dim, rows.shape[0], config.hnsw_m, config.hnsw_ef_construction)
-            index.add_items(np.ascontiguousarray(vec[rows]), rows, num_threads=1)
+            index.add_items(np.ascontiguousarray(vec[rows]), rows, num_threads=config.hnsw_workers)
             index.set_ef(config.hnsw_ef_search)
         state.search_plan[name] = (keep, start, index, int(rows.shape[0]))
         if name == "entities":
@@ -253,6 +253,7 @@ def update_search(
     state.hnsw["entities"] = h
     lists = SynonymyLists(state.syn_knn, state.syn_sim)
     kw = {"threshold": config.synonymy_threshold, "ef": config.hnsw_ef_search}
+    kw["threads"] = config.hnsw_workers
     lists.remove(h, state.e_vec, state.entity_names, state.live_e, d.dead_entities, **kw)
     lists.add(h, state.e_vec, state.entity_names, state.live_e, d.new_entities, **kw)
     state.syn_knn, state.syn_sim = lists.knn, lists.sim

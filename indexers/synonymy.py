@@ -55,17 +55,19 @@ def _query(
     *,
     total: int,
     all_above: bool,
+    threads: int = 1,
 ) -> list[list[tuple[int, float]]]:
     """For each ``ids[i]``: neighbours j != i with ok[j] and cosine >= threshold, best first.
 
     ``all_above`` asks for every such neighbour (up to a cap), else the best ``k``.
+    ``threads`` runs the k-NN queries in parallel (the same answers for any count).
     """
     out: list[list[tuple[int, float]]] = [[] for _ in ids]
     want = np.arange(ids.shape[0])
     k2 = min(k + 9, total)
     while want.shape[0] and k2 > 0:
         hnsw.set_ef(max(ef, 2 * k2))
-        labels, dist = hnsw.knn_query(vecs[ids[want]], k=k2, num_threads=1)
+        labels, dist = hnsw.knn_query(vecs[ids[want]], k=k2, num_threads=threads)
         again = []
         for row, qi in enumerate(want.tolist()):
             me = int(ids[qi])
@@ -132,6 +134,7 @@ class SynonymyLists:
         *,
         threshold: float,
         ef: int,
+        threads: int = 1,
     ) -> None:
         """Fill the lists of the ``new`` rows and add them to the old rows' lists."""
         ok = eligible(names) & live
@@ -141,7 +144,16 @@ class SynonymyLists:
         is_new = np.zeros(len(names), dtype=bool)
         is_new[new] = True
         found = _query(
-            hnsw, vectors, ids, ok, self.k, threshold, ef, total=int(live.sum()), all_above=True
+            hnsw,
+            vectors,
+            ids,
+            ok,
+            self.k,
+            threshold,
+            ef,
+            total=int(live.sum()),
+            all_above=True,
+            threads=threads,
         )
         for me, cands in zip(ids.tolist(), found, strict=True):
             self._set(me, cands)
@@ -162,6 +174,7 @@ class SynonymyLists:
         *,
         threshold: float,
         ef: int,
+        threads: int = 1,
     ) -> None:
         """Drop ``dead`` rows; lists that held one and were full are queried again."""
         if dead.shape[0] == 0:
@@ -188,6 +201,7 @@ class SynonymyLists:
                 ef,
                 total=int(live.sum()),
                 all_above=False,
+                threads=threads,
             )
             for r, cands in zip(again.tolist(), found, strict=True):
                 self._set(r, cands)

@@ -242,15 +242,22 @@ class IndexWriter:
         return logical
 
     def write_hnsw(
-        self, name: str, vectors: np.ndarray, *, m: int, ef_construction: int, ef_search: int
+        self,
+        name: str,
+        vectors: np.ndarray,
+        *,
+        m: int,
+        ef_construction: int,
+        ef_search: int,
+        threads: int = 1,
     ) -> None:
-        """Build an inner-product HNSW index over unit vectors; deterministic (one thread)."""
+        """Build an inner-product HNSW index over unit vectors; deterministic with one thread."""
         if vectors.shape[0] == 0:
             return
         from hipporag.index.hnsw import new_hnsw
 
         index = new_hnsw(int(vectors.shape[1]), int(vectors.shape[0]), m, ef_construction)
-        index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=1)
+        index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=threads)
         index.set_ef(ef_search)
         self.save_hnsw(name, index)
 
