@@ -205,8 +205,10 @@ class PPR:
         once, touching only their CSR rows (``deg`` is the weighted degree in units
         of the mean edge weight: the neighbour count for unit weights). Before the
         final normalisation ``0 <= exact[v] - p[v] <= eps * deg(v)`` holds for every
-        node. Seeds are always pushed once; beyond that, with unit weights, at most
-        ``1 / ((1 - damping) * eps)`` edge operations are done, whatever the graph size.
+        node. Seeds follow the same rule (a hub seed with little mass stays a
+        residual instead of spreading it over its whole row), so with unit weights at
+        most ``1 / ((1 - damping) * eps)`` edge operations are done, whatever the graph
+        size or the seeds' degrees.
 
         Args:
             reset: Seed weights (dense array of length ``n_nodes`` or ``{node: weight}``).
@@ -251,7 +253,9 @@ class PPR:
         settled = float(mass[dangling].sum())
         p_mass, residual = alpha * settled, 1.0 - settled
         pushed, received = [nodes], [nodes]
-        frontier, work, threshold = nodes[~dangling], 0, None
+        # Seeds are pushed by the same rule as every node (r >= eps * deg): a hub
+        # seed with little mass would spread it over its whole row for nothing.
+        frontier, work, threshold = nodes[~dangling & (mass >= eps * scale[nodes])], 0, None
         while frontier.size:
             ru = r[frontier]
             r[frontier] = 0.0
