@@ -320,6 +320,20 @@ class PPR:
         """
         if method == "push":
             return self.push(reset, damping, eps=eps)
+        result = self._auto_or_power(reset, damping, method, tol, max_iter, eps)
+        if isinstance(result, PushResult):
+            return result
+        support = np.flatnonzero(result)
+        return PushResult(support, result[support], 0.0, int(self._data.size))
+
+    def _auto_or_power(
+        self, reset: Reset, damping: float, method: str, tol: float, max_iter: int, eps: float
+    ) -> PushResult | np.ndarray:
+        """Methods ``"auto"`` and ``"power"`` after checking the arguments.
+
+        ``"auto"`` returns the push when it finishes within the estimated cost of
+        power iteration; otherwise (and for ``"power"``) the dense power scores.
+        """
         if method not in ("auto", "power"):
             raise RetrievalError(
                 f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
@@ -336,9 +350,7 @@ class PPR:
             result = self._push(nodes, mass, damping, eps, budget)
             if result is not None:
                 return result
-        dense = self._power(nodes, mass, damping, tol, max_iter)
-        support = np.flatnonzero(dense)
-        return PushResult(support, dense[support], 0.0, int(self._data.size))
+        return self._power(nodes, mass, damping, tol, max_iter)
 
     def run(
         self,
@@ -382,19 +394,8 @@ class PPR:
             return self.power(reset, damping, tol=tol, max_iter=max_iter)
         if method == "push":
             return self.push(reset, damping, eps=eps).to_dense(self.n_nodes)
-        if method != "auto":
-            raise RetrievalError(
-                f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
-            )
-        damping = check_damping(damping)
-        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
-        nodes, mass = parse_reset(reset, self.n_nodes)
-        iters = 1.0 if damping == 0 else min(max_iter, max(1.0, math.log(tol) / math.log(damping)))
-        result = self._push(nodes, mass, damping, eps, iters * self._data.size / _PUSH_COST_RATIO)
-        if result is None:
-            return self._power(nodes, mass, damping, tol, max_iter)
-        return result.to_dense(self.n_nodes)
+        result = self._auto_or_power(reset, damping, method, tol, max_iter, eps)
+        return result.to_dense(self.n_nodes) if isinstance(result, PushResult) else result
 
 
 __all__ = ["PPR", "Method", "PushResult", "Reset", "check_damping", "parse_reset"]
