@@ -205,10 +205,8 @@ class PPR:
         once, touching only their CSR rows (``deg`` is the weighted degree in units
         of the mean edge weight: the neighbour count for unit weights). Before the
         final normalisation ``0 <= exact[v] - p[v] <= eps * deg(v)`` holds for every
-        node. Seeds follow the same rule (a hub seed with little mass stays a
-        residual instead of spreading it over its whole row), so with unit weights at
-        most ``1 / ((1 - damping) * eps)`` edge operations are done, whatever the graph
-        size or the seeds' degrees.
+        node. Seeds too (a hub seed with little mass stays a residual), so with unit
+        weights at most ``1 / ((1 - damping) * eps)`` edge operations are done.
 
         Args:
             reset: Seed weights (dense array of length ``n_nodes`` or ``{node: weight}``).
@@ -253,8 +251,7 @@ class PPR:
         settled = float(mass[dangling].sum())
         p_mass, residual = alpha * settled, 1.0 - settled
         pushed, received = [nodes], [nodes]
-        # Seeds are pushed by the same rule as every node (r >= eps * deg): a hub
-        # seed with little mass would spread it over its whole row for nothing.
+        # Seeds obey the push rule too: a light hub seed would spread its mass for nothing.
         frontier, work, threshold = nodes[~dangling & (mass >= eps * scale[nodes])], 0, None
         while frontier.size:
             ru = r[frontier]
