@@ -73,16 +73,7 @@ def read_inputs(
         passages, stats = read_corpus(
             path, metadata_fields=metadata_fields, follow_symlinks=follow_symlinks
         )
-        for key in (
-            "records",
-            "duplicates",
-            "empty",
-            "missing_text",
-            "replaced_chars",
-            "symlinks_skipped",
-        ):
-            setattr(total, key, getattr(total, key) + getattr(stats, key))
-        total.warnings.extend(stats.warnings[: max(0, 20 - len(total.warnings))])
+        total.add(stats)
         for p in passages:
             if p.id in seen:
                 total.duplicates += 1
