@@ -9,6 +9,7 @@ local Ray session (num_cpus=2) for the whole module.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -130,6 +131,10 @@ def test_ray_job_matches_in_process_job(ray_session, reference, tmp_path):
     headers = [p.read_text().splitlines()[0] for p in spec.checkpoint_path.glob("openie-*/*.jsonl")]
     assert headers and all(f'"pid": {os.getpid()},' not in h for h in headers)
     assert_same_index(reference.path, report.path)
+    meta = json.loads((report.path / "meta.json").read_text())
+    ran = meta["job"]["embedders_ran"]  # what the Ray workers ran, batch by batch
+    assert sum(r["batches"] for r in ran) == report.batches["embedding"].computed
+    assert len(ran) == 1 and meta["components"]["embedder"]["device"] == ran[0]["device"]
     assert ray_session.is_initialized()  # a session it did not start is left running
 
 

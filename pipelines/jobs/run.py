@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -185,6 +186,7 @@ def run_job(
     usage_run: dict[str, float] = {}
     has_usage = False
     got: dict[str, Any] = {"headers": [], "stale": [], "workers": 0, "startup": 0.0}
+    embedders_ran: dict[str, int] = {}
     # Ray workers build their own components; in-process, the driver's are used.
     local = spec.executor.kind == "local"
     fp_ie = openie_fingerprint(config, drv_extractor)
@@ -219,6 +221,12 @@ def run_job(
                 check_failure_share(merge_stats(got["headers"]), max_failed_share)
                 return [e for part in parts for e in part]
 
+            def on_em(info: dict[str, Any]) -> None:
+                ran = info.get("embedder")
+                if ran:  # what each worker process really ran (device, backend, dtype)
+                    key = json.dumps(ran, sort_keys=True)
+                    embedders_ran[key] = embedders_ran.get(key, 0) + 1
+
             def embed(texts: list[str]) -> np.ndarray:
                 eplan = plan_embedding(texts, spec.executor.embed_batch_size, fp_em)
                 parts, _ = runner.run(
@@ -228,7 +236,7 @@ def run_job(
                     lambda b, data: (lambda v: None if v is None else (v, {}))(
                         decode_vectors(data, len(b.rows))
                     ),
-                    None,
+                    on_em,
                 )
                 builder.timings["embedding"] = counts["embedding"].seconds
                 got["stale"] = store.stale_namespaces([ns_ie, ns_em])
@@ -244,6 +252,12 @@ def run_job(
                     "spec_fingerprint": fingerprint,
                     "batches": {k: asdict(v) for k, v in counts.items()},
                 }
+                ran = [{**json.loads(k), "batches": n} for k, n in sorted(embedders_ran.items())]
+                if ran:
+                    job_meta["embedders_ran"] = ran
+                if len(ran) == 1 and not local:  # the workers', not the driver's, settings
+                    comp = out["components"]["embedder"]
+                    comp.update({k: v for k, v in ran[0].items() if k != "batches"})
                 usage_all = sum_usage(got["headers"])
                 if usage_all is not None:
                     job_meta["llm_usage"] = usage_all
