@@ -93,7 +93,8 @@ class Explainer:
         max_hops: Longest path searched (edges); no path beyond it is reported.
         max_seeds: Seeds listed per explanation (strongest first).
         max_connecting: Connecting entities listed per explanation.
-        max_visits: Nodes a single path search may visit before giving up.
+        max_visits: Edges a path search may read in all; rows that would pass it are
+            not expanded (a hub row is skipped, so the cost does not grow with the corpus).
 
     Example:
         >>> from hipporag.index import Index
@@ -108,7 +109,7 @@ class Explainer:
         max_hops: int = 4,
         max_seeds: int = 10,
         max_connecting: int = 5,
-        max_visits: int = 50_000,
+        max_visits: int = 20_000,
     ) -> None:
         self.index = index
         self.max_hops = max_hops
@@ -150,6 +151,11 @@ class Explainer:
         for _ in range(self.max_hops):
             starts, ends = indptr[frontier], indptr[frontier + 1]
             counts = ends - starts
+            room = self.max_visits - len(parent)
+            if int(counts.sum()) > room:  # expand the smallest rows that fit: no hub row
+                fits = np.argsort(counts, kind="stable")
+                fits = fits[np.cumsum(counts[fits]) <= room]
+                frontier, starts, counts = frontier[fits], starts[fits], counts[fits]
             total = int(counts.sum())
             if total == 0:
                 return []
@@ -171,8 +177,6 @@ class Explainer:
                     node = parent[node]
                     out.append(node)
                 return out
-            if len(parent) > self.max_visits:
-                return []
             frontier = nbrs
         return []
 

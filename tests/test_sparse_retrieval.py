@@ -126,6 +126,25 @@ def test_explainer_works_on_the_touched_subgraph(big) -> None:
     assert f"entity {seed}" in out[0].connecting_entities
 
 
+def test_path_search_never_reads_a_hub_row_past_its_budget() -> None:
+    from hipporag.graph import CSRGraph
+
+    # target 1 - hub 0 (100k leaves) - seed 2, and a longer way 1 - 3 - 4 - 2
+    n = 100_005
+    src = np.concatenate([np.zeros(n - 5, np.int64), [0, 0, 1, 3, 4]])
+    dst = np.concatenate([np.arange(5, n), [1, 2, 3, 4, 2]])
+
+    class G:  # the two things Explainer reads of an index here
+        graph = CSRGraph.from_edges(n, src, dst, np.ones(src.shape[0]))
+
+    seed = np.zeros(n)
+    seed[2] = 1.0
+    assert Explainer(G(), max_visits=200_000).path(1, seed) == [2, 0, 1]  # via the hub
+    t = time.perf_counter()
+    assert Explainer(G(), max_visits=1_000).path(1, seed) == [2, 4, 3, 1]  # hub skipped
+    assert time.perf_counter() - t < 0.05
+
+
 def test_fact_params_validate() -> None:
     with pytest.raises(Exception, match="top_facts"):
         FactParams(top_facts=0)
