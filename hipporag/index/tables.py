@@ -68,7 +68,7 @@ KEYS: dict[str, tuple[str, str]] = {
 }
 PART_TABLES = tuple(KEYS)
 TOMBSTONE_KINDS = ("passages", "entities", "facts", "synonymy")
-MAX_PARTS = 8
+MAX_PARTS = 12
 # Delta parts skip the key constraints (their indexes cost a block each; keys are
 # unique across parts by construction, and the full part keeps them).
 DELTA_SCHEMA_SQL = SCHEMA_SQL.replace(" PRIMARY KEY", "").replace(" UNIQUE", "")
