@@ -9,7 +9,7 @@ wall time of the change. Before and after the rounds it times the lookups a
 query makes (``Index.passages``, ``facts_of_passages``, ``entities_of_passages``
 on 10 random live passages; median of ``--repeat`` timeit runs of ``--number``
 calls). It runs on any index version (an index before DuckDB parts has one
-``index.duckdb`` per generation)::
+``index.duckdb`` per generation; ``--merge-factor`` needs parts)::
 
     .venv/bin/python bench/bench_db_parts.py --index /tmp/m100 \\
         --corpus ../shared/data/musique100/corpus.json --docs 20 --rounds 5 --json out.json
@@ -87,8 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--number", type=int, default=200)
+    ap.add_argument(
+        "--merge-factor",
+        type=float,
+        help="override hipporag.index.tables.MERGE_FACTOR (0: keep every delta as a part)",
+    )
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
+    if args.merge_factor is not None:
+        from hipporag.index import tables
+
+        tables.MERGE_FACTOR = args.merge_factor
     os.environ.setdefault("HIPPORAG_PROGRESS", "0")
     res: dict[str, Any] = {"args": vars(args), "load_avg": os.getloadavg()}
     passages, _ = read_corpus(args.corpus)

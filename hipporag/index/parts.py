@@ -33,6 +33,7 @@ from hipporag.index.tables import (
     Part,
     attach_sql,
     db_parts,
+    dead_sql,
     merge_start,
     part_logical,
     union_sql,
@@ -107,12 +108,11 @@ def _absorb(con: Any, w: IndexWriter, absorbed: list[Part], *, keep_tombstones: 
                 else f"(SELECT src, dst, weight FROM {alias}.edges WHERE kind = 'synonymy')"
             )
         for table in PART_TABLES:
-            key, kind = KEYS[table]
-            sel = union_sql(table, aliases, absorbed, sources if table == "synonymy" else None)
-            con.execute(
-                f"INSERT INTO {table} BY NAME SELECT x.* FROM ({sel}) x ANTI JOIN "
-                f"(SELECT key FROM _change_dead WHERE tbl = '{kind}') d ON x.{key} = d.key"
-            )
+            kind = KEYS[table][1]
+            change = f"SELECT key, {len(absorbed)} AS part FROM _change_dead WHERE tbl = '{kind}'"
+            dead = f"({dead_sql(kind, aliases, absorbed, change)})"
+            sel = union_sql(table, aliases, dead, sources if table == "synonymy" else None)
+            con.execute(f"INSERT INTO {table} BY NAME {sel}")
         if keep_tombstones:
             older = [
                 f"SELECT tbl, key FROM {a}.tombstones"

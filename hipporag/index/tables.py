@@ -181,41 +181,52 @@ def merge_start(
 
 
 # -- reading: the parts as one set of live rows ----------------------------------
-def _dead_keys(kind: str, aliases: list[str], parts: list[Part], after: int) -> list[str]:
-    return [
-        f"SELECT key FROM {aliases[j]}.tombstones WHERE tbl = '{kind}'"
-        for j in range(after + 1, len(parts))
+def dead_sql(
+    kind: str, aliases: list[str], parts: list[Part], extra: str | None = None
+) -> str | None:
+    """``SELECT key, part``: for each tombstoned key, the newest part that tombstones it.
+
+    A row of part ``i`` is dead when its key has ``part > i``. ``extra`` adds
+    ``(key, part)`` rows (a change's own tombstones). None when nothing is dead.
+    """
+    src = [
+        f"SELECT key, {j} AS part FROM {aliases[j]}.tombstones WHERE tbl = '{kind}'"
+        for j in range(1, len(parts))
         if parts[j].tombstones.get(kind, 0) > 0
     ]
+    if extra:
+        src.append(extra)
+    if not src:
+        return None
+    return f"SELECT key, max(part) AS part FROM ({' UNION ALL '.join(src)}) GROUP BY key"
 
 
 def union_sql(
     table: str,
     aliases: list[str],
-    parts: list[Part],
+    dead: str | None = None,
     sources: list[str] | None = None,
 ) -> str:
-    """SELECT of ``table``'s live rows over parts: plain where no newer part kills any.
+    """SELECT of ``table``'s live rows over parts (a plain union when nothing is dead).
 
     Args:
         table: one of :data:`PART_TABLES`.
-        aliases: attached catalog name of each part.
-        parts: the parts (tombstone counts decide which anti-joins are needed).
+        aliases: attached catalog name of each part, oldest first.
+        dead: a relation ``(key, part)`` as :func:`dead_sql` gives (a table name
+            or a parenthesised query); one anti-join drops the dead rows.
         sources: per part, the relation to read (default ``ALIAS.TABLE``).
     """
-    key, kind = KEYS[table]
-    branches = []
-    for i, alias in enumerate(aliases):
-        src = sources[i] if sources else f"{alias}.{table}"
-        dead = _dead_keys(kind, aliases, parts, i)
-        if dead:
-            branches.append(
-                f"SELECT t.* FROM {src} t ANTI JOIN ({' UNION ALL '.join(dead)}) d "
-                f"ON t.{key} = d.key"
-            )
-        else:
-            branches.append(f"SELECT * FROM {src}")
-    return "\nUNION ALL\n".join(branches)
+    key, _ = KEYS[table]
+    srcs = sources or [f"{a}.{table}" for a in aliases]
+    if dead is None:
+        return "\nUNION ALL\n".join(f"SELECT * FROM {src}" for src in srcs)
+    tagged = "\nUNION ALL\n".join(
+        f"SELECT *, {i} AS _part FROM {src}" for i, src in enumerate(srcs)
+    )
+    return (
+        f"SELECT t.* EXCLUDE (_part) FROM ({tagged}) t ANTI JOIN {dead} d "
+        f"ON t.{key} = d.key AND d.part > t._part"
+    )
 
 
 def _catalog(con: Any, alias: str) -> set[str]:
@@ -243,9 +254,16 @@ def define_views(
         else f"(SELECT src, dst, weight FROM {a}.edges WHERE kind = 'synonymy')"
         for a, n in zip(aliases, names, strict=True)
     ]
+    dead: dict[str, str] = {}
+    for kind in TOMBSTONE_KINDS:
+        sql = dead_sql(kind, aliases, parts)
+        if sql is not None:  # read once per open: queries join one small in-memory table
+            dead[kind] = f"_dead_{kind}"
+            con.execute(f"CREATE TABLE _dead_{kind} AS {sql}")
     for table in PART_TABLES:
         sources = synonymy if table == "synonymy" else None
-        con.execute(f"CREATE VIEW {table} AS {union_sql(table, aliases, parts, sources)}")
+        sel = union_sql(table, aliases, dead.get(KEYS[table][1]), sources)
+        con.execute(f"CREATE VIEW {table} AS {sel}")
     if len(aliases) == 1 and "edges" in names[0]:
         con.execute(f"CREATE VIEW edges AS SELECT * FROM {aliases[0]}.edges")
     else:
@@ -372,6 +390,7 @@ __all__ = [
     "Part",
     "attach_sql",
     "db_parts",
+    "dead_sql",
     "define_views",
     "live_rows",
     "merge_start",
