@@ -7,9 +7,10 @@ records the bytes of the DuckDB files the generation wrote (files ending in
 ``.duckdb`` under its own ``data/gN/``), the number of DuckDB parts and the
 wall time of the change. Before and after the rounds it times the lookups a
 query makes (``Index.passages``, ``facts_of_passages``, ``entities_of_passages``
-on 10 random live passages; median of ``--repeat`` timeit runs of ``--number``
-calls). It runs on any index version (an index before DuckDB parts has one
-``index.duckdb`` per generation; ``--merge-factor`` needs parts)::
+on 10 random live passages; median and min of ``--repeat`` timeit runs of
+``--number`` calls). ``--rounds 0`` only times the lookups, on the index itself. It runs on
+any index version (an index before DuckDB parts has one ``index.duckdb`` per
+generation; ``--merge-factor`` needs parts)::
 
     .venv/bin/python bench/bench_db_parts.py --index /tmp/m100 \\
         --corpus ../shared/data/musique100/corpus.json --docs 20 --rounds 5 --json out.json
@@ -56,7 +57,7 @@ def db_bytes(meta: dict[str, Any], generation: int) -> int:
 
 
 def lookups(path: Path, repeat: int, number: int, seed: int = 0) -> dict[str, float]:
-    """Median microseconds per call of the SQL lookups a query makes."""
+    """Microseconds per call of the SQL lookups a query makes (median and min of runs)."""
     idx = Index.open(path)
     try:
         live = np.flatnonzero(idx.live("passages"))
@@ -69,6 +70,7 @@ def lookups(path: Path, repeat: int, number: int, seed: int = 0) -> dict[str, fl
             it = iter(batches * (repeat + 1))
             runs = timeit.repeat(lambda fn=fn, it=it: fn(next(it)), repeat=repeat, number=number)
             out[name + "_us"] = round(statistics.median(runs) / number * 1e6, 1)
+            out[name + "_min_us"] = round(min(runs) / number * 1e6, 1)
         t = time.perf_counter()
         other = Index.open(path)
         other.connection()
@@ -103,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     passages, _ = read_corpus(args.corpus)
     docs = list(dict.fromkeys(p.doc_id for p in passages))[-args.docs :]
     records = [p for p in passages if p.doc_id in set(docs)]
+    if args.rounds == 0:  # lookups only, on the index itself (it is only read)
+        res["lookups"] = lookups(args.index, args.repeat, args.number)
+        print(json.dumps(res, indent=2, default=str))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-db-parts-") as d:
         work = Path(d) / "idx"
         shutil.copytree(args.index, work, ignore=shutil.ignore_patterns("leases", "write.lock"))
