@@ -9,6 +9,8 @@ maps each text to a unit vector from its CRC32 (``--dim`` dimensions,
 vectorised numpy). Everything else is the toolkit's own: graph assembly,
 synonymy (HNSW k-NN), the CSR graph, DuckDB tables, arrays, HNSW indexes,
 through ``IndexBuilder(config, extractor=..., embedder=...).build(passages, out)``.
+``--threads`` sets ``graph.hnsw_threads`` (HNSW builds and synonymy k-NN
+queries; ``0`` = every usable CPU; the default ``1`` is reproducible).
 
 The index is then opened and queried with the real
 :class:`~retrievers.graph.GraphRetriever` (default retrieval config), whose
@@ -19,9 +21,12 @@ Prints one JSON line: ``build_s``, per-stage seconds (``stages``: the
 builder's own timings, then wall and ``_cpu`` seconds of graph assembly,
 synonymy, DuckDB inserts, arrays, HNSW builds and the commit), the
 extraction/embedding fakes' own seconds, ``peak_rss_mb`` (this process),
-``index_bytes``, ``query_p50_ms``, ``query_p95_ms`` and the counts::
+``index_bytes``, ``query_p50_ms``, ``query_p95_ms``, the retriever's own
+per-stage medians (``query_stage_p50_ms``: encode, link, ppr, ...) and the counts.
+``--partial FILE`` rewrites FILE with the stage seconds and peak RSS so far
+after each timed stage, so a run cut short still leaves figures::
 
-    python bench/bench_scale.py --passages 10000 --json
+    python bench/bench_scale.py --passages 10000 --threads 2 --json
 
 Example:
     >>> v = zipf_sample(np.random.default_rng(0), 100, 5)
@@ -126,6 +131,29 @@ class HashVectors:
         return {"kind": "crc32-fake", "dim": self.dim}
 
 
+PARTIAL: dict[str, Any] = {"path": None, "t0": 0.0}
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def write_partial(bucket: dict[str, float], **extra: Any) -> None:
+    """Rewrite the ``--partial`` file (if any) with the figures so far."""
+    path = PARTIAL["path"]
+    if path is None:
+        return
+    data = {
+        "elapsed_s": round(time.perf_counter() - PARTIAL["t0"], 3),
+        "peak_rss_mb": _peak_rss_mb(),
+        "parts": {k: round(v, 3) for k, v in bucket.items()},
+        **extra,
+    }
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    os.replace(tmp, path)
+
+
 def _timed(obj: Any, name: str, bucket: dict[str, float], key: str) -> None:
     """Wrap ``obj.name`` so its wall time adds to ``bucket[key]`` (skipped if absent)."""
     fn = getattr(obj, name, None)
@@ -139,14 +167,17 @@ def _timed(obj: Any, name: str, bucket: dict[str, float], key: str) -> None:
         finally:
             bucket[key] = bucket.get(key, 0.0) + time.perf_counter() - t
             bucket[key + "_cpu"] = bucket.get(key + "_cpu", 0.0) + time.process_time() - c
+            write_partial(bucket, done=key)
 
     setattr(obj, name, wrapper)
 
 
-def build(n: int, entities: int, facts: int, dim: int, out: Path) -> dict[str, Any]:
+def build(
+    n: int, entities: int, facts: int, dim: int, out: Path, threads: int = 1
+) -> dict[str, Any]:
     import indexers.changes as changes_mod
     import indexers.commit as commit_mod
-    from hipporag.config import IndexConfig
+    from hipporag.config import GraphConfig, IndexConfig
     from hipporag.index import IndexWriter
     from indexers.builder import IndexBuilder
     from indexers.synonymy import SynonymyLists
@@ -164,7 +195,8 @@ def build(n: int, entities: int, facts: int, dim: int, out: Path) -> dict[str, A
     passages = [Passage(f"p{i}", f"title {i}", f"passage {i} text") for i in range(n)]
     extractor = ZipfExtractor(n, entities, facts)
     embedder = HashVectors(dim)
-    b = IndexBuilder(IndexConfig(), extractor=extractor, embedder=embedder)
+    config = IndexConfig(graph=GraphConfig(hnsw_threads=threads))
+    b = IndexBuilder(config, extractor=extractor, embedder=embedder)
     t = time.perf_counter()
     report = b.build(passages, out)
     build_s = time.perf_counter() - t
@@ -174,7 +206,9 @@ def build(n: int, entities: int, facts: int, dim: int, out: Path) -> dict[str, A
         total = parts.pop("search_total" + suffix, 0.0)
         parts["hnsw" + suffix] = max(total - parts.get("synonymy" + suffix, 0.0), 0.0)
     stages.update({k: round(v, 3) for k, v in parts.items()})
+    write_partial(parts, done="build", build_s=round(build_s, 3), stages=stages)
     return {
+        "threads": config.graph.hnsw_workers,
         "build_s": round(build_s, 3),
         "stages": stages,
         "fake_extract_s": round(extractor.seconds, 3),
@@ -206,16 +240,19 @@ def query(path: Path, embedder: HashVectors, n_queries: int, seed: int = 2) -> d
     open_s = time.perf_counter() - t
     for q in texts[:10]:
         retriever.retrieve(q, k=5)
-    times = []
+    times, laps = [], []
     for q in texts:
         t = time.perf_counter()
-        retriever.retrieve(q, k=5)
+        res = retriever.retrieve(q, k=5)
         times.append((time.perf_counter() - t) * 1000)
+        laps.append(res.timings_ms)
     times.sort()
+    stages = {s: round(statistics.median(x.get(s, 0.0) for x in laps), 3) for s in laps[0]}
     return {
         "open_warm_s": round(open_s, 3),
         "query_p50_ms": round(statistics.median(times), 3),
         "query_p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
+        "query_stage_p50_ms": stages,
     }
 
 
@@ -227,6 +264,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=32, help="fake vector dimension")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
+        "--threads", type=int, default=1, help="graph.hnsw_threads (0 = all usable CPUs)"
+    )
+    parser.add_argument("--partial", default=None, help="file for the figures so far")
+    parser.add_argument(
         "--workdir", default=None, help="where the index goes (default: a temp dir)"
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -234,13 +275,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HIPPORAG_PROGRESS", "0")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         t0 = time.perf_counter()
-        res = build(args.passages, args.entities, args.facts, args.dim, Path(tmp) / "index")
+        PARTIAL.update(path=args.partial, t0=t0)
+        out = Path(tmp) / "index"
+        res = build(args.passages, args.entities, args.facts, args.dim, out, args.threads)
         emb = res.pop("_embedder")
         path = Path(res.pop("path"))
         res["index_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         res.update(query(path, emb, args.queries))
         ru = resource.getrusage(resource.RUSAGE_SELF)
-        res["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)
+        res["peak_rss_mb"] = _peak_rss_mb()
         res["process_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 3)
         res["total_s"] = round(time.perf_counter() - t0, 3)
     res = {"passages": args.passages, **res, "loadavg_1m": os.getloadavg()[0]}

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -186,6 +187,21 @@ class GraphConfig(_Section):
     Synonymy edges connect entities whose embedding cosine is at least
     ``synonymy_threshold``, searched among each entity's ``synonymy_k``
     nearest neighbours with HNSW (never all-vs-all).
+
+    ``hnsw_threads`` is how many threads build the HNSW indexes and run the
+    synonymy k-NN queries: ``1`` (the default) keeps a build bit-for-bit
+    reproducible; ``N > 1``, or ``0`` / ``"auto"`` for every CPU the process
+    may use (:attr:`hnsw_workers`), divides that work by about the thread
+    count, but hnswlib then inserts vectors in a thread-dependent order, so
+    two builds give slightly different HNSW graphs (and, through the entity
+    index, possibly a few different synonymy edges); retrieval quality is
+    the same, the files are not.
+
+    Example:
+        >>> GraphConfig(hnsw_threads=4).hnsw_workers, GraphConfig().hnsw_workers
+        (4, 1)
+        >>> GraphConfig.from_dict({"hnsw_threads": "auto"}).hnsw_workers >= 1
+        True
     """
 
     _name: ClassVar[str] = "graph"
@@ -195,8 +211,15 @@ class GraphConfig(_Section):
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 64
+    hnsw_threads: int | str = 1
 
     def validate(self) -> None:
+        _check(
+            self.hnsw_threads == "auto"
+            or (type(self.hnsw_threads) is int and self.hnsw_threads >= 0),
+            f"graph.hnsw_threads must be >= 0 or 'auto', got {self.hnsw_threads!r}",
+            "use 1 for reproducible builds, 0 or 'auto' for every CPU",
+        )
         _check(
             0.0 < self.synonymy_threshold <= 1.0,
             f"graph.synonymy_threshold must be in (0, 1], got {self.synonymy_threshold}",
@@ -207,6 +230,25 @@ class GraphConfig(_Section):
         _check(self.hnsw_m >= 2, "graph.hnsw_m must be >= 2")
         _check(self.hnsw_ef_construction >= 10, "graph.hnsw_ef_construction must be >= 10")
         _check(self.hnsw_ef_search >= 1, "graph.hnsw_ef_search must be >= 1")
+
+    @property
+    def hnsw_workers(self) -> int:
+        """The thread count ``hnsw_threads`` stands for (``0`` / ``"auto"``: all usable CPUs)."""
+        if isinstance(self.hnsw_threads, int) and self.hnsw_threads > 0:
+            return self.hnsw_threads
+        return usable_cpus()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one).
+
+    Example:
+        >>> usable_cpus() >= 1
+        True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -268,5 +310,6 @@ __all__ = [
     "LLMConfig",
     "OpenIEConfig",
     "Section",
+    "usable_cpus",
     "valid_device",
 ]

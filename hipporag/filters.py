@@ -6,7 +6,9 @@ A filter spec is a dict ``{key: condition}``; all keys must match (AND):
   list contains it);
 * a list: any of (``{"tenant": ["a", "b"]}``);
 * a dict of operators: ``eq``, ``ne``, ``in``, ``nin``, ``gt``, ``gte``,
-  ``lt``, ``lte`` (numbers, or ISO dates ``"2024-05-01"`` compared as dates),
+  ``lt``, ``lte`` (numbers, or ISO dates ``"2024-05-01"`` compared as dates;
+  a time with a UTC offset is converted to UTC, a time without one is taken
+  as UTC, in the filter and in the metadata alike),
   ``exists`` (true/false) and ``not`` (any condition, negated), e.g.
   ``{"year": {"gte": 2020, "lt": 2025}, "lang": {"not": "de"}}``.
 
@@ -101,6 +103,15 @@ def _any_of(key: str, values: Any) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(s for s, _ in parts) + ")", [x for _, ps in parts for x in ps]
 
 
+# A metadata time as UTC wall time: converted when it carries an offset (``Z``,
+# ``+02:00``), taken as UTC when it does not; independent of DuckDB's TimeZone.
+_UTC_TIME = (
+    "(CASE WHEN regexp_matches(json_extract_string(metadata, ?), '(Z|[+-][0-9]{2}:?[0-9]{2})$') "
+    "THEN timezone('UTC', TRY_CAST(json_extract_string(metadata, ?) AS TIMESTAMPTZ)) "
+    "ELSE TRY_CAST(json_extract_string(metadata, ?) AS TIMESTAMP) END)"
+)
+
+
 def _range(key: str, op: str, v: Any) -> tuple[str, list[Any]]:
     v = _scalar(key, v)
     p = _path(key)
@@ -113,10 +124,7 @@ def _range(key: str, op: str, v: Any) -> tuple[str, list[Any]]:
         ]
     if not _ISO_DATE.match(v):
         raise _error(f"{key!r}: {op!r} needs a number or an ISO date (YYYY-MM-DD), got {v!r:.40}")
-    return (
-        f"TRY_CAST(json_extract_string(metadata, ?) AS TIMESTAMP) {RANGE_OPS[op]} CAST(? AS TIMESTAMP)",
-        [p, _timestamp(key, op, v)],
-    )
+    return f"{_UTC_TIME} {RANGE_OPS[op]} CAST(? AS TIMESTAMP)", [p, p, p, _timestamp(key, op, v)]
 
 
 def _condition(key: str, cond: Any) -> tuple[str, list[Any]]:

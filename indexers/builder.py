@@ -132,7 +132,7 @@ class IndexBuilder:
         ids: Sequence[str] = (),
         read_stats: dict[str, Any] | None = None,
     ) -> ChangeReport:
-        if operation != "delete":
+        if operation not in ("delete", "compact"):
             passages = self.prepare(passages, allow_empty=operation != "build")
         return run_change(
             target,
@@ -167,6 +167,10 @@ class IndexBuilder:
     def update(self, passages: Sequence[Passage], index_dir: str | Path) -> ChangeReport:
         """Upsert by document: changed documents are replaced, unchanged ones skipped."""
         return self._run("update", index_dir, passages)
+
+    def compact(self, index_dir: str | Path) -> ChangeReport:
+        """Rewrite the index as one piece per file, deleted vectors zeroed (no model runs)."""
+        return self._run("compact", index_dir)
 
 
 def _as_dict(stats: Any) -> dict[str, Any]:

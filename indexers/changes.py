@@ -6,11 +6,12 @@ mention rows decide), fact-edge weights are recomputed from the provenance,
 passage-entity edges follow the mentions, and the synonymy lists are updated
 for the new and removed entities only (:mod:`indexers.synonymy`). Vectors are
 needed only for the rows a change adds; deleted rows keep their row number
-(tombstones) with a zero vector, marked deleted in the HNSW indexes.
+(tombstones); their vectors stay in the parent's files, and readers mark them
+deleted in the HNSW segments.
 
 Example:
     >>> from hipporag.types import Extraction, Passage, Triple
-    >>> from indexers.state import GraphState
+    >>> from indexers.state import GraphState, RowStore
     >>> s = GraphState.empty(dim=2, synonymy_k=3)
     >>> p = Passage.from_text("Paris", "Paris is in France.")
     >>> d = add_passages(s, [p], [Extraction(p.id, ["Paris"], [Triple("Paris", "in", "France")])])
@@ -20,17 +21,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from hipporag.config import GraphConfig
+from hipporag.index.segments import SegmentedHNSW, plan_segments, segment_layout
 from hipporag.text import fact_text
 from hipporag.types import Extraction, Passage
 from indexers.graph import normalize_extraction
-from indexers.state import GraphState
+from indexers.state import GraphState, RowStore
 from indexers.synonymy import SynonymyLists
 
 
@@ -150,9 +154,9 @@ def set_vectors(state: GraphState, d: Delta, vectors: np.ndarray) -> None:
     if vectors.shape[0] and state.p_vec.shape[1] != vectors.shape[1]:
         if state.n_passages == P and state.n_entities == E:  # a build fixes the dimension
             state.dim = int(vectors.shape[1])
-            state.p_vec = np.zeros((state.n_passages, state.dim), np.float32)
-            state.e_vec = np.zeros((state.n_entities, state.dim), np.float32)
-            state.f_vec = np.zeros((state.n_facts, state.dim), np.float32)
+            state.p_vec = RowStore.zeros(state.n_passages, state.dim)
+            state.e_vec = RowStore.zeros(state.n_entities, state.dim)
+            state.f_vec = RowStore.zeros(state.n_facts, state.dim)
         else:
             raise ValueError(f"vectors of dim {vectors.shape[1]}, index dim {state.dim}")
     state.p_vec[d.passage_rows] = vectors[:P]
@@ -168,7 +172,6 @@ def delete_rows(state: GraphState, rows: np.ndarray) -> Delta:
     if rows.shape[0] == 0:
         return d
     state.live_p[rows] = False
-    state.p_vec[rows] = 0
     gone_p = np.isin(state.provenance[:, 1], rows)
     gone_m = np.isin(state.mentions[:, 1], rows)
     d.provenance_removed, d.mentions_removed = int(gone_p.sum()), int(gone_m.sum())
@@ -180,11 +183,9 @@ def delete_rows(state: GraphState, rows: np.ndarray) -> Delta:
     d.touched_entities.update(removed_m[:, 0].tolist())
     d.dead_facts = cand_f[~np.isin(cand_f, state.provenance[:, 0])]
     state.live_f[d.dead_facts] = False
-    state.f_vec[d.dead_facts] = 0
     cand_e = np.unique(removed_m[:, 0])
     d.dead_entities = cand_e[state.e_npass[cand_e] == 0]
     state.live_e[d.dead_entities] = False
-    state.e_vec[d.dead_entities] = 0
     d.touched_entities.difference_update(d.dead_entities.tolist())
     return d
 
@@ -198,31 +199,61 @@ def merge(a: Delta, b: Delta) -> Delta:
     return b
 
 
-def update_search(state: GraphState, d: Delta, config: GraphConfig) -> None:
-    """HNSW indexes and synonymy lists after a change (adds and deletes in ``d``)."""
+def _parent_segments(state: GraphState, table: str) -> list[Any]:
+    """The parent's segments of ``table`` (none for a build or a version-1 parent)."""
+    base = state.base
+    if base is None or base.format_version < 2:
+        return []
+    return segment_layout(base.meta, table)
+
+
+def update_search(
+    state: GraphState, d: Delta, config: GraphConfig, *, rebuild: bool = False
+) -> None:
+    """HNSW segments and synonymy lists after a change (adds and deletes in ``d``).
+
+    Per table, the merge policy (:func:`hipporag.index.segments.plan_segments`)
+    decides how many of the parent's segments stay; one new segment indexes
+    the live rows after them (the new rows, and those of merged segments).
+    The plan is kept in ``state.search_plan`` for the commit. The synonymy
+    lists are then updated against all live entities (kept segments + new).
+    ``rebuild`` keeps no segment (a compaction).
+    """
     from hipporag.index.hnsw import new_hnsw
 
-    for name, vec, new, dead in (
-        ("passages", state.p_vec, d.passage_rows, d.dead_passages),
-        ("entities", state.e_vec, d.new_entities, d.dead_entities),
-        ("facts", state.f_vec, d.new_facts, d.dead_facts),
+    ent_parts: list[Any] = []
+    for name, vec, live in (
+        ("passages", state.p_vec, state.live_p),
+        ("entities", state.e_vec, state.live_e),
+        ("facts", state.f_vec, state.live_f),
     ):
-        index = state.hnsw.get(name)
-        if index is None and vec.shape[0]:
-            index = new_hnsw(state.dim, vec.shape[0], config.hnsw_m, config.hnsw_ef_construction)
-            state.hnsw[name] = index
-        if index is None:
-            continue
-        if new.shape[0]:
-            if index.get_max_elements() < vec.shape[0]:
-                index.resize_index(max(vec.shape[0], int(index.get_max_elements() * 1.25)))
-            index.add_items(np.ascontiguousarray(vec[new]), new, num_threads=1)
-        for r in dead.tolist():
-            index.mark_deleted(int(r))
-        index.set_ef(config.hnsw_ef_search)
+        segs = [] if rebuild else _parent_segments(state, name)
+        n = live.shape[0]
+        n_before = segs[-1].stop if segs else 0
+        keep = plan_segments(segs, live, new_rows=n - n_before)
+        start = segs[keep].start if keep < len(segs) else n_before
+        rows = start + np.flatnonzero(live[start:n])
+        index = None
+        if rows.shape[0]:
+            index = new_hnsw(state.dim, rows.shape[0], config.hnsw_m, config.hnsw_ef_construction)
+            index.add_items(np.ascontiguousarray(vec[rows]), rows, num_threads=config.hnsw_workers)
+            index.set_ef(config.hnsw_ef_search)
+        state.search_plan[name] = (keep, start, index, int(rows.shape[0]))
+        if name == "entities":
+            if keep and state.base is not None:
+                loaded = state.base.hnsw_segments("entities")[:keep]
+                for r in d.dead_entities.tolist():
+                    for _, h in loaded:
+                        with contextlib.suppress(RuntimeError):  # not in this segment
+                            h.mark_deleted(int(r))
+                ent_parts = [(h, int(live[seg.start : seg.stop].sum())) for seg, h in loaded]
+            if index is not None:
+                ent_parts.append((index, int(rows.shape[0])))
+    h = SegmentedHNSW([p[0] for p in ent_parts], [p[1] for p in ent_parts]) if ent_parts else None
+    state.hnsw["entities"] = h
     lists = SynonymyLists(state.syn_knn, state.syn_sim)
     kw = {"threshold": config.synonymy_threshold, "ef": config.hnsw_ef_search}
-    h = state.hnsw.get("entities")
+    kw["threads"] = config.hnsw_workers
     lists.remove(h, state.e_vec, state.entity_names, state.live_e, d.dead_entities, **kw)
     lists.add(h, state.e_vec, state.entity_names, state.live_e, d.new_entities, **kw)
     state.syn_knn, state.syn_sim = lists.knn, lists.sim

@@ -4,13 +4,14 @@ The tables get a new DuckDB part holding only what the change wrote (new
 rows, new versions of entities whose ``n_passages`` changed, changed synonymy
 edges) and tombstones for the rows it killed; the parent's parts are shared
 (:mod:`indexers.dbchange`, :mod:`hipporag.index.parts`); ``edges`` is a view.
-Arrays and HNSW indexes of tables the change did not touch are shared with the
-parent; the graph CSR arrays are recomputed from the edge lists (O(edges), no
-search).
+Arrays, HNSW segments and the graph are written as pieces by
+:mod:`indexers.storage`: only what the change added or changed.
 
 Example:
-    >>> sorted(GROUPS)
-    ['entities', 'facts', 'passages']
+    >>> from hipporag.config import IndexConfig
+    >>> s = GraphState.empty(dim=2, synonymy_k=2)
+    >>> sorted(edges_of(s, IndexConfig()))
+    ['fact', 'passage_entity', 'synonymy']
 """
 
 from __future__ import annotations
@@ -20,33 +21,12 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import IndexConfig
-from hipporag.graph import CSRGraph
 from hipporag.index import IndexWriter
-from hipporag.index.format import HNSW_DIR
 from hipporag.index.parts import write_tables
 from indexers.changes import Delta
 from indexers.dbchange import live_after, table_change
 from indexers.state import GraphState
-
-GROUPS = {
-    "passages": ("passage_embeddings", "passage_live"),
-    "entities": (
-        "entity_embeddings",
-        "entity_live",
-        "entity_n_passages",
-        "synonymy_knn",
-        "synonymy_sim",
-    ),
-    "facts": ("fact_embeddings", "fact_subject", "fact_object", "fact_live"),
-}
-
-
-def _changed(d: Delta) -> dict[str, bool]:
-    return {
-        "passages": bool(d.passage_rows.shape[0] or d.dead_passages.shape[0]),
-        "entities": bool(d.new_entities.shape[0] or d.dead_entities.shape[0] or d.touched_entities),
-        "facts": bool(d.new_facts.shape[0] or d.dead_facts.shape[0]),
-    }
+from indexers.storage import write_columns, write_graph, write_segments
 
 
 def edges_of(state: GraphState, config: IndexConfig) -> dict[str, tuple[np.ndarray, ...]]:
@@ -61,15 +41,23 @@ def edges_of(state: GraphState, config: IndexConfig) -> dict[str, tuple[np.ndarr
 
 
 def apply_to_db(
-    w: IndexWriter, state: GraphState, d: Delta, edges: dict[str, tuple], parent: Any = None
+    w: IndexWriter,
+    state: GraphState,
+    d: Delta,
+    edges: dict[str, tuple],
+    parent: Any = None,
+    *,
+    full: bool = False,
 ) -> list[dict[str, Any]]:
     """The change as ``w``'s DuckDB part (see :mod:`hipporag.index.tables`); its ``db_parts``.
 
     ``parent`` is the generation ``state`` was loaded from (None: a build, the
-    change holds every row).
+    change holds every row); ``full`` writes one fresh full part (a compaction).
     """
     change = table_change(state, d, edges, parent)
-    return write_tables(w, change, live_after=live_after(state, edges), reuse=parent is not None)
+    return write_tables(
+        w, change, live_after=live_after(state, edges), reuse=parent is not None, full=full
+    )
 
 
 def write_generation(
@@ -80,19 +68,17 @@ def write_generation(
     *,
     meta: dict[str, Any],
     extra_counts: dict[str, Any] | None = None,
+    rewrite: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Commit ``state`` as ``w``'s generation; returns (path, counts).
 
     ``state`` must have been loaded from ``w``'s parent generation (or be empty).
+    ``rewrite`` writes every array, segment and the graph whole, and the tables
+    as one full part (a compaction), with zeros for the vectors of deleted rows:
+    nothing deleted stays on disk once the older generations are collected.
     """
     edges = edges_of(state, config)
     E, P = state.n_entities, state.n_passages
-    graph = CSRGraph.from_edges(
-        E + P,
-        np.concatenate([e[0] for e in edges.values()]),
-        np.concatenate([e[1] for e in edges.values()]),
-        np.concatenate([e[2] for e in edges.values()]),
-    )
     counts = {
         "passages": P,
         "entities": E,
@@ -105,7 +91,7 @@ def write_generation(
         "fact_provenance": int(state.provenance.shape[0]),
         "mentions": int(state.mentions.shape[0]),
         "edges": {k: int(v[0].shape[0]) for k, v in edges.items()},
-        "graph_nodes": graph.n_nodes,
+        "graph_nodes": E + P,
         **(extra_counts or {}),
     }
     arrays = {
@@ -121,31 +107,28 @@ def write_generation(
         "fact_object": state.fact_object.astype(np.int32),
         "fact_live": state.live_f,
     }
-    changed = _changed(d)
     base = state.base
     reuse = base is not None and w.base is not None
-    if reuse and (w.base.get("generation") != base.generation or base.format_version != 2):
+    if reuse and (w.base.get("generation") != base.generation or base.format_version < 2):
         raise RuntimeError("the state was not loaded from the writer's parent generation")
-    db_parts = apply_to_db(w, state, d, edges, base if reuse else None)
-    for group, names in GROUPS.items():
-        for name in names:
-            if reuse and not changed[group]:
-                w.share(f"arrays/{name}.npy")
-            else:
-                w.write_array(name, arrays[name])
-        logical = f"{HNSW_DIR}/{group}.bin"
-        if reuse and not changed[group] and logical in w.base["files"]:
-            w.share(logical)
-        elif state.hnsw.get(group) is not None:
-            w.save_hnsw(group, state.hnsw[group])
-    for name, arr in (
-        ("graph_indptr", graph.indptr),
-        ("graph_indices", graph.indices),
-        ("graph_weights", graph.weights),
-    ):
-        w.write_array(name, arr)
-    path = w.commit({**meta, "counts": counts, "db_parts": db_parts})
+    db_parts = apply_to_db(w, state, d, edges, base if reuse else None, full=rewrite)
+    parent = w.base if reuse and not rewrite else None
+    if rewrite:
+        for name, live in (
+            ("passage_embeddings", state.live_p),
+            ("entity_embeddings", state.live_e),
+            ("fact_embeddings", state.live_f),
+        ):
+            vec = arrays[name][np.arange(live.shape[0])]
+            vec[~live] = 0
+            arrays[name] = vec
+    layout = {
+        "columns": write_columns(w, arrays, base if parent is not None else None),
+        "segments": write_segments(w, state, parent),
+        "graph": write_graph(w, state, edges, parent),
+    }
+    path = w.commit({**meta, **layout, "counts": counts, "db_parts": db_parts})
     return path, counts
 
 
-__all__ = ["GROUPS", "apply_to_db", "edges_of", "write_generation"]
+__all__ = ["apply_to_db", "edges_of", "write_generation"]

@@ -165,7 +165,7 @@ def synonymy_edges(
         return _empty_edges()
     vecs = np.ascontiguousarray(vectors, dtype=np.float32)
     index = new_hnsw(vecs.shape[1], n, config.hnsw_m, config.hnsw_ef_construction)
-    index.add_items(vecs, np.arange(n), num_threads=1)
+    index.add_items(vecs, np.arange(n), num_threads=config.hnsw_workers)
     lists = SynonymyLists.empty(n, config.synonymy_k)
     lists.add(
         index,
@@ -175,6 +175,7 @@ def synonymy_edges(
         np.arange(n),
         threshold=config.synonymy_threshold,
         ef=config.hnsw_ef_search,
+        threads=config.hnsw_workers,
     )
     return lists.edges(names, vecs)
 

@@ -35,7 +35,7 @@ from indexers.embed import TextTable
 from indexers.state import GraphState
 
 logger = get_logger(__name__)
-OPERATIONS = ("build", "insert", "delete", "update")
+OPERATIONS = ("build", "insert", "delete", "update", "compact")
 
 
 @dataclass
@@ -215,7 +215,7 @@ def run_change(
     timings = timings if timings is not None else {}
     t = time.perf_counter()
     target = Path(target).absolute()
-    if operation == "delete":
+    if operation in ("delete", "compact"):
         from hipporag.index.format import read_meta
 
         read_meta(target)  # no index there: a clear error, nothing created
@@ -246,7 +246,8 @@ def run_change(
             add = [p for p in uniq if p.id not in live_ids]
             info["already_indexed"] = len(uniq) - len(add)
         timings["plan"] = time.perf_counter() - t
-        if not add and rows.shape[0] == 0 and base is not None:
+        compact = operation == "compact"
+        if not add and rows.shape[0] == 0 and base is not None and not compact:
             w.abort()
             none = {k: 0 for k in ("passages", "entities", "facts", "fact_provenance", "mentions")}
             return ChangeReport(
@@ -262,11 +263,6 @@ def run_change(
             )
         if not add and base is None and operation in ("build", "insert", "update"):
             raise InputError("no passages to index", hint="give a corpus with non-empty passages")
-        if base is not None:
-            for name in ("passages", "entities", "facts"):
-                h = base.hnsw(name)
-                if h is not None:
-                    state.hnsw[name] = getattr(h, "_index", h)
         d_del = changes.delete_rows(state, rows)
         extractions = extract(add) if add else []
         t = time.perf_counter()
@@ -276,7 +272,7 @@ def run_change(
         vectors = embed(table.unique) if table.unique else np.zeros((0, state.dim), np.float32)
         t = time.perf_counter()
         changes.set_vectors(state, d, vectors[table.rows] if len(d.texts) else vectors)
-        changes.update_search(state, d, config.graph)
+        changes.update_search(state, d, config.graph, rebuild=compact)
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
         extra = {
@@ -289,7 +285,9 @@ def run_change(
         full_meta = meta(timings)
         full_meta["embedding"] = {**full_meta.get("embedding", {}), "dim": int(state.dim)}
         full_meta["change"] = {**delta, "input": info}
-        path, counts = write_generation(w, state, d, config, meta=full_meta, extra_counts=extra)
+        path, counts = write_generation(
+            w, state, d, config, meta=full_meta, extra_counts=extra, rewrite=compact
+        )
         timings["write"] = time.perf_counter() - t
         if base is not None:
             base.close()

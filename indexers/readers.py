@@ -42,7 +42,6 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,29 +49,12 @@ from hipporag.errors import InputError
 from hipporag.metadata import check_metadata
 from hipporag.text import normalize_text, passage_id
 from hipporag.types import Passage
+from indexers.read_stats import ReadStats
 
 TEXT_KEYS = ("text", "paragraph_text", "contents")
 KNOWN_KEYS = frozenset({"id", "title", "metadata", *TEXT_KEYS})
 FOLDER_SUFFIXES = (".txt", ".md")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
-@dataclass
-class ReadStats:
-    """What a reader kept and skipped."""
-
-    records: int = 0
-    passages: int = 0
-    duplicates: int = 0
-    empty: int = 0
-    missing_text: int = 0
-    replaced_chars: int = 0
-    symlinks_skipped: int = 0
-    unknown_fields: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _decode(path: Path) -> str:

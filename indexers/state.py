@@ -23,6 +23,60 @@ import numpy as np
 from hipporag.index import Index
 
 
+class RowStore:
+    """The vectors of a table during a change: the parent's rows (read-only, not copied)
+    followed by the rows the change adds (in RAM).
+
+    Example:
+        >>> v = RowStore(np.eye(2, dtype=np.float32))
+        >>> v.grow(3); v[np.array([2])] = np.ones((1, 2), np.float32)
+        >>> v.shape, v[np.array([0, 2])].tolist(), v.added().shape
+        ((3, 2), [[1.0, 0.0], [1.0, 1.0]], (1, 2))
+    """
+
+    def __init__(self, base: Any, added: np.ndarray | None = None) -> None:
+        self.base = base
+        self.n_base = int(base.shape[0])
+        dim = int(base.shape[1]) if len(base.shape) > 1 else 0
+        self._added = added if added is not None else np.zeros((0, dim), np.float32)
+
+    @classmethod
+    def zeros(cls, n: int, dim: int) -> RowStore:
+        return cls(np.zeros((0, dim), np.float32), np.zeros((n, dim), np.float32))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_base + self._added.shape[0], int(self._added.shape[1]))
+
+    def grow(self, n: int) -> None:
+        """Zero rows up to ``n`` rows in all."""
+        extra = n - self.shape[0]
+        if extra > 0:
+            pad = np.zeros((extra, self._added.shape[1]), np.float32)
+            self._added = np.concatenate([self._added, pad])
+
+    def added(self) -> np.ndarray:
+        """The rows the change added."""
+        return self._added
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(self.shape[0])[rows]
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.empty((rows.shape[0], self.shape[1]), np.float32)
+        old = rows < self.n_base
+        if old.any():
+            out[old] = np.asarray(self.base[rows[old]], dtype=np.float32)
+        out[~old] = self._added[rows[~old] - self.n_base]
+        return out
+
+    def __setitem__(self, rows: Any, values: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and rows.min() < self.n_base:
+            raise ValueError("the parent generation's vectors are immutable")
+        self._added[rows - self.n_base] = values
+
+
 def _grow(arr: np.ndarray, n: int, fill: Any = 0) -> np.ndarray:
     extra = n - arr.shape[0]
     if extra <= 0:
@@ -39,43 +93,44 @@ class GraphState:
     passage_ids: list[str]
     passage_docs: list[str]
     live_p: np.ndarray
-    p_vec: np.ndarray
+    p_vec: RowStore
     entity_names: list[str]
     live_e: np.ndarray
-    e_vec: np.ndarray
+    e_vec: RowStore
     e_npass: np.ndarray
     fact_subject: np.ndarray
     fact_object: np.ndarray
     fact_relation: list[str]
     fact_text: list[str]
     live_f: np.ndarray
-    f_vec: np.ndarray
+    f_vec: RowStore
     provenance: np.ndarray  # [N, 2] (fact_idx, passage_idx), live passages only
     mentions: np.ndarray  # [M, 3] (entity_idx, passage_idx, n)
     syn_knn: np.ndarray
     syn_sim: np.ndarray
     hnsw: dict[str, Any] = field(default_factory=dict)
     base: Index | None = None
+    # per table: (kept parent segments, first row of the new segment, new hnswlib index, vectors)
+    search_plan: dict[str, tuple[int, int, Any, int]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, dim: int, synonymy_k: int) -> GraphState:
-        z = np.zeros((0, dim), np.float32)
         return cls(
             dim=dim,
             passage_ids=[],
             passage_docs=[],
             live_p=np.zeros(0, bool),
-            p_vec=z,
+            p_vec=RowStore.zeros(0, dim),
             entity_names=[],
             live_e=np.zeros(0, bool),
-            e_vec=z.copy(),
+            e_vec=RowStore.zeros(0, dim),
             e_npass=np.zeros(0, np.int32),
             fact_subject=np.zeros(0, np.int32),
             fact_object=np.zeros(0, np.int32),
             fact_relation=[],
             fact_text=[],
             live_f=np.zeros(0, bool),
-            f_vec=z.copy(),
+            f_vec=RowStore.zeros(0, dim),
             provenance=np.zeros((0, 2), np.int64),
             mentions=np.zeros((0, 3), np.int64),
             syn_knn=np.full((0, synonymy_k), -1, np.int32),
@@ -84,7 +139,11 @@ class GraphState:
 
     @classmethod
     def load(cls, index: Index) -> GraphState:
-        """Everything a change needs from ``index`` (arrays copied into RAM)."""
+        """Everything a change needs from ``index``.
+
+        The small per-row arrays are copied into RAM; the vectors are not (a
+        change adds rows, it never rewrites the parent's).
+        """
         con = index.connection()
         P, E, F = index.n_passages, index.n_entities, index.n_facts
         pid, pdoc = [""] * P, [""] * P
@@ -109,17 +168,17 @@ class GraphState:
             passage_ids=pid,
             passage_docs=pdoc,
             live_p=np.array(index.live("passages")),
-            p_vec=np.array(index.array("passage_embeddings")),
+            p_vec=RowStore(index.array("passage_embeddings")),
             entity_names=list(index.entity_names),
             live_e=np.array(index.live("entities")),
-            e_vec=np.array(index.array("entity_embeddings")),
+            e_vec=RowStore(index.array("entity_embeddings")),
             e_npass=np.array(index.array("entity_n_passages")),
             fact_subject=np.array(index.array("fact_subject")),
             fact_object=np.array(index.array("fact_object")),
             fact_relation=rel,
             fact_text=ftext,
             live_f=np.array(index.live("facts")),
-            f_vec=np.array(index.array("fact_embeddings")),
+            f_vec=RowStore(index.array("fact_embeddings")),
             provenance=np.stack([prov["fact_idx"], prov["passage_idx"]], 1).astype(np.int64),
             mentions=np.stack([men["entity_idx"], men["passage_idx"], men["n"]], 1).astype(
                 np.int64
@@ -147,12 +206,12 @@ class GraphState:
         """Pad the per-row arrays to the current row counts."""
         P, E, F = self.n_passages, self.n_entities, self.n_facts
         self.live_p = _grow(self.live_p, P, True)
-        self.p_vec = _grow(self.p_vec, P)
+        self.p_vec.grow(P)
         self.live_e = _grow(self.live_e, E, True)
-        self.e_vec = _grow(self.e_vec, E)
+        self.e_vec.grow(E)
         self.e_npass = _grow(self.e_npass, E)
         self.live_f = _grow(self.live_f, F, True)
-        self.f_vec = _grow(self.f_vec, F)
+        self.f_vec.grow(F)
         self.syn_knn = _grow(self.syn_knn, E, -1)
         self.syn_sim = _grow(self.syn_sim, E)
 
@@ -177,4 +236,4 @@ class GraphState:
         return ent, node, np.full(ent.shape[0], weight, dtype=np.float64)
 
 
-__all__ = ["GraphState"]
+__all__ = ["GraphState", "RowStore"]

@@ -29,9 +29,19 @@ _DIGITS_RE = re.compile(r"\d+")
 _MAX_CANDIDATES = 512
 
 
+def _has_three_alnum(name: str) -> bool:
+    n = 0
+    for ch in name:  # stops at the third letter or digit: most names are decided at once
+        if ch.isalnum():
+            n += 1
+            if n == 3:
+                return True
+    return False
+
+
 def eligible(names: Sequence[str]) -> np.ndarray:
     """Which names may have synonymy edges."""
-    return np.array([sum(ch.isalnum() for ch in s) >= 3 for s in names], dtype=bool).reshape(-1)
+    return np.fromiter(map(_has_three_alnum, names), dtype=bool, count=len(names))
 
 
 def _query(
@@ -45,17 +55,19 @@ def _query(
     *,
     total: int,
     all_above: bool,
+    threads: int = 1,
 ) -> list[list[tuple[int, float]]]:
     """For each ``ids[i]``: neighbours j != i with ok[j] and cosine >= threshold, best first.
 
     ``all_above`` asks for every such neighbour (up to a cap), else the best ``k``.
+    ``threads`` runs the k-NN queries in parallel (the same answers for any count).
     """
     out: list[list[tuple[int, float]]] = [[] for _ in ids]
     want = np.arange(ids.shape[0])
     k2 = min(k + 9, total)
     while want.shape[0] and k2 > 0:
         hnsw.set_ef(max(ef, 2 * k2))
-        labels, dist = hnsw.knn_query(vecs[ids[want]], k=k2, num_threads=1)
+        labels, dist = hnsw.knn_query(vecs[ids[want]], k=k2, num_threads=threads)
         again = []
         for row, qi in enumerate(want.tolist()):
             me = int(ids[qi])
@@ -122,6 +134,7 @@ class SynonymyLists:
         *,
         threshold: float,
         ef: int,
+        threads: int = 1,
     ) -> None:
         """Fill the lists of the ``new`` rows and add them to the old rows' lists."""
         ok = eligible(names) & live
@@ -131,7 +144,16 @@ class SynonymyLists:
         is_new = np.zeros(len(names), dtype=bool)
         is_new[new] = True
         found = _query(
-            hnsw, vectors, ids, ok, self.k, threshold, ef, total=int(live.sum()), all_above=True
+            hnsw,
+            vectors,
+            ids,
+            ok,
+            self.k,
+            threshold,
+            ef,
+            total=int(live.sum()),
+            all_above=True,
+            threads=threads,
         )
         for me, cands in zip(ids.tolist(), found, strict=True):
             self._set(me, cands)
@@ -152,6 +174,7 @@ class SynonymyLists:
         *,
         threshold: float,
         ef: int,
+        threads: int = 1,
     ) -> None:
         """Drop ``dead`` rows; lists that held one and were full are queried again."""
         if dead.shape[0] == 0:
@@ -178,6 +201,7 @@ class SynonymyLists:
                 ef,
                 total=int(live.sum()),
                 all_above=False,
+                threads=threads,
             )
             for r, cands in zip(again.tolist(), found, strict=True):
                 self._set(r, cands)
@@ -202,8 +226,9 @@ class SynonymyLists:
         pairs = np.unique(np.stack([lo, hi], 1), axis=0)
         if pairs.shape[0] == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-        v = np.asarray(vectors, dtype=np.float64)
-        w = np.einsum("ij,ij->i", v[pairs[:, 0]], v[pairs[:, 1]])
+        a_vec = np.asarray(vectors[pairs[:, 0]], dtype=np.float64)
+        b_vec = np.asarray(vectors[pairs[:, 1]], dtype=np.float64)
+        w = np.einsum("ij,ij->i", a_vec, b_vec)
         return pairs[:, 0], pairs[:, 1], np.round(w, 6)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.errors import IndexFormatError
-from hipporag.index import Index, IndexWriter
+from hipporag.index import FORMAT_VERSION, Index, IndexWriter
 from indexers import changes
 from indexers.changes import Delta
 from indexers.commit import write_generation
@@ -52,7 +52,7 @@ def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not w.staged:
             raise IndexFormatError(f"{root} changed during the upgrade", hint="run it again")
         write_generation(w, state, d, old.config, meta=meta, extra_counts=extra)
-    return {"path": str(root), "from": 1, "to": 2}
+    return {"path": str(root), "from": 1, "to": FORMAT_VERSION}
 
 
 __all__ = ["upgrade"]

@@ -42,6 +42,7 @@ COMMANDS = (
     "update",
     "history",
     "gc",
+    "compact",
     "upgrade",
     "verify",
     "info",

@@ -212,6 +212,8 @@ class HippoRAG:
         builder = IndexBuilder(config, **kw)
         if operation == "delete":
             report = builder.delete(list(ids), self.path)
+        elif operation == "compact":
+            report = builder.compact(self.path)
         else:
             passages, _ = _passages(corpus)
             report = getattr(builder, operation)(passages, self.path)
@@ -237,6 +239,14 @@ class HippoRAG:
     def update(self, corpus: Any, **components: Any) -> Any:
         """Upsert by document: changed documents are replaced, unchanged ones cost nothing."""
         return self._change("update", corpus, **components)
+
+    def compact(self) -> Any:
+        """Rewrite the index as one piece per file (see ``hipporag compact``); no model runs."""
+        from indexers.builder import IndexBuilder
+
+        report = IndexBuilder(self.index.config).compact(self.path)
+        self.refresh()
+        return report
 
     @property
     def retriever(self) -> Any:

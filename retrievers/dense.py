@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,10 +27,11 @@ from retrievers.common import (
     PassageStore,
     check_allow,
     check_k,
-    check_queries,
     check_query,
+    encode_batch,  # re-exported: its old home
     exclusion_set,
     make_hits,
+    run_batch,
 )
 from retrievers.params import BaseParams
 from retrievers.registry import register
@@ -51,13 +51,6 @@ def encode_one(embedder: Embedder, query: str) -> np.ndarray:
     if fast is not None:
         return np.asarray(fast(query), dtype=np.float32)
     return np.asarray(embedder.encode([query], is_query=True)[0], dtype=np.float32)
-
-
-def encode_batch(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarray, float]:
-    """Query vectors of a batch and each query's share of the encoding time (seconds)."""
-    t0 = time.perf_counter()
-    qvecs = np.asarray(embedder.encode(list(queries), is_query=True), dtype=np.float32)
-    return qvecs, (time.perf_counter() - t0) / max(len(queries), 1)
 
 
 @register("dense", params=BaseParams, summary="cosine similarity of query and passage vectors")
@@ -231,15 +224,7 @@ class DenseRetriever:
         allow: np.ndarray | Sequence[int] | None = None,
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries, encoding them in one batch."""
-        queries, k = check_queries(queries), check_k(k)
-        allowed = check_allow(allow, self.index.n_passages)
-        if not queries:
-            return []
-        qvecs, share = encode_batch(self.embedder, queries)
-        return [
-            self.rank(q, v, k, allow=allowed, watch=Stopwatch(time.perf_counter() - share))
-            for q, v in zip(queries, qvecs, strict=True)
-        ]
+        return run_batch(self.run, self.index, self.embedder, queries, k, allow)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"index": self.index, "embedder": self.embedder, "params": self.params}

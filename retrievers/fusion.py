@@ -154,7 +154,10 @@ class Fusion:
         if self.method != "rrf":
             return ppr_passages
         assert dense.all_scores is not None
-        return rrf(dense.all_scores, ppr_passages, self.rrf_k)
+        scores = dense.all_scores
+        if dense.usable is not None:  # deleted or filtered-out passages take no rank
+            scores = np.where(dense.usable, scores, -np.inf)
+        return rrf(scores, ppr_passages, self.rrf_k)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,12 +31,12 @@ from retrievers.common import (
     check_allow,
     check_extra_seeds,
     check_k,
-    check_queries,
     check_query,
     exclusion_set,
+    run_batch,
 )
 from retrievers.config import RetrievalConfig
-from retrievers.dense import DenseRetriever, encode_batch
+from retrievers.dense import DenseRetriever
 from retrievers.linking import Linking
 from retrievers.ppr import PPR
 from retrievers.timing import Stopwatch
@@ -181,16 +180,8 @@ class GraphRetriever:
         allow: np.ndarray | Sequence[int] | None = None,
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries; query vectors are encoded in one batch."""
-        queries, k = check_queries(queries), check_k(k)
         r = self.retriever(mode)
-        allowed = check_allow(allow, self.index.n_passages)
-        if not queries:
-            return []
-        qvecs, share = encode_batch(self.parts.embedder, queries)
-        return [
-            self._run(r, q, v, k, {}, allowed, None, Stopwatch(time.perf_counter() - share))
-            for q, v in zip(queries, qvecs, strict=True)
-        ]
+        return run_batch(r.run, self.index, self.parts.embedder, queries, k, allow)
 
     @staticmethod
     def _run(

@@ -205,8 +205,8 @@ class PPR:
         once, touching only their CSR rows (``deg`` is the weighted degree in units
         of the mean edge weight: the neighbour count for unit weights). Before the
         final normalisation ``0 <= exact[v] - p[v] <= eps * deg(v)`` holds for every
-        node. Seeds are always pushed once; beyond that, with unit weights, at most
-        ``1 / ((1 - damping) * eps)`` edge operations are done, whatever the graph size.
+        node. Seeds too (a hub seed with little mass stays a residual), so with unit
+        weights at most ``1 / ((1 - damping) * eps)`` edge operations are done.
 
         Args:
             reset: Seed weights (dense array of length ``n_nodes`` or ``{node: weight}``).
@@ -251,7 +251,8 @@ class PPR:
         settled = float(mass[dangling].sum())
         p_mass, residual = alpha * settled, 1.0 - settled
         pushed, received = [nodes], [nodes]
-        frontier, work, threshold = nodes[~dangling], 0, None
+        # Seeds obey the push rule too: a light hub seed would spread its mass for nothing.
+        frontier, work, threshold = nodes[~dangling & (mass >= eps * scale[nodes])], 0, None
         while frontier.size:
             ru = r[frontier]
             r[frontier] = 0.0
@@ -316,6 +317,20 @@ class PPR:
         """
         if method == "push":
             return self.push(reset, damping, eps=eps)
+        result = self._auto_or_power(reset, damping, method, tol, max_iter, eps)
+        if isinstance(result, PushResult):
+            return result
+        support = np.flatnonzero(result)
+        return PushResult(support, result[support], 0.0, int(self._data.size))
+
+    def _auto_or_power(
+        self, reset: Reset, damping: float, method: str, tol: float, max_iter: int, eps: float
+    ) -> PushResult | np.ndarray:
+        """Methods ``"auto"`` and ``"power"`` after checking the arguments.
+
+        ``"auto"`` returns the push when it finishes within the estimated cost of
+        power iteration; otherwise (and for ``"power"``) the dense power scores.
+        """
         if method not in ("auto", "power"):
             raise RetrievalError(
                 f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
@@ -332,9 +347,7 @@ class PPR:
             result = self._push(nodes, mass, damping, eps, budget)
             if result is not None:
                 return result
-        dense = self._power(nodes, mass, damping, tol, max_iter)
-        support = np.flatnonzero(dense)
-        return PushResult(support, dense[support], 0.0, int(self._data.size))
+        return self._power(nodes, mass, damping, tol, max_iter)
 
     def run(
         self,
@@ -378,19 +391,8 @@ class PPR:
             return self.power(reset, damping, tol=tol, max_iter=max_iter)
         if method == "push":
             return self.push(reset, damping, eps=eps).to_dense(self.n_nodes)
-        if method != "auto":
-            raise RetrievalError(
-                f"unknown PPR method {method!r}", hint="use 'auto', 'power' or 'push'"
-            )
-        damping = check_damping(damping)
-        eps = check_positive("eps", eps, hint="typical values are 1e-4 .. 1e-7")
-        tol = check_positive("tol", tol, hint="use e.g. 1e-10")
-        nodes, mass = parse_reset(reset, self.n_nodes)
-        iters = 1.0 if damping == 0 else min(max_iter, max(1.0, math.log(tol) / math.log(damping)))
-        result = self._push(nodes, mass, damping, eps, iters * self._data.size / _PUSH_COST_RATIO)
-        if result is None:
-            return self._power(nodes, mass, damping, tol, max_iter)
-        return result.to_dense(self.n_nodes)
+        result = self._auto_or_power(reset, damping, method, tol, max_iter, eps)
+        return result.to_dense(self.n_nodes) if isinstance(result, PushResult) else result
 
 
 __all__ = ["PPR", "Method", "PushResult", "Reset", "check_damping", "parse_reset"]

@@ -24,7 +24,6 @@ When graph scores reach fewer than ``k`` passages, dense hits fill the rest
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -38,13 +37,13 @@ from retrievers.common import (
     check_allow,
     check_extra_seeds,
     check_k,
-    check_queries,
     check_query,
     exclusion_set,
     make_hits,
+    run_batch,
     top_k,
 )
-from retrievers.dense import DenseRetriever, embedder_for, encode_batch
+from retrievers.dense import DenseRetriever, embedder_for
 from retrievers.explain import Explainer
 from retrievers.fusion import DenseEvidence
 from retrievers.linking import FactLinker, Linking, NERLinker
@@ -232,15 +231,7 @@ class WalkRetriever:
         allow: np.ndarray | Sequence[int] | None = None,
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for many queries; query vectors are encoded in one batch."""
-        queries, k = check_queries(queries), check_k(k)
-        allowed = check_allow(allow, self.index.n_passages)
-        if not queries:
-            return []
-        qvecs, share = encode_batch(self.parts.embedder, queries)
-        return [
-            self.run(q, v, k, allow=allowed, watch=Stopwatch(time.perf_counter() - share))
-            for q, v in zip(queries, qvecs, strict=True)
-        ]
+        return run_batch(self.run, self.index, self.parts.embedder, queries, k, allow)
 
     # -- the pipeline ------------------------------------------------------------------
     def run(

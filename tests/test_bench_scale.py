@@ -22,7 +22,10 @@ def test_zipf_sample_has_hubs() -> None:
 
 
 def test_bench_scale_runs_end_to_end(tmp_path) -> None:
-    args = ["--passages", "1000", "--queries", "20", "--json", "--workdir", str(tmp_path)]
+    work, partial = tmp_path / "work", tmp_path / "partial.json"
+    work.mkdir()
+    args = ["--passages", "1000", "--queries", "20", "--json", "--workdir", str(work)]
+    args += ["--threads", "2", "--partial", str(partial)]
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_scale.py"), *args],
         capture_output=True,
@@ -39,4 +42,9 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     assert c["passages"] == 1000 and c["entities"] > 100 and c["facts"] > 1000
     assert c["edges_passage_entity"] == c["mentions"]
     assert res["query_p95_ms"] >= res["query_p50_ms"]
-    assert list(tmp_path.iterdir()) == []  # the temporary index is removed
+    assert res["threads"] == 2
+    assert {"link", "ppr", "total"} <= set(res["query_stage_p50_ms"])
+    done = json.loads(partial.read_text())  # the figures so far, as of the end of the build
+    assert done["done"] == "build" and done["build_s"] == res["build_s"]
+    assert done["parts"]["hnsw"] > 0 and done["peak_rss_mb"] > 0
+    assert list(work.iterdir()) == []  # the temporary index is removed

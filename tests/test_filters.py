@@ -76,6 +76,20 @@ def test_semantics(index, spec, expected) -> None:
     assert matching(index, spec) == expected
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_times_with_and_without_offsets_compare_in_utc(tmp_path, zone) -> None:
+    times = [
+        "2024-05-01T10:00:00+02:00",
+        "2024-05-01T09:00:00",
+        "2024-05-01",
+        "2024-05-01T07:30:00Z",
+    ]
+    idx = TableIndex(tmp_path, [{"t": t} for t in [*times, "junk"]])
+    idx.connection().execute(f"SET TimeZone = '{zone}'")  # the session's zone plays no part
+    assert matching(idx, {"t": {"gte": "2024-05-01T08:00:00"}}) == [0, 1]
+    assert matching(idx, {"t": {"lt": "2024-05-01T10:00:00+02:00"}}) == [2, 3]
+
+
 def test_no_filter_means_no_restriction(index) -> None:
     assert allowed_passages(index, None) is None
     assert allowed_passages(index, {}) is None

@@ -12,7 +12,7 @@ import pytest
 
 from hipporag.config import IndexConfig
 from hipporag.errors import IndexFormatError, InputError
-from hipporag.index import Index, IndexWriter
+from hipporag.index import FORMAT_VERSION, Index, IndexWriter
 from hipporag.index.format import ARRAYS
 from hipporag.index.reader import TABLES
 from indexers.builder import IndexBuilder
@@ -46,7 +46,7 @@ def assert_same_index(a: Index, b: Index):
 def test_real_build_round_trip(demo_index_path, demo_corpus_path, tmp_path):
     """Build with real spaCy + MiniLM, reopen: tables, arrays and counts are identical."""
     idx = Index.open(demo_index_path)
-    assert idx.meta["format_version"] == 2
+    assert idx.meta["format_version"] == FORMAT_VERSION
     assert idx.meta["embedding"] == {"model": "all-MiniLM-L6-v2", "dim": 384}
     assert idx.meta["library_versions"]["duckdb"]
     assert idx.meta["components"]["extractor"]["kind"] == "spacy"

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from hipporag.errors import IndexFormatError
-from hipporag.index import Index
+from hipporag.index import FORMAT_VERSION, Index
 from pipelines.cli import main
 from tests.test_living import builder, corpus
 
@@ -133,7 +133,7 @@ def test_v1_index_opens_read_only_and_upgrades(index, tmp_path, capsys):
         builder().insert(corpus(10), tmp_path / "v1")
     assert main(["upgrade", str(tmp_path / "v1")]) == 0
     new = Index.open(tmp_path / "v1")
-    assert new.format_version == 2 and sorted(new.passage_ids) == ids
+    assert new.format_version == FORMAT_VERSION and sorted(new.passage_ids) == ids
     assert main(["verify", str(tmp_path / "v1")]) == 0
     assert builder().insert(corpus(10), tmp_path / "v1").added["passages"] == 2
 
@@ -143,8 +143,8 @@ import os, signal, sys, time
 sys.path.insert(0, {root!r})
 from hipporag.index import writer
 orig = writer.IndexWriter.save_hnsw
-def slow(self, name, index):
-    orig(self, name, index)
+def slow(self, name, index, **kw):
+    orig(self, name, index, **kw)
     print("writing", flush=True)
     time.sleep(30)
 writer.IndexWriter.save_hnsw = slow

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hipporag.errors import ConfigError, InputError, JobError
-from hipporag.index import Index
+from hipporag.index import FORMAT_VERSION, Index
 from hipporag.types import Extraction, Triple
 from pipelines.cli import main
 from pipelines.jobs import CheckpointStore, ExecutorConfig, JobSpec, job_status, run_job
@@ -265,11 +265,13 @@ def test_cli_index_and_info(cli_index, capsys, tmp_path):
     assert idx.meta["job"]["batches"]["openie"]["planned"] == 2
     assert main(["info", str(cli_index)]) == 0
     text = capsys.readouterr().out
-    assert "passages 32" in text and "format hipporag-toolkit-index version 2" in text
+    assert (
+        "passages 32" in text and f"format hipporag-toolkit-index version {FORMAT_VERSION}" in text
+    )
     assert "size on disk" in text and "[graph]" in text
     assert main(["info", str(cli_index), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["counts"]["passages"] == 32 and d["format_version"] == 2
+    assert d["counts"]["passages"] == 32 and d["format_version"] == FORMAT_VERSION
     assert d["size_bytes"] == sum(d["files"].values()) > 0
     assert d["config"]["embedding"]["model"] == "all-MiniLM-L6-v2"
     assert main(["info", str(tmp_path)]) == 2

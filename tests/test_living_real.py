@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from hipporag import HippoRAG
@@ -67,6 +68,9 @@ def test_delete_and_update_equal_fresh_builds(built_a, parts, demo_index_path, t
     assert_equivalent(full, fresh, vectors=False)
     assert old.id in rag.index.passage_ids  # refreshed after its own change
     assert rag.index.passages([rag.index.passage_ids.index(old.id)])[0].text == edited.text
+    before = rag.index.generation
+    assert rag.compact().operation == "compact" and rag.index.generation == before + 1
+    assert_equivalent(full, fresh, vectors=False)
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
@@ -109,10 +113,13 @@ def test_cli_lifecycle(demo_index_path, tmp_path, capsys, executor):
     assert main(["history", str(idx), "--json"]) == 0
     hist = json.loads(capsys.readouterr().out)
     assert [h["operation"] for h in hist] == ["build", "insert", "update", "delete"]
+    assert main(["compact", str(idx)]) == 0
+    assert "compact: generation 5" in capsys.readouterr().out
     assert main(["gc", str(idx), "--grace", "0", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["kept"] == [4]
+    assert json.loads(capsys.readouterr().out)["kept"] == [5]
     assert main(["verify", str(idx)]) == 0
     final = Index.open(idx)
+    assert not np.asarray(final.passage_embeddings)[~final.live("passages")].any()
     live = {final.passage_ids[i] for i in final.live("passages").nonzero()[0]}
     assert first[1].id in live and first[0].id not in live and len(live) == 34
 

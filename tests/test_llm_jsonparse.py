@@ -116,6 +116,15 @@ def test_comma_inside_string_is_kept():
     assert parse_json_object('{"a": "x,]", "b": [1,]}') == {"a": "x,]", "b": [1]}
 
 
+def test_escapes_decide_where_strings_end_for_both_scans():
+    # In JSON terms: "x\\" ends with an escaped backslash, so its quote closes it; in
+    # "y\",]" the quote is escaped, so ",]" is text. Only the last comma is trailing.
+    text = '{"a": "x\\\\", "b": ["y\\",]",]}'
+    parsed = parse_json(text)
+    assert parsed.value == {"a": "x\\", "b": ['y",]']}
+    assert parsed.repairs == ["trailing_comma"]
+
+
 def test_raw_newline_in_string_is_accepted():
     assert parse_json_object('{"a": "line 1\nline 2"}') == {"a": "line 1\nline 2"}
 

@@ -178,7 +178,7 @@ def test_push_error_within_its_bound(seed: int) -> None:
 
 
 def test_push_work_bound_and_locality() -> None:
-    # Unit weights: work <= 1 / ((1 - d) eps) plus the seeds' forced first push.
+    # Unit weights: work <= 1 / ((1 - d) eps) (seeds follow the push rule too).
     graph = ring(100_000)
     ppr = PPR(graph)
     for eps in (1e-3, 1e-4, 1e-6):
@@ -186,6 +186,20 @@ def test_push_work_bound_and_locality() -> None:
         assert res.work <= 1.0 / (0.5 * eps) + 2
         assert res.nodes.size < 60  # a ring: PPR decays geometrically along it
         assert res.nodes.min() > 49_900 and res.nodes.max() < 50_100
+
+
+def test_a_hub_seed_with_little_mass_is_not_pushed() -> None:
+    # A star of 200k leaves around node 0 plus a path 1-2-3: seeding the hub with a
+    # tiny share costs nothing; a heavy hub seed is pushed; the bound holds either way.
+    n = 200_004
+    src = np.concatenate([np.zeros(n - 7, np.int64), [n - 3, n - 2]])
+    dst = np.concatenate([np.arange(4, n - 3), [n - 2, n - 1]])
+    ppr = PPR(CSRGraph.from_edges(n, src, dst, np.ones(src.shape[0])))
+    light = ppr.push({0: 1e-4, n - 3: 1.0}, damping=0.5, eps=1e-6)
+    assert light.work < 100 and set(light.nodes.tolist()) >= {n - 3, n - 2}
+    heavy = ppr.push({0: 1.0, n - 3: 1e-4}, damping=0.5, eps=1e-6)
+    assert heavy.work >= n - 7 and heavy.work <= 1.0 / (0.5 * 1e-6) + 2
+    assert light.l1_bound < 1e-3  # the hub's mass stays a residual, within the bound
 
 
 def test_push_per_node_guarantee() -> None:

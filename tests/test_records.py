@@ -174,3 +174,16 @@ def test_folder_front_matter_becomes_metadata(tmp_path: Path) -> None:
     }
     assert by_id["plain.txt"].text.startswith("---")  # not simple front matter: kept as text
     assert by_id["plain.txt"].metadata == {"path": "plain.txt"}
+
+
+def test_read_inputs_sums_every_count_over_files(tmp_path) -> None:
+    import json
+
+    from pipelines.jobs.run import read_inputs
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps([{"title": "A", "text": "one", "url": "x"}, {"text": ""}]))
+    b.write_text(json.dumps([{"title": "B", "text": "two", "url": "y", "lang": "en"}]))
+    passages, stats = read_inputs([str(a), str(b)])
+    assert len(passages) == 2 and stats["records"] == 3 and stats["empty"] == 1
+    assert stats["unknown_fields"] == {"lang": 1, "url": 2}

@@ -1,6 +1,6 @@
 """The on-disk index format: a self-describing directory of immutable generations.
 
-Layout (format version 2)::
+Layout (format version 3)::
 
     INDEX_DIR/
       meta.json              the commit point: the current generation's manifest,
@@ -12,22 +12,32 @@ Layout (format version 2)::
       write.lock             held by the one writer (holds its pid)
 
 A manifest names, per logical file (``index.duckdb``, ``db/N.duckdb``,
-``arrays/NAME.npy``, ``hnsw/NAME.bin``), the relative path of the file that
-holds it, its size and a blake2b checksum, plus the generation number, parent,
-time, operation, counts and configs. Graph node ids: entities ``0..E-1``
-(``entity_idx``), passages ``E + passage_idx``. Rows of deleted passages,
-entities and facts stay in the arrays as tombstones (zero vectors, no edges,
-``live`` arrays say which rows are alive). The tables are DuckDB *parts*
-(``db_parts`` in the manifest, oldest first; see :mod:`hipporag.index.tables`):
-a full part ``index.duckdb`` and the deltas of later changes, read as one set
-of live rows; ``edges`` is a view derived from them. Nothing is pickled.
+``arrays/NAME.npy``, ``hnsw/NAME.bin`` and the pieces below), the relative path
+of the file that holds it, its size and a blake2b checksum, plus the generation
+number, parent, time, operation, counts and configs. Graph node ids: entities
+``0..E-1`` (``entity_idx``), passages ``E + passage_idx``. Rows of deleted
+passages, entities and facts stay in the arrays as tombstones (``live`` arrays
+say which rows are alive; their vectors are zeroed when the index is
+compacted). The tables are DuckDB *parts* (``db_parts`` in the manifest, oldest
+first; see :mod:`hipporag.index.tables`): a full part ``index.duckdb`` and the
+deltas of later changes, read as one set of live rows; ``edges`` is a view
+derived from them. Nothing is pickled.
 
-Format version 1 (``arrays/``, ``hnsw/`` and ``index.duckdb`` directly in the
-directory) opens read-only; ``hipporag upgrade INDEX`` converts it.
+So that a change writes what it changed and not the whole index, version 3
+stores (manifest keys ``columns``, ``segments``, ``graph``):
+
+* each array as row pieces plus patches (:mod:`hipporag.index.columns`);
+* each HNSW index as segments over row ranges (:mod:`hipporag.index.segments`);
+* the graph as a CSR base plus edge deltas (:mod:`hipporag.index.graphdelta`).
+
+A version-2 manifest (one file per array and HNSW index) reads as one piece
+each, and a change to it commits version 3. Format version 1 (``arrays/``,
+``hnsw/`` and ``index.duckdb`` directly in the directory) opens read-only;
+``hipporag upgrade INDEX`` converts it.
 
 Example:
     >>> FORMAT_VERSION
-    2
+    3
     >>> generation_dir(3)
     'data/g000003'
 """
@@ -43,8 +53,10 @@ from typing import Any
 from hipporag.errors import IndexFormatError
 
 FORMAT_NAME = "hipporag-toolkit-index"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+# Versions a change can be committed to (a version-2 parent is one piece per file).
+WRITABLE_VERSIONS = (2, 3)
 META_FILE = "meta.json"
 DB_FILE = "index.duckdb"
 ARRAYS_DIR = "arrays"
@@ -57,9 +69,9 @@ LOCK_FILE = "write.lock"
 # Arrays every index holds (name -> description). Embedding rows align with
 # the idx columns of the corresponding table.
 ARRAYS = {
-    "passage_embeddings": "float32 [P, d] unit-norm passage embeddings (0 for deleted rows)",
-    "entity_embeddings": "float32 [E, d] unit-norm entity embeddings (0 for deleted rows)",
-    "fact_embeddings": "float32 [F, d] unit-norm fact embeddings (0 for deleted rows)",
+    "passage_embeddings": "float32 [P, d] unit-norm passage embeddings",
+    "entity_embeddings": "float32 [E, d] unit-norm entity embeddings",
+    "fact_embeddings": "float32 [F, d] unit-norm fact embeddings",
     "entity_n_passages": "int32 [E] number of passages mentioning each entity",
     "fact_subject": "int32 [F] entity_idx of each fact's subject",
     "fact_object": "int32 [F] entity_idx of each fact's object",
@@ -206,7 +218,7 @@ def parse_meta(text: str, where: Path) -> dict[str, Any]:
             f"{where} is corrupt: bad or missing counts",
             hint="run 'hipporag verify' on the index, or rebuild it with 'hipporag index'",
         )
-    if version == 2 and not isinstance(meta.get("files"), dict):
+    if version >= 2 and not isinstance(meta.get("files"), dict):
         raise IndexFormatError(
             f"{where} is corrupt: no file list", hint="rebuild the index with 'hipporag index'"
         )
@@ -267,6 +279,7 @@ __all__ = [
     "SCHEMA_SQL",
     "STATE_ARRAYS",
     "VIEWS_SQL",
+    "WRITABLE_VERSIONS",
     "dump_meta",
     "file_path",
     "generation_dir",

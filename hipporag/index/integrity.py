@@ -23,6 +23,20 @@ def damaged(path: Path, what: str) -> IndexFormatError:
     )
 
 
+def check_shape(root: Path, meta: dict[str, Any], name: str, arr: Any) -> None:
+    """An array has the rows (and embedding width) the manifest's counts say."""
+    counts = meta.get("counts", {})
+    P, E, F = (int(counts.get(k, 0)) for k in ("passages", "entities", "facts"))
+    nodes = int(meta.get("graph", {}).get("nodes", P + E))  # the CSR base's nodes
+    rows = {"passage": P, "entity": E, "fact": F, "synonymy": E, "graph_indptr": nodes + 1}
+    want = next((v for k, v in rows.items() if name.startswith(k)), None)
+    if want is not None and arr.shape[0] != want:
+        raise damaged(root, f"{name} has {arr.shape[0]} rows, the index has {want}")
+    dim = meta.get("embedding", {}).get("dim")
+    if name.endswith("_embeddings") and want and (arr.ndim != 2 or arr.shape[1] != dim):
+        raise damaged(root, f"{name} has shape {arr.shape}, embedding dim is {dim}")
+
+
 def check_sizes(root: Path, meta: dict[str, Any]) -> None:
     """Every file is there with the size the manifest records (cheap: stat only)."""
     files = meta.get("files", {})
@@ -51,4 +65,4 @@ def check_sizes(root: Path, meta: dict[str, Any]) -> None:
             )
 
 
-__all__ = ["check_sizes", "damaged"]
+__all__ = ["check_shape", "check_sizes", "damaged"]

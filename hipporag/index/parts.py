@@ -136,7 +136,7 @@ def _counts(con: Any) -> tuple[int, dict[str, int]]:
 
 
 def write_tables(
-    w: IndexWriter, change: TableChange, *, live_after: int, reuse: bool
+    w: IndexWriter, change: TableChange, *, live_after: int, reuse: bool, full: bool = False
 ) -> list[dict[str, Any]]:
     """Write ``change`` as ``w``'s DuckDB part; returns the generation's ``db_parts``.
 
@@ -146,14 +146,17 @@ def write_tables(
         live_after: live rows of the six part tables after the change.
         reuse: the change applies to ``w``'s parent generation (False: the
             change holds every row, as for a build).
+        full: write one fresh full part whatever the merge policy says (a compaction).
     """
     parts = db_parts(w.base) if reuse and w.base is not None else []
-    start = merge_start(
-        parts,
-        change_rows=change.n_rows,
-        change_tombstones=change.n_tombstones,
-        live_after=live_after,
-    )
+    start = 0
+    if not full:
+        start = merge_start(
+            parts,
+            change_rows=change.n_rows,
+            change_tombstones=change.n_tombstones,
+            live_after=live_after,
+        )
     logical = DB_FILE if start == 0 else part_logical(w.generation)
     for part in parts[:start]:
         w.share(part.file)

@@ -30,19 +30,20 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.errors import InputError
 from hipporag.graph import CSRGraph
+from hipporag.index.columns import PartedArray, assemble, column_layout
 from hipporag.index.format import (
     ARRAYS,
     ARRAYS_DIR,
     DB_FILE,
-    HNSW_DIR,
     LIVE_ARRAYS,
     STATE_ARRAYS,
     file_path,
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
-from hipporag.index.integrity import check_sizes, damaged
+from hipporag.index.integrity import check_shape, check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
+from hipporag.index.segments import Segment, SegmentedHNSW, load_segments
 from hipporag.log import get_logger
 from hipporag.types import Passage
 
@@ -170,37 +171,39 @@ class Index(IndexLookups):
 
     # -- arrays ------------------------------------------------------------
     def array(self, name: str) -> np.ndarray:
-        """A named array from ``arrays/`` (memory-mapped unless ``mmap=False``)."""
+        """A named array (memory-mapped unless ``mmap=False``).
+
+        A column stored as several pieces (see :mod:`hipporag.index.columns`)
+        is a :class:`~hipporag.index.columns.PartedArray` for the embeddings
+        (no copy) and is assembled in RAM for the small per-row arrays.
+        """
         arr = self._arrays.get(name)
         if arr is None:
             if name not in ARRAYS and name not in STATE_ARRAYS:
                 raise KeyError(f"unknown array {name!r}; known: {sorted(ARRAYS)}")
-            path = self.file(f"{ARRAYS_DIR}/{name}.npy")
-            try:
-                arr = np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
-            except (ValueError, OSError, EOFError) as err:
-                raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
-            self._check_shape(name, arr)
+            pieces, patches = column_layout(self.meta, name)
+            if self.read_only or (len(pieces) == 1 and not patches):
+                arr = self._load_npy(
+                    f"{ARRAYS_DIR}/{name}.npy" if self.read_only else pieces[0].file
+                )
+            elif name.endswith("_embeddings") and not patches:
+                arr = PartedArray([self._load_npy(p.file) for p in pieces])
+            else:
+                arr = assemble(
+                    [(p, self._load_npy(p.file)) for p in pieces],
+                    [(p, self._load_npy(p.file)) for p in patches],
+                )
+                arr.setflags(write=False)
+            check_shape(self.path, self.meta, name, arr)
             self._arrays[name] = arr
         return arr
 
-    def _check_shape(self, name: str, arr: np.ndarray) -> None:
-        rows = {
-            "passage": self.n_passages,
-            "entity": self.n_entities,
-            "fact": self.n_facts,
-            "passage_live": self.n_passages,
-            "entity_live": self.n_entities,
-            "fact_live": self.n_facts,
-            "synonymy": self.n_entities,
-            "graph_indptr": self.n_passages + self.n_entities + 1,
-        }
-        want = next((v for k, v in rows.items() if name.startswith(k)), None)
-        if want is not None and arr.shape[0] != want:
-            raise damaged(self.path, f"{name} has {arr.shape[0]} rows, the index has {want}")
-        dim = self.meta.get("embedding", {}).get("dim")
-        if name.endswith("_embeddings") and want and (arr.ndim != 2 or arr.shape[1] != dim):
-            raise damaged(self.path, f"{name} has shape {arr.shape}, embedding dim is {dim}")
+    def _load_npy(self, logical: str) -> np.ndarray:
+        path = self.file(logical)
+        try:
+            return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
 
     @property
     def passage_embeddings(self) -> np.ndarray:
@@ -216,11 +219,19 @@ class Index(IndexLookups):
 
     @cached_property
     def graph(self) -> CSRGraph:
+        """The graph: the stored CSR, with later generations' edge deltas applied in RAM."""
         indptr, indices = self.array("graph_indptr"), self.array("graph_indices")
         weights = self.array("graph_weights")
         if indices.shape != weights.shape or (indptr.shape[0] and indptr[-1] != indices.shape[0]):
             raise damaged(self.path, "the graph arrays disagree in length")
-        return CSRGraph(indptr, indices, weights)
+        base = CSRGraph(indptr, indices, weights)
+        layout = self.meta.get("graph")
+        if not layout or (not layout["deltas"] and layout["entities"] == self.n_entities):
+            return base
+        from hipporag.index.graphdelta import with_deltas
+
+        deltas = [self._load_npy(d["file"]) for d in layout["deltas"]]
+        return with_deltas(base, int(layout["entities"]), deltas, self.n_entities, self.n_passages)
 
     def passage_node(self, passage_idx: int | np.ndarray) -> int | np.ndarray:
         """Graph node id of a passage index."""
@@ -241,29 +252,22 @@ class Index(IndexLookups):
         return self._hnsw[name]
 
     def _load_hnsw(self, name: str) -> Any:
-        logical = f"{HNSW_DIR}/{name}.bin"
-        if not self.read_only and logical not in self.meta["files"]:
+        parts = self.hnsw_segments(name)
+        if not parts:
             return None
-        path = self.file(logical)
-        if not path.is_file():
-            return None
-        import hnswlib
+        live = self.live(name)
+        counts = [int(live[seg.start : seg.stop].sum()) for seg, _ in parts]
+        if len(parts) == 1 and counts[0] == live.shape[0]:
+            return parts[0][1]
+        return SegmentedHNSW([index for _, index in parts], counts)
 
-        dim = int(self.meta["embedding"]["dim"])
-        index = hnswlib.Index(space="ip", dim=dim)
-        try:
-            index.load_index(str(path))
-        except (RuntimeError, ValueError, MemoryError) as err:
-            raise damaged(self.path, f"{path.name} cannot be loaded ({err})") from None
-        index.set_ef(int(self.meta["config"]["graph"].get("hnsw_ef_search", 64)))
-        live = int(self.live(name).sum())
-        if index.get_current_count() != self.live(name).shape[0]:
-            raise damaged(self.path, f"{path.name} holds {index.get_current_count()} vectors")
-        if live == self.live(name).shape[0]:
-            return index
-        from hipporag.index.hnsw import LiveHNSW
+    def hnsw_segments(self, name: str) -> list[tuple[Segment, Any]]:
+        """The HNSW segments of a table, loaded, with the rows deleted since marked deleted.
 
-        return LiveHNSW(index, live)
+        Each call loads them anew (a writer changes its copies); :meth:`hnsw`
+        caches the searchable whole.
+        """
+        return load_segments(self, name)
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:

@@ -12,7 +12,7 @@ Example:
     >>> import numpy as np, tempfile, os
     >>> out = os.path.join(tempfile.mkdtemp(), "idx")
     >>> with IndexWriter(out) as w:
-    ...     w.write_array("entity_n_passages", np.array([1, 2], dtype=np.int32))
+    ...     _ = w.write_array("entity_n_passages", np.array([1, 2], dtype=np.int32))
     ...     _ = w.commit({"counts": {"passages": 0, "entities": 2, "facts": 0}})
     >>> sorted(os.listdir(out))
     ['data', 'generations', 'meta.json']
@@ -42,6 +42,7 @@ from hipporag.index.format import (
     META_FILE,
     SCHEMA_SQL,
     VIEWS_SQL,
+    WRITABLE_VERSIONS,
     dump_meta,
     generation_dir,
     library_versions,
@@ -100,7 +101,7 @@ class IndexWriter:
         self._new: set[str] = set()
         self._old_handler: Any = None
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        if self.base is not None and self.base.get("format_version") == FORMAT_VERSION:
+        if self.base is not None and self.base.get("format_version") in WRITABLE_VERSIONS:
             self._lock = WriteLock(self.target).acquire()
             try:  # re-read under the lock: another writer may have committed meanwhile
                 self.base = parse_meta(
@@ -140,7 +141,7 @@ class IndexWriter:
                 raise IndexFormatError(
                     f"an index already exists at {t}", hint="pass overwrite=True to replace it"
                 )
-            if base.get("format_version") != FORMAT_VERSION and self.operation not in (
+            if base.get("format_version") not in WRITABLE_VERSIONS and self.operation not in (
                 "build",
                 "upgrade",
             ):
@@ -225,33 +226,47 @@ class IndexWriter:
         finally:
             self.db.unregister("_incoming")
 
-    def write_array(self, name: str, array: np.ndarray) -> None:
-        """Save an array as ``arrays/NAME.npy`` (C-contiguous, mmap-able, no pickle)."""
-        path = self._path(f"{ARRAYS_DIR}/{name}.npy")
+    def write_array(self, name: str, array: np.ndarray, *, logical: str | None = None) -> str:
+        """Save an array as ``arrays/NAME.npy`` (or the ``logical`` name of a piece).
+
+        C-contiguous, memory-mappable, no pickle. Returns the logical name.
+        """
+        logical = logical or f"{ARRAYS_DIR}/{name}.npy"
+        path = self._path(logical)
         tmp = temp_name(path)
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(array), False)
         os.replace(tmp, path)
-        self._record(f"{ARRAYS_DIR}/{name}.npy")
+        self._record(logical)
+        return logical
 
-    def save_hnsw(self, name: str, index: Any) -> None:
-        """Save an hnswlib index as ``hnsw/NAME.bin``."""
-        path = self._path(f"{HNSW_DIR}/{name}.bin")
+    def save_hnsw(self, name: str, index: Any, *, logical: str | None = None) -> str:
+        """Save an hnswlib index as ``hnsw/NAME.bin`` (or the ``logical`` name of a segment)."""
+        logical = logical or f"{HNSW_DIR}/{name}.bin"
+        path = self._path(logical)
         tmp = temp_name(path)
         index.save_index(str(tmp))
         os.replace(tmp, path)
-        self._record(f"{HNSW_DIR}/{name}.bin")
+        self._record(logical)
+        return logical
 
     def write_hnsw(
-        self, name: str, vectors: np.ndarray, *, m: int, ef_construction: int, ef_search: int
+        self,
+        name: str,
+        vectors: np.ndarray,
+        *,
+        m: int,
+        ef_construction: int,
+        ef_search: int,
+        threads: int = 1,
     ) -> None:
-        """Build an inner-product HNSW index over unit vectors; deterministic (one thread)."""
+        """Build an inner-product HNSW index over unit vectors; deterministic with one thread."""
         if vectors.shape[0] == 0:
             return
         from hipporag.index.hnsw import new_hnsw
 
         index = new_hnsw(int(vectors.shape[1]), int(vectors.shape[0]), m, ef_construction)
-        index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=1)
+        index.add_items(vectors, np.arange(vectors.shape[0]), num_threads=threads)
         index.set_ef(ef_search)
         self.save_hnsw(name, index)
 

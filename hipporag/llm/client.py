@@ -18,6 +18,10 @@ What it adds over a bare ``openai`` client:
 * bounded concurrency, a thread-pool :meth:`OpenAIChatLLM.chat_many`, and
   usage accounting (calls, cache hits, tokens, retries, failures, cost).
 
+Sending, retrying and the format step-down live in :mod:`hipporag.llm.transport`;
+reading replies and telling errors apart in :mod:`hipporag.llm.replies`. This
+module adds the cache, the counters and the public API.
+
 Example:
     >>> from hipporag.config import LLMConfig
     >>> llm = OpenAIChatLLM(LLMConfig(base_url="http://127.0.0.1:8080/v1", model="m"))
@@ -28,11 +32,7 @@ Example:
 
 from __future__ import annotations
 
-import os
-import random
-import re
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -41,20 +41,13 @@ from typing import Any
 from hipporag.config import LLMConfig
 from hipporag.errors import LLMError
 from hipporag.llm.cache import LLMCache
-from hipporag.redact import protect_http_logs, redact_url
-
-DUMMY_API_KEY = "sk-no-key-required"
-"""Sent when the API-key variable is unset; local servers ignore the key."""
-
-FORMAT_MODES = ("json_schema", "json_object_schema", "json_object", "none")
-"""Ways of asking for JSON, strongest first; the client steps down when one is rejected."""
-
-_HINT_SERVER = (
-    "check that the server is running and reachable at llm.base_url (e.g. "
-    "`python -m llama_cpp.server --model M.gguf --port 8080` with base_url "
-    "http://127.0.0.1:8080/v1), or raise llm.max_retries / llm.timeout_s"
+from hipporag.llm.replies import as_plain, check_messages
+from hipporag.llm.transport import (  # DUMMY_API_KEY, FORMAT_MODES: re-exported, their old home
+    DUMMY_API_KEY,
+    FORMAT_MODES,
+    ChatTransport,
 )
-_HINT_ENDPOINT = "check that llm.base_url points at an OpenAI-compatible /v1 endpoint"
+from hipporag.redact import protect_http_logs, redact_url
 
 
 @dataclass(slots=True)
@@ -143,12 +136,10 @@ class OpenAIChatLLM:
         self.cache = cache
         self._delays = {"retry_base_delay": retry_base_delay, "retry_max_delay": retry_max_delay}
         self._lock = threading.Lock()
-        self._semaphore = threading.BoundedSemaphore(config.concurrency)
-        self._client: Any = None
-        self._format_level = 0
         self._stats = UsageStats()
         self._identity: Any = _UNFETCHED
         self._url = redact_url(config.base_url)
+        self._transport = ChatTransport(config, count=self._count, **self._delays)
         protect_http_logs()
 
     def chat(
@@ -170,7 +161,7 @@ class OpenAIChatLLM:
         Raises:
             LLMError: After all retries failed, or at once on a non-retryable error.
         """
-        msgs = _check_messages(messages)
+        msgs = check_messages(messages)
         temperature = params.pop("temperature", self.config.temperature)
         max_tokens = params.pop("max_tokens", self.config.max_tokens)
         schema = dict(json_schema) if json_schema is not None else None
@@ -182,13 +173,18 @@ class OpenAIChatLLM:
                 self._count(cache_hits=1)
                 return hit.text
         try:
-            text, p_tok, c_tok = self._call(msgs, schema, temperature, max_tokens, params)
+            reply = self._transport.send(msgs, schema, temperature, max_tokens, params)
         except LLMError:
             self._count(failures=1)
             raise
         if key is not None and self.cache is not None:
-            self.cache.put(key, text, prompt_tokens=p_tok, completion_tokens=c_tok)
-        return text
+            self.cache.put(
+                key,
+                reply.text,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+            )
+        return reply.text
 
     def forget(
         self,
@@ -211,7 +207,7 @@ class OpenAIChatLLM:
         temperature = params.pop("temperature", self.config.temperature)
         max_tokens = params.pop("max_tokens", self.config.max_tokens)
         schema = dict(json_schema) if json_schema is not None else None
-        key = self._key(_check_messages(messages), schema, temperature, max_tokens, params)
+        key = self._key(check_messages(messages), schema, temperature, max_tokens, params)
         removed = self.cache.delete(key)
         if removed:
             self._count(forgotten=1)
@@ -230,8 +226,8 @@ class OpenAIChatLLM:
                 return self._identity  # type: ignore[no-any-return]
         identity = None
         try:
-            client = self._openai().with_options(timeout=min(10.0, self.config.timeout_s))
-            entries = [_as_plain(m) for m in client.models.list().data]
+            client = self._transport.client().with_options(timeout=min(10.0, self.config.timeout_s))
+            entries = [as_plain(m) for m in client.models.list().data]
             entries = [e for e in entries if isinstance(e, dict) and e.get("id")]
             match = [e for e in entries if e.get("id") == self.config.model] or (
                 entries if len(entries) == 1 else []
@@ -283,7 +279,7 @@ class OpenAIChatLLM:
     @property
     def response_format_mode(self) -> str:
         """The strongest structured-output form the server has not rejected so far."""
-        return FORMAT_MODES[self._format_level]
+        return self._transport.format_mode
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (never contains the API key)."""
@@ -293,10 +289,7 @@ class OpenAIChatLLM:
 
     def close(self) -> None:
         """Close the HTTP client and this thread's cache connection."""
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._transport.close()
         if self.cache is not None:
             self.cache.close()
 
@@ -329,225 +322,8 @@ class OpenAIChatLLM:
             for name, delta in deltas.items():
                 setattr(self._stats, name, getattr(self._stats, name) + delta)
 
-    def _openai(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import openai
-
-                self._client = openai.OpenAI(
-                    api_key=os.environ.get(self.config.api_key_env) or DUMMY_API_KEY,
-                    base_url=self.config.base_url,
-                    timeout=self.config.timeout_s,
-                    max_retries=0,  # retries are ours
-                )
-            return self._client
-
-    def _call(
-        self,
-        messages: list[dict[str, Any]],
-        schema: dict[str, Any] | None,
-        temperature: float,
-        max_tokens: int,
-        extra: dict[str, Any],
-    ) -> tuple[str, int, int]:
-        import openai
-
-        client = self._openai()
-        wants_format = schema is not None and self.config.json_schema
-        level = self._format_level if wants_format else len(FORMAT_MODES) - 1
-        attempt = 0
-        while True:
-            kwargs: dict[str, Any] = dict(model=self.config.model, messages=messages)
-            kwargs.update(temperature=temperature, max_tokens=max_tokens)
-            response_format = _response_format(FORMAT_MODES[level], schema)
-            if response_format is not None:
-                kwargs["response_format"] = response_format
-            if extra:
-                kwargs["extra_body"] = dict(extra)
-            self._count(calls=1)
-            try:
-                with self._semaphore:
-                    resp = client.chat.completions.create(**kwargs)
-                result = self._read(resp)
-                break
-            except openai.APIStatusError as err:
-                if response_format is not None and _rejects_format(err):
-                    level += 1
-                    self._count(format_fallbacks=1)
-                elif err.status_code in (408, 429) or err.status_code >= 500:
-                    attempt = self._backoff(attempt, err, _retry_after(err))
-                else:
-                    raise _fatal(err, self.config, self._url) from err
-            except openai.APIConnectionError as err:  # includes APITimeoutError
-                transient = isinstance(err, openai.APITimeoutError)
-                attempt = self._backoff(attempt, err, None, transient=transient)
-            except (_MalformedReply, openai.OpenAIError, ValueError, TypeError) as err:
-                # HTTP 200 that is no chat completion (HTML, bad JSON, wrong shapes):
-                # often a proxy or a server in trouble, so retried like a 5xx.
-                bad = err if isinstance(err, _MalformedReply) else _MalformedReply(_describe(err))
-                self._count(malformed_replies=1)
-                attempt = self._backoff(attempt, bad, None, hint=_HINT_ENDPOINT, transient=True)
-        if wants_format:
-            with self._lock:
-                self._format_level = max(self._format_level, level)
-        return result
-
-    def _read(self, resp: Any) -> tuple[str, int, int]:
-        """Text and token counts of a reply, or :class:`_MalformedReply` for anything else."""
-        if isinstance(resp, (str, bytes)):
-            raise _MalformedReply(f"the reply is not JSON but {_snippet(resp)}")
-        choices = getattr(resp, "choices", None)
-        if not isinstance(choices, list) or not choices:
-            raise _MalformedReply(f"'choices' is {_snippet(choices)}, not a non-empty list")
-        choice, usage = choices[0], getattr(resp, "usage", None)
-        message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
-        if not isinstance(text, str):
-            raise _MalformedReply(f"the message content is {_snippet(text)}, not text")
-        try:
-            p_tok = max(0, int(getattr(usage, "prompt_tokens", 0) or 0))
-            c_tok = max(0, int(getattr(usage, "completion_tokens", 0) or 0))
-        except (TypeError, ValueError):
-            p_tok = c_tok = 0
-        truncated = int(getattr(choice, "finish_reason", None) == "length")
-        self._count(prompt_tokens=p_tok, completion_tokens=c_tok, truncated=truncated)
-        return text, p_tok, c_tok
-
-    def _backoff(
-        self,
-        attempt: int,
-        err: Exception,
-        retry_after: float | None,
-        *,
-        hint: str = _HINT_SERVER,
-        transient: bool = True,
-    ) -> int:
-        """Sleep before the next attempt, or raise when retries are used up."""
-        if attempt >= self.config.max_retries:
-            failure = LLMError(
-                f"LLM request to {self._url} (model {self.config.model!r}) "
-                f"failed after {attempt + 1} attempts: {_describe(err)}",
-                hint=hint,
-            )
-            failure.transient = transient
-            raise failure from err
-        base, cap = self._delays["retry_base_delay"], self._delays["retry_max_delay"]
-        delay = min(cap, base * (2**attempt)) * random.uniform(0.5, 1.5)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, cap))
-        self._count(retries=1)
-        time.sleep(delay)
-        return attempt + 1
-
 
 _UNFETCHED = object()
-
-
-class _MalformedReply(Exception):
-    """A reply with a success status that is not a usable chat completion."""
-
-
-def _snippet(value: Any, n: int = 60) -> str:
-    """A short, single-line, printable description of an unexpected value."""
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _as_plain(obj: Any) -> Any:
-    """A pydantic model (as the openai SDK returns) or a dict as a plain dict."""
-    dump = getattr(obj, "model_dump", None)
-    return dump() if callable(dump) else obj
-
-
-def _check_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    ok = not isinstance(messages, (str, bytes)) and bool(messages)
-    ok = ok and all(isinstance(m, Mapping) and "role" in m and "content" in m for m in messages)
-    if not ok:
-        raise LLMError(
-            f"messages must be a non-empty list of {{'role', 'content'}} dicts, got {messages!r:.80}",
-            hint="wrap a prompt as [{'role': 'user', 'content': prompt}]",
-        )
-    return [dict(m) for m in messages]
-
-
-def _response_format(mode: str, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is None or mode == "none":
-        return None
-    if mode == "json_schema":
-        title = str(schema.get("title", "response"))
-        name = "".join(ch for ch in title if ch.isalnum() or ch in "_-")[:64] or "response"
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
-    if mode == "json_object_schema":
-        return {"type": "json_object", "schema": schema}
-    return {"type": "json_object"}
-
-
-def _rejects_format(err: Any) -> bool:
-    """Whether an HTTP error means "this response_format is not supported".
-
-    OpenAI, vLLM and Ollama answer 400 or 422; llama-cpp-python answers 500
-    with a validation error that names ``response_format``.
-    """
-    text = f"{err.message} {err.body}"
-    if err.status_code in (400, 422):
-        text = _error_message(err.body) or text
-        # A 400 that names another cause (a too long prompt, a bad model name) is
-        # final: trying weaker formats cannot fix it. Servers word format
-        # rejections differently, so a 400 that names no cause still steps down.
-        if _FORMAT_WORDS.search(text):
-            return True
-        return _OTHER_CAUSE_WORDS.search(text) is None
-    return err.status_code >= 500 and "response_format" in text
-
-
-_FORMAT_WORDS = re.compile(
-    r"response.?format|json.?schema|json.?object|grammar|guided|structured", re.IGNORECASE
-)
-
-
-def _error_message(body: Any) -> str:
-    """The human message inside an error body (``{"error": {"message": ...}}`` or flat)."""
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            return str(inner.get("message") or inner.get("detail") or "")
-        return str(inner)
-    return str(body or "")
-
-
-_OTHER_CAUSE_WORDS = re.compile(
-    r"context|token|too (?:long|large|many)|length|prompt|message|model|auth|api.?key|"
-    r"quota|billing|policy|safety|permission",
-    re.IGNORECASE,
-)
-
-
-def _retry_after(err: Any) -> float | None:
-    """Seconds from a numeric ``Retry-After`` header (HTTP dates are ignored)."""
-    headers = getattr(getattr(err, "response", None), "headers", None) or {}
-    try:
-        return max(0.0, float(headers.get("retry-after", "")))
-    except ValueError:
-        return None
-
-
-def _describe(err: Exception) -> str:
-    if isinstance(err, _MalformedReply):
-        return f"HTTP 200 but not a chat completion: {err}"
-    status, name = getattr(err, "status_code", None), type(err).__name__
-    return f"HTTP {status} ({name}): {err}" if status else f"{name}: {err}"
-
-
-def _fatal(err: Exception, config: LLMConfig, url: str) -> LLMError:
-    status = getattr(err, "status_code", None)
-    if status in (401, 403):
-        hint = f"set a valid API key in the environment variable {config.api_key_env}"
-    elif status == 404:
-        hint = f"check llm.model ({config.model!r}) and llm.base_url (it usually ends in /v1)"
-    else:
-        hint = "the server rejected the request; check llm.model, llm.max_tokens and the prompt"
-    return LLMError(f"LLM request to {url} failed: {_describe(err)}", hint=hint)
 
 
 __all__ = ["DUMMY_API_KEY", "FORMAT_MODES", "ChatRequest", "OpenAIChatLLM", "UsageStats"]

@@ -50,6 +50,27 @@ _MAX_REPAIR_ATTEMPTS = 64
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_HINT_RE = re.compile(r"[{\[,:]\s*'|\b(?:True|False|None)\b")
 
+
+def _outside_strings(pattern: str) -> re.Pattern[str]:
+    """A regex that matches a whole JSON string, or ``pattern`` outside strings.
+
+    This is the module's one string scanner. A string match runs from its
+    opening quote past its closing one, skipping backslash escapes; its group 1
+    (the closing quote) is unset when the string is never closed (truncated
+    output), and then it runs to the end of the text. Iterating such a regex
+    with ``finditer`` never sees ``pattern`` inside a string.
+
+    Example:
+        >>> comma = _outside_strings(",")
+        >>> [m.group() for m in comma.finditer(r'"a, \\"b\\"", 1, "c')]
+        ['"a, \\\\"b\\\\""', ',', ',', '"c']
+    """
+    return re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:(")|\\?\Z)|' + pattern, re.DOTALL)
+
+
+_TOKEN_RE = _outside_strings(r"[{}\[\],]")
+_TRAILING_COMMA_RE = _outside_strings(r",(?=\s*[}\]])")
+
 _TYPE_CHECKS: dict[str, Any] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -179,7 +200,6 @@ def _find_object(text: str, repair: bool) -> tuple[dict[str, Any], list[str]]:
 class _Scan:
     end: int | None = None  # index after the closing brace, None if never closed
     too_deep: bool = False
-    stack: list[str] = field(default_factory=list)
     in_string: bool = False
     # (position to cut at, exclusive; open brackets at that point)
     cuts: list[tuple[int, str]] = field(default_factory=list)
@@ -188,39 +208,32 @@ class _Scan:
 def _scan(s: str, start: int) -> _Scan:
     """Walk a JSON-ish span from ``s[start] == '{'``, tracking strings and brackets."""
     out = _Scan()
-    stack = out.stack
-    in_string = escape = False
-    for i in range(start, len(s)):
-        ch = s[i]
-        if in_string:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_string = False
-                out.cuts.append((i + 1, "".join(stack)))
-            continue
+    opened = ""  # the open brackets, outermost first
+    cuts = out.cuts
+    for m in _TOKEN_RE.finditer(s, start):
+        ch = s[m.start()]
         if ch == '"':
-            in_string = True
-        elif ch in "{[":
-            stack.append(ch)
-            if len(stack) > MAX_DEPTH:
+            if m.lastindex is None:  # the string is never closed
+                out.in_string = True
+                break
+            cuts.append((m.end(), opened))
+        elif ch == "{" or ch == "[":
+            opened += ch
+            if len(opened) > MAX_DEPTH:
                 out.too_deep = True
-                return out
-            out.cuts.append((i + 1, "".join(stack)))
-        elif ch in "}]":
-            if not stack or (stack[-1] == "{") != (ch == "}"):
-                out.end = i + 1  # mismatched: let json.loads report it
-                return out
-            stack.pop()
-            if not stack:
-                out.end = i + 1
-                return out
-            out.cuts.append((i + 1, "".join(stack)))
-        elif ch == ",":
-            out.cuts.append((i, "".join(stack)))
-    out.in_string = in_string
+                break
+            cuts.append((m.end(), opened))
+        elif ch == "}" or ch == "]":
+            if not opened or (opened[-1] == "{") != (ch == "}"):
+                out.end = m.end()  # mismatched: let json.loads report it
+                break
+            opened = opened[:-1]
+            if not opened:
+                out.end = m.end()
+                break
+            cuts.append((m.end(), opened))
+        else:  # ","
+            cuts.append((m.start(), opened))
     return out
 
 
@@ -253,30 +266,16 @@ def _parse_complete(span: str, repair: bool) -> tuple[dict[str, Any], list[str]]
 
 def _strip_trailing_commas(s: str) -> str:
     """Drop commas that directly precede a closing bracket (outside strings)."""
-    out: list[str] = []
-    in_string = escape = False
-    pending_comma = -1
-    for ch in s:
-        if in_string:
-            out.append(ch)
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch in "}]" and pending_comma >= 0:
-            del out[pending_comma]
-            pending_comma = -1
-        elif ch == ",":
-            pending_comma = len(out)
-        elif not ch.isspace():
-            pending_comma = -1
-        if ch == '"':
-            in_string = True
-        out.append(ch)
-    return "".join(out)
+    parts: list[str] = []
+    kept = 0
+    for m in _TRAILING_COMMA_RE.finditer(s):
+        if s[m.start()] == ",":
+            parts.append(s[kept : m.start()])
+            kept = m.end()
+    if not parts:
+        return s
+    parts.append(s[kept:])
+    return "".join(parts)
 
 
 def _repair_truncated(span: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``hipporag upgrade INDEX``: convert a format version 1 index to version 2.
+"""``hipporag upgrade INDEX``: convert a format version 1 index to the current version.
 
 Example:
     $ hipporag upgrade old-index

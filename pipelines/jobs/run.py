@@ -7,6 +7,8 @@ driver in :func:`indexers.pipeline.run_change`, the one pipeline behind
 ``IndexBuilder.build`` / ``insert`` / ``update``, so a job writes exactly what
 the builder would. A job can build an index or insert into / update one. A job that is killed and
 started again with the same spec computes only the batches that are missing.
+How one stage reuses, computes and loads its batches is
+:mod:`pipelines.jobs.stages`.
 
 Example:
     >>> from pipelines.jobs import JobSpec, run_job
@@ -18,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -29,15 +30,14 @@ import numpy as np
 
 from hipporag.config import IndexConfig
 from hipporag.embedders import make_embedder
-from hipporag.errors import ConfigError, JobError
+from hipporag.errors import ConfigError
 from hipporag.log import get_logger
-from hipporag.progress import progress
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.builder import IndexBuilder, make_extractor
 from indexers.pipeline import run_change
 from indexers.readers import ReadStats, read_corpus
-from pipelines.jobs.checkpoint import CheckpointStore, Namespace, checkpoint_status
+from pipelines.jobs.checkpoint import CheckpointStore, checkpoint_status
 from pipelines.jobs.local import Executor, LocalExecutor
 from pipelines.jobs.report import (
     BatchEvent,
@@ -49,8 +49,8 @@ from pipelines.jobs.report import (
     sum_usage,
 )
 from pipelines.jobs.spec import JobSpec
+from pipelines.jobs.stages import StageRunner, assemble_vectors, had_failures
 from pipelines.jobs.workers import (
-    Batch,
     decode_extractions,
     decode_vectors,
     embedding_fingerprint,
@@ -73,16 +73,7 @@ def read_inputs(
         passages, stats = read_corpus(
             path, metadata_fields=metadata_fields, follow_symlinks=follow_symlinks
         )
-        for key in (
-            "records",
-            "duplicates",
-            "empty",
-            "missing_text",
-            "replaced_chars",
-            "symlinks_skipped",
-        ):
-            setattr(total, key, getattr(total, key) + getattr(stats, key))
-        total.warnings.extend(stats.warnings[: max(0, 20 - len(total.warnings))])
+        total.add(stats)
         for p in passages:
             if p.id in seen:
                 total.duplicates += 1
@@ -206,7 +197,7 @@ def run_job(
         ) as executor:
             if executor.name == "ray":
                 builder.timings["ray_start"] = executor.startup_s
-            runner = _StageRunner(executor, store, counts, on_batch)
+            runner = StageRunner(executor, store, counts, on_batch)
 
             def on_ie(info: dict[str, Any]) -> None:
                 nonlocal has_usage
@@ -222,7 +213,7 @@ def run_job(
                     plan,
                     lambda b, data: decode_extractions(data, [new[i].id for i in b.rows]),
                     on_ie,
-                    retry=_had_failures,
+                    retry=had_failures,
                 )
                 builder.timings["openie"] = counts["openie"].seconds
                 check_failure_share(merge_stats(got["headers"]), max_failed_share)
@@ -241,7 +232,7 @@ def run_job(
                 )
                 builder.timings["embedding"] = counts["embedding"].seconds
                 got["stale"] = store.stale_namespaces([ns_ie, ns_em])
-                return _assemble_vectors(eplan, parts, len(texts))
+                return assemble_vectors(eplan, parts, len(texts))
 
             def meta(timings: dict[str, float]) -> dict[str, Any]:
                 ex_stats = merge_stats(got["headers"])
@@ -288,122 +279,6 @@ def run_job(
         stale_namespaces=got["stale"],
         extractor_stats=ex_stats,
     )
-
-
-class _StageRunner:
-    """Plans against the checkpoints, computes what is missing, loads every batch."""
-
-    def __init__(
-        self,
-        executor: Executor,
-        store: CheckpointStore,
-        counts: dict[str, StageCounts],
-        on_batch: Callable[[BatchEvent], None] | None,
-    ) -> None:
-        self.executor = executor
-        self.store = store
-        self.counts = counts
-        self.on_batch = on_batch
-
-    def run(
-        self,
-        stage: str,
-        ns: Namespace,
-        plan: list[Batch],
-        decode: Callable[[Batch, bytes], tuple[Any, dict] | None],
-        on_info: Callable[[dict[str, Any]], None] | None,
-        retry: Callable[[bytes], bool] | None = None,
-    ) -> tuple[list[Any], list[dict]]:
-        t = time.perf_counter()
-        c = self.counts[stage]
-        done = ns.keys()
-        if retry is not None:  # e.g. batches with failed LLM calls: try those again
-            done = {b.key for b in plan if b.key in done and not retry(ns.read(b.key) or b"")}
-        todo = [b for b in plan if b.key not in done]
-        c.planned, c.reused = len(plan), len(plan) - len(todo)
-        self.store.record_stage(stage, ns, [b.key for b in plan], c.reused)
-        logger.info(
-            "%s: %d batches (%d reused from checkpoints, %d to compute)",
-            stage,
-            len(plan),
-            c.reused,
-            len(todo),
-        )
-        for attempt in range(2):
-            self._compute(stage, ns, todo, on_info, len(plan))
-            results: list[Any] = []
-            infos: list[dict] = []
-            bad = []
-            for b in plan:
-                data = ns.read(b.key)
-                got = decode(b, data) if data is not None else None
-                if got is None:
-                    bad.append(b)
-                    continue
-                results.append(got[0])
-                infos.append(got[1])
-            if not bad:
-                c.seconds = time.perf_counter() - t
-                return results, infos
-            if attempt == 1:
-                break
-            logger.warning(
-                "%s: %d checkpoint files were unusable; computing them again", stage, len(bad)
-            )
-            for b in bad:
-                ns.discard(b.key)
-            todo = bad
-        raise JobError(
-            f"{stage}: {len(bad)} batches could not be computed and stored in {ns.root}",
-            hint="check free disk space and permissions of the checkpoint directory",
-        )
-
-    def _compute(
-        self,
-        stage: str,
-        ns: Namespace,
-        todo: list[Batch],
-        on_info: Callable[[dict[str, Any]], None] | None,
-        total: int,
-    ) -> None:
-        c = self.counts[stage]
-        stream = self.executor.map(stage, todo)
-        for key, data, info in progress(stream, total=len(todo), desc=stage, unit="batch"):
-            ns.put(key, data)
-            c.computed += 1
-            if on_info is not None:
-                on_info(info)
-            if self.on_batch is not None:
-                run_total = sum(x.computed for x in self.counts.values())
-                self.on_batch(
-                    BatchEvent(
-                        stage,
-                        key,
-                        c.reused + c.computed,
-                        total,
-                        run_total,
-                        float(info.get("seconds", 0.0)),
-                        info.get("pid"),
-                    )
-                )
-
-
-def _had_failures(data: bytes) -> bool:
-    """True for an OpenIE batch whose extractor reported failed passages (LLM errors)."""
-    try:
-        header = json.loads(data.split(b"\n", 1)[0])
-        stats = header["info"]["stats"]
-        return int(stats.get("failed_passages", 0)) + int(stats.get("malformed_passages", 0)) > 0
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return False
-
-
-def _assemble_vectors(plan: list[Batch], parts: list[np.ndarray], n: int) -> np.ndarray:
-    dim = parts[0].shape[1] if parts else 0
-    out = np.empty((n, dim), dtype=np.float32)
-    for b, vecs in zip(plan, parts, strict=True):
-        out[list(b.rows)] = vecs
-    return out
 
 
 def job_status(spec: JobSpec) -> dict[str, Any]:

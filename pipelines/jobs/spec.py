@@ -49,6 +49,7 @@ from hipporag.config import (
 from hipporag.errors import ConfigError, InputError, JobError
 from hipporag.sections import Section as _Section
 from hipporag.sections import check as _check
+from pipelines.jobs.checkpoint_layout import check_claimable
 
 EXECUTOR_KINDS = ("local", "ray")
 
@@ -300,8 +301,6 @@ class JobSpec(_Section):
                 hint="give the checkpoints their own folder beside the output, e.g. "
                 f"{out.parent / (out.name + '.checkpoints')}",
             )
-        from pipelines.jobs.checkpoint import check_claimable  # imports this module
-
         check_claimable(ck)
 
 
