@@ -363,3 +363,24 @@ def test_thread_cursors_read_a_many_part_index(tmp_path):
     assert not errors and len(seen) == 80 and all(s == want for s in seen)
     assert np.array_equal(np.flatnonzero(index.live("passages")), want)
     index.close()
+
+
+def test_compact_writes_one_full_part(tmp_path):
+    ps = corpus(20)
+    idx = tmp_path / "idx"
+    synonyms(ps[:16], idx)
+    synonyms(ps[16:], idx, "insert")
+    synonyms(["p3"], idx, "delete")
+    assert len(_meta(idx)["db_parts"]) > 1
+    report = builder().compact(idx)
+    meta = _meta(idx)
+    assert meta["db_parts"] == [
+        {
+            "file": "index.duckdb",
+            "generation": report.generation,
+            "rows": tables.live_rows(meta["counts"]),
+            "tombstones": {},
+        }
+    ]
+    synonyms([p for p in ps if p.id != "p3"], tmp_path / "fresh")
+    assert_equivalent(idx, tmp_path / "fresh")

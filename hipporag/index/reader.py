@@ -271,24 +271,19 @@ class Index(IndexLookups):
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:
-        """A DuckDB cursor for this thread on the index tables (read-only views).
-
-        The tables are views over the generation's DuckDB parts, attached
-        read-only to an in-memory database (see :mod:`hipporag.index.tables`).
-        """
+        """A DuckDB cursor for this thread on the index tables (see :mod:`.tableviews`)."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
                 if self._con is None:
                     self._con = self._open_tables()
-            cur = self._con.cursor()
-            self._local.cursor = cur
+            cur = self._local.cursor = self._con.cursor()
         return cur
 
     def _open_tables(self) -> Any:
         import duckdb
 
-        from hipporag.index.tables import open_tables
+        from hipporag.index.tableviews import open_tables
 
         weight = self.config.graph.passage_entity_weight if not self.read_only else 1.0
         try:
@@ -306,7 +301,7 @@ class Index(IndexLookups):
         """
         import duckdb
 
-        from hipporag.index.tables import refuse_changes
+        from hipporag.index.tableviews import refuse_changes
 
         con = self.connection()
         refuse_changes(con, query)
