@@ -46,13 +46,13 @@ from indexers.builder import IndexBuilder  # noqa: E402
 from indexers.readers import read_corpus  # noqa: E402
 
 
-def db_bytes(meta: dict[str, Any], generation: int) -> int:
-    """Bytes of the DuckDB files generation ``generation`` wrote itself."""
+def db_bytes(meta: dict[str, Any], generation: int, *, only_db: bool = True) -> int:
+    """Bytes of the DuckDB files (or all files) generation ``generation`` wrote itself."""
     prefix = f"data/g{generation:06d}/"
     return sum(
         int(e["size"])
         for name, e in meta["files"].items()
-        if name.endswith(".duckdb") and e["path"].startswith(prefix)
+        if (name.endswith(".duckdb") or not only_db) and e["path"].startswith(prefix)
     )
 
 
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         "operation": op,
                         "seconds": round(seconds, 3),
                         "db_bytes": db_bytes(meta, report.generation),
+                        "all_bytes": db_bytes(meta, report.generation, only_db=False),
                         "parts": len(meta.get("db_parts") or [1]),
                         "added_passages": report.added.get("passages", 0),
                         "removed_passages": report.removed.get("passages", 0),

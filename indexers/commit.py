@@ -48,15 +48,21 @@ def apply_to_db(
     parent: Any = None,
     *,
     full: bool = False,
+    passage_entity_weight: float = 1.0,
 ) -> list[dict[str, Any]]:
     """The change as ``w``'s DuckDB part (see :mod:`hipporag.index.tables`); its ``db_parts``.
 
     ``parent`` is the generation ``state`` was loaded from (None: a build, the
     change holds every row); ``full`` writes one fresh full part (a compaction).
     """
-    change = table_change(state, d, edges, parent)
     return write_tables(
-        w, change, live_after=live_after(state, edges), reuse=parent is not None, full=full
+        w,
+        table_change(state, d, edges, parent),
+        live_after=live_after(state, edges),
+        reuse=parent is not None,
+        full=full,
+        n_entity_rows=state.n_entities,
+        passage_entity_weight=passage_entity_weight,
     )
 
 
@@ -111,7 +117,10 @@ def write_generation(
     reuse = base is not None and w.base is not None
     if reuse and (w.base.get("generation") != base.generation or base.format_version < 2):
         raise RuntimeError("the state was not loaded from the writer's parent generation")
-    db_parts = apply_to_db(w, state, d, edges, base if reuse else None, full=rewrite)
+    weight = config.graph.passage_entity_weight
+    db_parts = apply_to_db(
+        w, state, d, edges, base if reuse else None, full=rewrite, passage_entity_weight=weight
+    )
     parent = w.base if reuse and not rewrite else None
     if rewrite:
         for name, live in (

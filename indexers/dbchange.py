@@ -121,7 +121,11 @@ def parent_synonymy(parent: Index | None) -> Edges:
     """The parent generation's synonymy edges (none for a build)."""
     if parent is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    got = parent.connection().execute("SELECT src, dst, weight FROM synonymy").fetchnumpy()
+    got = (
+        parent.connection()
+        .execute("SELECT src, dst, weight FROM edges WHERE kind = 'synonymy'")
+        .fetchnumpy()
+    )
     return got["src"], got["dst"], got["weight"]
 
 

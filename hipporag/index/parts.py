@@ -27,6 +27,7 @@ import numpy as np
 
 from hipporag.index.format import DB_FILE
 from hipporag.index.tables import (
+    EDGES_SQL,
     KEYS,
     PART_TABLES,
     TOMBSTONE_KINDS,
@@ -136,7 +137,14 @@ def _counts(con: Any) -> tuple[int, dict[str, int]]:
 
 
 def write_tables(
-    w: IndexWriter, change: TableChange, *, live_after: int, reuse: bool, full: bool = False
+    w: IndexWriter,
+    change: TableChange,
+    *,
+    live_after: int,
+    reuse: bool,
+    full: bool = False,
+    n_entity_rows: int = 0,
+    passage_entity_weight: float = 1.0,
 ) -> list[dict[str, Any]]:
     """Write ``change`` as ``w``'s DuckDB part; returns the generation's ``db_parts``.
 
@@ -147,6 +155,9 @@ def write_tables(
         reuse: the change applies to ``w``'s parent generation (False: the
             change holds every row, as for a build).
         full: write one fresh full part whatever the merge policy says (a compaction).
+        n_entity_rows: entity rows (dead ones included) after the change, and
+        passage_entity_weight: the weight of passage-entity edges; a full part
+            gets its ``edges`` view with them, so that alone it reads directly.
     """
     parts = db_parts(w.base) if reuse and w.base is not None else []
     start = 0
@@ -173,6 +184,12 @@ def write_tables(
     for table in PART_TABLES:
         if table in change.rows:
             _insert(con, table, change.rows[table])
+    if logical == DB_FILE:
+        con.execute(
+            EDGES_SQL.format(
+                n_entity_rows=int(n_entity_rows), passage_entity_weight=float(passage_entity_weight)
+            )
+        )
     rows, tomb = _counts(con)
     new = Part(logical, w.generation, rows, tomb)
     return [p.to_dict() for p in parts[:start]] + [new.to_dict()]

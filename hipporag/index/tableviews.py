@@ -1,16 +1,17 @@
 """The tables of a generation as one read-only set of views over its DuckDB parts.
 
-:func:`open_tables` attaches every part of the manifest (:mod:`hipporag.index.tables`)
+One part without tombstones (a fresh build or compaction, whose file holds the
+``edges`` view, or an index from before parts, holding a stored ``edges``
+table) is opened directly, read-only, as before parts. Otherwise
+:func:`open_tables` attaches every part (:mod:`hipporag.index.tables`)
 read-only to an in-memory DuckDB and defines ``passages``, ``entities``,
 ``facts``, ``fact_provenance``, ``mentions``, ``synonymy`` as the union of the
-parts less their dead rows, then ``edges`` (derived, or the stored table of an
-index written before parts), ``nodes``, ``documents`` and ``fact_triples``. With
-one part, or no tombstones, a view is a plain ``SELECT``; otherwise one
-anti-join per view against an in-memory ``_dead_KIND(key, part)`` table (the
-newest part tombstoning each key) read when the tables are opened. File system
-access is then disabled and the configuration locked (unless
-``external_access``); :func:`refuse_changes` keeps :meth:`Index.sql` from
-dropping or replacing the shared views.
+parts less their dead rows (one anti-join per view against an in-memory
+``_dead_KIND(key, part)`` table: the newest part tombstoning each key, read
+once when the tables are opened), then ``edges``, ``nodes``, ``documents`` and
+``fact_triples``; file system access is then disabled and the configuration
+locked (unless ``external_access``). :func:`refuse_changes` keeps
+:meth:`Index.sql` from dropping or replacing the shared views.
 
 Example:
     >>> import duckdb
@@ -27,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hipporag.errors import InputError
+from hipporag.errors import IndexFormatError, InputError
 from hipporag.index.format import VIEWS_SQL, file_path
 from hipporag.index.integrity import damaged
 from hipporag.index.tables import (
@@ -90,20 +91,6 @@ def define_views(
     con.execute(VIEWS_SQL.format(n_entity_rows=int(n_entity_rows)))
 
 
-def pass_through_views(con: Any, alias: str) -> None:
-    """Views of every table and view of one attached database (format version 1).
-
-    A view of the file that does not bind (it names a missing column) is left out.
-    """
-    import duckdb
-
-    for name in sorted(_catalog(con, alias)):
-        try:
-            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {alias}."{name}"')
-        except duckdb.BinderException:
-            continue
-
-
 def part_paths(root: Path, meta: dict[str, Any]) -> list[tuple[Part, Path]]:
     """Each part of a manifest with its file; a part the manifest lists no file for raises."""
     out = []
@@ -115,6 +102,31 @@ def part_paths(root: Path, meta: dict[str, Any]) -> list[tuple[Part, Path]]:
     return out
 
 
+def _open_file(path: Path, external_access: bool, *, need: str | None) -> Any | None:
+    """One part opened directly, read-only, as before parts; None if it lacks ``need``."""
+    import duckdb
+
+    config = {} if external_access else {"enable_external_access": False}
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=config)
+    except duckdb.ConnectionException:
+        raise IndexFormatError(
+            f"{path} is already open in this process with external_access={not external_access}",
+            hint="close() the other Index first, or open both alike",
+        ) from None
+    if (
+        need is None
+        or con.execute(
+            "SELECT count(*) FROM (SELECT table_name AS name FROM duckdb_tables() UNION ALL "
+            "SELECT view_name FROM duckdb_views()) WHERE name = ?",
+            [need],
+        ).fetchone()[0]
+    ):
+        return con
+    con.close()
+    return None
+
+
 def open_tables(
     root: Path,
     meta: dict[str, Any],
@@ -122,29 +134,34 @@ def open_tables(
     passage_entity_weight: float,
     external_access: bool = False,
 ) -> Any:
-    """An in-memory DuckDB with the parts attached read-only and the views defined.
+    """A DuckDB connection on the generation's tables (read-only views).
 
-    File system access is disabled (and the configuration locked) after the
-    parts are attached, unless ``external_access``.
+    One part without tombstones that holds every view (written so, or an index
+    from before parts) is opened directly, read-only: the lookups run on its
+    tables as they always did. Otherwise the parts are attached read-only to an
+    in-memory database and the views defined over them; file system access is
+    then disabled and the configuration locked, unless ``external_access``.
     """
     import duckdb
 
+    parts = part_paths(root, meta)
+    v1 = meta.get("format_version") == 1
+    if len(parts) == 1 and (v1 or not parts[0][0].tombstones):
+        con = _open_file(parts[0][1], external_access, need=None if v1 else "edges")
+        if con is not None:
+            return con
     con = duckdb.connect(":memory:")
     try:
-        parts = part_paths(root, meta)
         aliases = [f"p{i}" for i in range(len(parts))]
         for alias, (_part, path) in zip(aliases, parts, strict=True):
             con.execute(attach_sql(str(path), alias))
-        if meta.get("format_version") == 1:
-            pass_through_views(con, aliases[0])
-        else:
-            define_views(
-                con,
-                aliases,
-                [p for p, _ in parts],
-                n_entity_rows=int(meta.get("counts", {}).get("entities", 0)),
-                passage_entity_weight=passage_entity_weight,
-            )
+        define_views(
+            con,
+            aliases,
+            [p for p, _ in parts],
+            n_entity_rows=int(meta.get("counts", {}).get("entities", 0)),
+            passage_entity_weight=passage_entity_weight,
+        )
         if not external_access:
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
@@ -177,4 +194,4 @@ def refuse_changes(con: Any, query: str) -> None:
             )
 
 
-__all__ = ["define_views", "open_tables", "part_paths", "pass_through_views", "refuse_changes"]
+__all__ = ["define_views", "open_tables", "part_paths", "refuse_changes"]
