@@ -191,7 +191,8 @@ def compile_filters(filters: Any) -> tuple[str, list[Any]]:
 def _has_metadata(con: Any) -> bool:
     rows = con.execute(
         "SELECT 1 FROM information_schema.columns "
-        "WHERE table_name = 'passages' AND column_name = 'metadata'"
+        "WHERE table_catalog = current_database() AND table_name = 'passages' "
+        "AND column_name = 'metadata'"
     ).fetchall()
     return bool(rows)
 

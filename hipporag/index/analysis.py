@@ -73,7 +73,7 @@ def tables(index: Index) -> dict[str, pl.DataFrame]:
 def _has_doc_columns(index: Index) -> bool:
     rows = index.sql(
         "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'passages' "
-        "AND column_name IN ('doc_id', 'metadata')"
+        "AND table_catalog = current_database() AND column_name IN ('doc_id', 'metadata')"
     )
     return int(rows["n"][0]) == 2
 

@@ -11,14 +11,17 @@ Layout (format version 3)::
       leases/                one small file per reader process and generation
       write.lock             held by the one writer (holds its pid)
 
-A manifest names, per logical file (``index.duckdb``, ``arrays/NAME.npy``,
-``hnsw/NAME.bin`` and the pieces below), the relative path of the file that
-holds it, its size and a blake2b checksum, plus the generation number, parent,
-time, operation, counts and configs. Graph node ids: entities ``0..E-1``
-(``entity_idx``), passages ``E + passage_idx``. Rows of deleted passages,
-entities and facts stay in the arrays as tombstones (``live`` arrays say which
-rows are alive; their vectors are zeroed when the index is compacted); the
-DuckDB tables hold live rows only. Nothing is pickled.
+A manifest names, per logical file (``index.duckdb``, ``db/N.duckdb``,
+``arrays/NAME.npy``, ``hnsw/NAME.bin`` and the pieces below), the relative path
+of the file that holds it, its size and a blake2b checksum, plus the generation
+number, parent, time, operation, counts and configs. Graph node ids: entities
+``0..E-1`` (``entity_idx``), passages ``E + passage_idx``. Rows of deleted
+passages, entities and facts stay in the arrays as tombstones (``live`` arrays
+say which rows are alive; their vectors are zeroed when the index is
+compacted). The tables are DuckDB *parts* (``db_parts`` in the manifest, oldest
+first; see :mod:`hipporag.index.tables`): a full part ``index.duckdb`` and the
+deltas of later changes, read as one set of live rows; ``edges`` is a view
+derived from them. Nothing is pickled.
 
 So that a change writes what it changed and not the whole index, version 3
 stores (manifest keys ``columns``, ``segments``, ``graph``):
@@ -88,6 +91,8 @@ LIVE_ARRAYS = {"passages": "passage_live", "entities": "entity_live", "facts": "
 HNSW_INDEXES = ("passages", "entities", "facts")
 EDGE_KINDS = ("fact", "passage_entity", "synonymy")
 
+# The tables of one DuckDB part (hipporag.index.tables): rows it wrote, and the
+# keys of rows of older parts it deleted. Indexes before parts stored ``edges``.
 SCHEMA_SQL = """
 CREATE TABLE passages (
     passage_idx INTEGER PRIMARY KEY,
@@ -122,11 +127,14 @@ CREATE TABLE mentions (
     passage_idx INTEGER NOT NULL,
     n           INTEGER NOT NULL
 );
-CREATE TABLE edges (
+CREATE TABLE synonymy (
     src         INTEGER NOT NULL,
     dst         INTEGER NOT NULL,
-    kind        VARCHAR NOT NULL,
     weight      DOUBLE NOT NULL
+);
+CREATE TABLE tombstones (
+    tbl         VARCHAR NOT NULL,
+    key         BIGINT NOT NULL
 );
 """
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.config import IndexConfig
-from hipporag.errors import IndexFormatError, InputError
+from hipporag.errors import InputError
 from hipporag.graph import CSRGraph
 from hipporag.index.columns import PartedArray, assemble, column_layout
 from hipporag.index.format import (
@@ -271,36 +271,42 @@ class Index(IndexLookups):
 
     # -- SQL -------------------------------------------------------------------
     def connection(self) -> Any:
-        """A DuckDB cursor for this thread on the read-only index database."""
+        """A DuckDB cursor for this thread on the index tables (see :mod:`.tableviews`)."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
                 if self._con is None:
-                    import duckdb
-
-                    config = {} if self._external else {"enable_external_access": False}
-                    try:
-                        self._con = duckdb.connect(
-                            str(self.file(DB_FILE)), read_only=True, config=config
-                        )
-                    except duckdb.ConnectionException:
-                        raise IndexFormatError(
-                            f"{self.path} is already open in this process with "
-                            f"external_access={not self._external}",
-                            hint="close() the other Index first, or open both alike",
-                        ) from None
-                    except duckdb.Error as err:
-                        raise damaged(self.path, f"{DB_FILE} cannot be opened ({err})") from None
-            cur = self._con.cursor()
-            self._local.cursor = cur
+                    self._con = self._open_tables()
+            cur = self._local.cursor = self._con.cursor()
         return cur
 
-    def sql(self, query: str, params: list[Any] | None = None) -> Any:
-        """Run SQL against the index tables; returns a polars DataFrame."""
+    def _open_tables(self) -> Any:
         import duckdb
 
+        from hipporag.index.tableviews import open_tables
+
+        weight = self.config.graph.passage_entity_weight if not self.read_only else 1.0
         try:
-            return self.connection().execute(query, params or []).pl()
+            return open_tables(
+                self.path, self.meta, passage_entity_weight=weight, external_access=self._external
+            )
+        except duckdb.Error as err:
+            raise damaged(self.path, f"{DB_FILE} cannot be opened ({err})") from None
+
+    def sql(self, query: str, params: list[Any] | None = None) -> Any:
+        """Run SQL against the index tables; returns a polars DataFrame.
+
+        The index is read-only: statements that would drop, alter or replace
+        its views are refused (temporary tables and views are allowed).
+        """
+        import duckdb
+
+        from hipporag.index.tableviews import refuse_changes
+
+        con = self.connection()
+        refuse_changes(con, query)
+        try:
+            return con.execute(query, params or []).pl()
         except duckdb.IOException as err:
             raise damaged(self.path, f"{DB_FILE} cannot be read ({err})") from None
 

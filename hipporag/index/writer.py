@@ -49,6 +49,7 @@ from hipporag.index.format import (
     parse_meta,
 )
 from hipporag.index.generations import WriteLock, sweep_orphans, write_manifest
+from hipporag.index.tables import DELTA_SCHEMA_SQL
 
 CRASH_ENV = "HIPPORAG_CRASH_AT"
 
@@ -94,6 +95,7 @@ class IndexWriter:
         self.base: dict[str, Any] | None = self._check_target()
         self._lock: WriteLock | None = None
         self._db: Any = None
+        self._db_logical = DB_FILE
         self._done = False
         self._files: dict[str, dict[str, Any]] = {}
         self._new: set[str] = set()
@@ -186,18 +188,25 @@ class IndexWriter:
             raise IndexFormatError(f"nothing to share for {logical}")
         self._files[logical] = dict(self.base["files"][logical])
 
-    def open_db(self, copy_from: Path | None = None) -> Any:
-        """The DuckDB database of this generation: a copy of ``copy_from`` or a new one."""
+    def open_db(self, copy_from: Path | None = None, *, logical: str = DB_FILE) -> Any:
+        """A DuckDB database of this generation: a copy of ``copy_from`` or a new one.
+
+        ``logical`` names it in the manifest: ``index.duckdb`` (a full part, which
+        also gets the ``nodes``/``documents``/``fact_triples`` views on commit) or a
+        delta part (:func:`hipporag.index.tables.part_logical`).
+        """
         import duckdb
 
-        path = self._path(DB_FILE)
+        path = self._path(logical)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if copy_from is not None:
             shutil.copyfile(copy_from, path)
             self._db = duckdb.connect(str(path))
-        else:  # small blocks: a small index gets a small file, and changes copy less
+        else:  # small blocks: a small index, and a small part, get a small file
             self._db = duckdb.connect(str(path), config={"default_block_size": "16384"})
-            self._db.execute(SCHEMA_SQL)
-        self._record(DB_FILE)
+            self._db.execute(SCHEMA_SQL if logical == DB_FILE else DELTA_SCHEMA_SQL)
+        self._db_logical = logical
+        self._record(logical)
         return self._db
 
     @property
@@ -267,8 +276,9 @@ class IndexWriter:
         if self._db is None and not (self.base and DB_FILE in self._files):
             self.open_db()
         if self._db is not None:
-            e_rows = int(meta.get("counts", {}).get("entities", 0))
-            self._db.execute(VIEWS_SQL.format(n_entity_rows=e_rows))
+            if self._db_logical == DB_FILE:
+                e_rows = int(meta.get("counts", {}).get("entities", 0))
+                self._db.execute(VIEWS_SQL.format(n_entity_rows=e_rows))
             self._db.execute("CHECKPOINT")
             self._db.close()
             self._db = None

@@ -56,7 +56,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         warnings.append(f"run 'hipporag verify {root}' for a full check")
     parts: dict[str, int] = {}
     for name, size in files.items():
-        top = name.split("/", 1)[0]
+        top = "tables" if name.endswith(".duckdb") else name.split("/", 1)[0]
         parts[top] = parts.get(top, 0) + max(size, 0)
     disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     return {
@@ -69,6 +69,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         "size_bytes": sum(max(v, 0) for v in files.values()),
         "disk_bytes": disk,
         "sizes": parts,
+        "db_parts": meta.get("db_parts") or [],
         "files": files,
         "config": meta.get("config", {}),
         "components": meta.get("components", {}),
@@ -107,6 +108,13 @@ def render(d: dict[str, Any]) -> str:
         f"  size on disk {_size(d['size_bytes'])} (all generations {_size(d.get('disk_bytes', 0))}): "
         + ", ".join(f"{k} {_size(v)}" for k, v in sorted(d["sizes"].items())),
     ]
+    db = d.get("db_parts") or []
+    if len(db) > 1:
+        dead = sum(sum(p.get("tombstones", {}).values()) for p in db)
+        lines.append(
+            f"  tables in {len(db)} DuckDB parts (generations "
+            f"{', '.join(str(p['generation']) for p in db)}; {dead} tombstones)"
+        )
     job = d.get("job")
     if job:
         lines.append(f"  built by a {job.get('executor')} job ({job.get('workers')} workers)")
