@@ -34,7 +34,7 @@ from retrievers.common import (
     run_batch,
 )
 from retrievers.params import BaseParams
-from retrievers.registry import register
+from retrievers.registration import register
 from retrievers.timing import Stopwatch
 
 

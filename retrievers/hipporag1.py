@@ -22,7 +22,7 @@ from hipporag.config import DEFAULT_SPACY_MODEL
 from hipporag.sections import check
 from retrievers.linking import Linking
 from retrievers.params import PPRParams
-from retrievers.registry import register
+from retrievers.registration import register
 from retrievers.walk import WalkRetriever
 
 

@@ -29,7 +29,7 @@ from retrievers.common import PassageFilter
 from retrievers.fusion import DenseEvidence, Fusion
 from retrievers.linking import Linking
 from retrievers.params import FactParams
-from retrievers.registry import register
+from retrievers.registration import register
 from retrievers.walk import WalkRetriever
 
 

@@ -29,7 +29,7 @@ from hipporag.sections import check
 from retrievers.fusion import FUSION_METHODS, DenseEvidence, Fusion, rrf
 from retrievers.hipporag2 import FactSeeded
 from retrievers.params import FactParams
-from retrievers.registry import register
+from retrievers.registration import register
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The built-in retrievers: importing this module registers them (one line each).
 
 A new retriever is one module with a ``@register(...)``-decorated class plus
-one import line here (see :mod:`retrievers.registry`).
+one import line here (see :mod:`retrievers.registry`; modes import
+:func:`retrievers.registration.register`, never the registry).
 """
 
 from retrievers import dense, hipporag1, hipporag2, hybrid  # noqa: F401

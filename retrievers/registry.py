@@ -10,14 +10,16 @@ allow, exclude, watch)`` (an encoded query) and ``accepts`` (the options it
 takes: ``"extra_seeds"``, ``"exclude"``, ``"allow"``); subclassing
 :class:`~retrievers.walk.WalkRetriever` (a PPR retriever: implement ``link``
 and ``reset``) or :class:`~retrievers.dense.DenseRetriever` gives all of that.
-It registers itself with :func:`register`; the built-in ones are imported by
-:mod:`retrievers.modes`.
+It registers itself with :func:`~retrievers.registration.register` (a lower
+module, so that this registry can import the built-in modes, through
+:mod:`retrievers.modes`, without an import circle).
 The facade, the CLI (``--mode`` choices, ``--help`` and errors), evaluation
 and the adapters ask this registry for the list of modes and their parameters.
 
 Adding a retriever: write ``retrievers/my_mode.py`` with a class decorated by
-``@register("my_mode", params=MyParams, summary="...")`` and add one import
-line to :mod:`retrievers.modes`. If it reads new keys, add them to
+``@register("my_mode", params=MyParams, summary="...")`` (``from
+retrievers.registration import register``) and add one import line to
+:mod:`retrievers.modes`. If it reads new keys, add them to
 :class:`~retrievers.config.RetrievalConfig` too.
 
 Example:
@@ -34,78 +36,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
-
+import retrievers.modes  # noqa: F401  (registers the built-in retrievers)
 from hipporag.errors import RetrievalError
-from hipporag.sections import Section, suggest
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RetrieverSpec:
-    """One registered retriever.
-
-    Attributes:
-        name: The mode name (``--mode``, ``retrieve(mode=...)``).
-        cls: The retriever class.
-        params: Its parameter section.
-        summary: One line for ``--help``.
-        ranker: True when it ranks passages for one query in one call (usable as
-            ``retrieve(mode=...)``); False for loops such as ``note`` that wrap a ranker.
-    """
-
-    name: str
-    cls: type
-    params: type[Section]
-    summary: str
-    ranker: bool = True
-
-    def parameters(self) -> dict[str, Any]:
-        """The default parameters, as plain data."""
-        return self.params().to_dict()
-
-
-_REGISTRY: dict[str, RetrieverSpec] = {}
-_LOADED = False
-
-
-def register(
-    name: str, *, params: type[Section], summary: str, ranker: bool = True
-) -> Callable[[type[T]], type[T]]:
-    """Class decorator: make a retriever available under ``name``.
-
-    Raises:
-        RetrievalError: ``name`` is taken by another class.
-    """
-
-    def add(cls: type[T]) -> type[T]:
-        old = _REGISTRY.get(name)
-        if old is not None and old.cls.__qualname__ != cls.__qualname__:
-            raise RetrievalError(
-                f"retrieval mode {name!r} is already registered by {old.cls.__qualname__}",
-                hint="choose another name",
-            )
-        cls.name = name  # type: ignore[attr-defined]
-        cls.Params = params  # type: ignore[attr-defined]
-        _REGISTRY[name] = RetrieverSpec(name, cls, params, summary, ranker)
-        return cls
-
-    return add
-
-
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        import retrievers.modes  # noqa: F401  (registers the built-in retrievers)
+from hipporag.sections import suggest
+from retrievers.registration import REGISTRY as _REGISTRY
+from retrievers.registration import RetrieverSpec, register
 
 
 def names(*, rankers_only: bool = False) -> tuple[str, ...]:
     """Registered mode names, sorted (``rankers_only``: those usable in ``retrieve``)."""
-    _load()
     return tuple(sorted(n for n, s in _REGISTRY.items() if s.ranker or not rankers_only))
 
 
@@ -115,7 +54,6 @@ def spec(name: str) -> RetrieverSpec:
     Raises:
         RetrievalError: Unknown name (with a "did you mean" hint).
     """
-    _load()
     found = _REGISTRY.get(name)
     if found is None:
         raise RetrievalError(f"unknown retrieval mode {name!r}", hint=suggest(str(name), _REGISTRY))

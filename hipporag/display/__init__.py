@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hipporag.display._html import (
     CSS,
@@ -32,17 +32,13 @@ from hipporag.display._html import (
     kv_table,
     value_html,
 )
+from hipporag.display.shapes import HitLike, IndexLike, ResultLike
 from hipporag.display.trace import trace_html
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hipporag.index.reader import Index
-    from hipporag.types import Hit, RetrievalResult
-
 
 # -- index -----------------------------------------------------------------
 
 
-def index_summary(index: Index) -> dict[str, Any]:
+def index_summary(index: IndexLike) -> dict[str, Any]:
     """What an index holds: counts, main settings, on-disk sizes (from its meta file).
 
     Example:
@@ -85,7 +81,7 @@ def index_summary(index: Index) -> dict[str, Any]:
     }
 
 
-def index_html(index: Index) -> str:
+def index_html(index: IndexLike) -> str:
     """An HTML card summarising an index (what ``Index._repr_html_`` shows).
 
     Example:
@@ -138,7 +134,7 @@ def _bar(score: float, top: float) -> str:
     return f'<span class="bar" style="width:{width}px"></span>'
 
 
-def _why(hit: Hit) -> str:
+def _why(hit: HitLike) -> str:
     e = hit.explanation
     if e is None:
         return '<span class="muted">no explanation</span>'
@@ -159,7 +155,7 @@ def _why(hit: Hit) -> str:
     return "<br>".join(parts) or '<span class="muted">—</span>'
 
 
-def _source(hit: Hit) -> str:
+def _source(hit: HitLike) -> str:
     """Document id and character span, when the hit is a chunk of a document."""
     out = ""
     if hit.doc_id and hit.doc_id != hit.passage_id:
@@ -211,7 +207,7 @@ def documents_html(result: Any, max_text: int = MAX_INLINE) -> str:
     )
 
 
-def result_html(result: RetrievalResult, max_text: int = MAX_INLINE) -> str:
+def result_html(result: ResultLike, max_text: int = MAX_INLINE) -> str:
     """An HTML card of ranked hits with scores, seeds and explanations.
 
     Args:

@@ -45,18 +45,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hipporag.index.format import EDGE_KINDS
+from hipporag.index.sqlview import SQLView
 
 if TYPE_CHECKING:  # pragma: no cover
     import igraph
     import networkx as nx
     import polars as pl
 
-    from hipporag.index.reader import Index
 
 WEIGHT_COLUMNS = tuple(f"w_{k}" for k in EDGE_KINDS)
 
 
-def tables(index: Index) -> dict[str, pl.DataFrame]:
+def tables(index: SQLView) -> dict[str, pl.DataFrame]:
     """All index tables as polars DataFrames, by name (see :meth:`Index.tables`).
 
     Example:
@@ -70,7 +70,7 @@ def tables(index: Index) -> dict[str, pl.DataFrame]:
     return index.tables()
 
 
-def _has_doc_columns(index: Index) -> bool:
+def _has_doc_columns(index: SQLView) -> bool:
     rows = index.sql(
         "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'passages' "
         "AND table_catalog = current_database() AND column_name IN ('doc_id', 'metadata')"
@@ -78,7 +78,7 @@ def _has_doc_columns(index: Index) -> bool:
     return int(rows["n"][0]) == 2
 
 
-def node_frame(index: Index, include_text: bool = False) -> pl.DataFrame:
+def node_frame(index: SQLView, include_text: bool = False) -> pl.DataFrame:
     """One row per graph node: ``node, kind, name, ref, n_passages`` (and ``text``).
 
     Passage nodes also carry ``doc_id`` and ``metadata`` (JSON text; null on entities).
@@ -109,7 +109,7 @@ def node_frame(index: Index, include_text: bool = False) -> pl.DataFrame:
     )
 
 
-def edge_frame(index: Index, nodes: Iterable[int] | None = None) -> pl.DataFrame:
+def edge_frame(index: SQLView, nodes: Iterable[int] | None = None) -> pl.DataFrame:
     """Undirected edges merged over kinds: ``src, dst, kinds, weight, w_<kind>...``.
 
     ``src < dst`` except for self-loops. With ``nodes`` only edges with both
@@ -152,7 +152,7 @@ def edge_frame(index: Index, nodes: Iterable[int] | None = None) -> pl.DataFrame
     return df.with_columns(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64))
 
 
-def neighborhood(index: Index, nodes: Iterable[int], radius: int = 1) -> list[int]:
+def neighborhood(index: SQLView, nodes: Iterable[int], radius: int = 1) -> list[int]:
     """Node ids within ``radius`` hops of ``nodes`` in the retrieval graph (sorted).
 
     Example:
@@ -175,7 +175,7 @@ def neighborhood(index: Index, nodes: Iterable[int], radius: int = 1) -> list[in
     return sorted(seen)
 
 
-def _graph_attrs(index: Index) -> dict[str, Any]:
+def _graph_attrs(index: SQLView) -> dict[str, Any]:
     return {
         "index": str(index.path),
         "n_entities": index.n_entities,
@@ -184,7 +184,7 @@ def _graph_attrs(index: Index) -> dict[str, Any]:
 
 
 def to_networkx(
-    index: Index,
+    index: SQLView,
     nodes: Sequence[int] | None = None,
     *,
     include_text: bool = False,
@@ -235,7 +235,7 @@ def to_networkx(
     return g
 
 
-def to_igraph(index: Index, *, include_text: bool = False) -> igraph.Graph:
+def to_igraph(index: SQLView, *, include_text: bool = False) -> igraph.Graph:
     """The knowledge graph as an undirected ``igraph.Graph`` (vertex i = node id i).
 
     Vertex and edge attributes are those of :func:`to_networkx` (merged edges);
@@ -266,7 +266,7 @@ def to_igraph(index: Index, *, include_text: bool = False) -> igraph.Graph:
 
 
 def export_graphml(
-    index: Index, path: str | os.PathLike[str], *, include_text: bool = True
+    index: SQLView, path: str | os.PathLike[str], *, include_text: bool = True
 ) -> Path:
     """Write the merged-edge graph of :func:`to_networkx` as GraphML (``.gz`` compresses).
 
@@ -289,7 +289,7 @@ def export_graphml(
 
 
 def export_parquet(
-    index: Index,
+    index: SQLView,
     out_dir: str | os.PathLike[str],
     *,
     names: Sequence[str] | None = None,

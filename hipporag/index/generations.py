@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.errors import IndexFormatError
+from hipporag.faults import crash_point
 from hipporag.fsio import atomic_write_text, pid_alive, sweep_temporaries
 from hipporag.index.format import (
     DATA_DIR,
@@ -247,8 +248,6 @@ def gc(root: str | os.PathLike[str], *, grace_s: float = 600.0) -> dict[str, Any
 
 
 def _gc_point(name: str) -> None:
-    from hipporag.index.writer import crash_point
-
     crash_point(name)
 
 

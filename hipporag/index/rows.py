@@ -8,12 +8,10 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hipporag.index.sqlview import SQLView
 from hipporag.types import Passage
-
-if TYPE_CHECKING:
-    from hipporag.index.reader import Index
 
 
 def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
@@ -26,7 +24,7 @@ def _meta(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
-def passage_rows(index: Index, idxs: list[int]) -> list[Passage]:
+def passage_rows(index: SQLView, idxs: list[int]) -> list[Passage]:
     """Passages by ``passage_idx`` in the order given; unknown (or deleted) rows raise."""
     if not idxs:
         return []

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.errors import IndexFormatError
+from hipporag.faults import CRASH_ENV, crash_point
 from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, temp_name
 from hipporag.index.format import (
     ARRAYS_DIR,
@@ -50,17 +51,6 @@ from hipporag.index.format import (
 )
 from hipporag.index.generations import WriteLock, sweep_orphans, write_manifest
 from hipporag.index.tables import DELTA_SCHEMA_SQL
-
-CRASH_ENV = "HIPPORAG_CRASH_AT"
-
-
-def crash_point(name: str) -> None:
-    """Fault injection for tests: SIGKILL this process at the named point.
-
-    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to use it.
-    """
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def checksum(path: Path) -> str:

@@ -27,7 +27,7 @@ from retrievers.note.graph_view import IndexGraphView
 from retrievers.note.llm_policy import LLMNotePolicy
 from retrievers.note.loop import NoteLoop
 from retrievers.note.policy import NotePolicy
-from retrievers.registry import register
+from retrievers.registration import register
 
 
 def make_policy(index: IndexView, config: NoteConfig, llm: LLM | None = None) -> NotePolicy:
