@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -157,6 +158,20 @@ class OpenIEConfig(_Section):
     ``kind`` is ``"spacy"`` (embedded default, no LLM), ``"hipporag"``
     (import precomputed results from ``path`` in HippoRAG's file format) or
     ``"llm"`` (two-step LLM extraction through ``[openie.llm]``).
+
+    ``spacy_models`` maps more languages to spaCy pipelines
+    (``{fr = "fr_core_news_sm"}``); ``spacy_model`` reads its own language.
+    With ``kind = "spacy"``, a passage in a language with no pipeline is
+    indexed without triples and counted (see :mod:`indexers.openie_lang`).
+
+    Example:
+        >>> OpenIEConfig.from_dict({"spacy_models": {"fr": "fr_core_news_sm"}}).spacy_models
+        {'fr': 'fr_core_news_sm'}
+        >>> OpenIEConfig.from_dict({"spacy_models": {"French": "fr_core_news_sm"}})
+        Traceback (most recent call last):
+        ...
+        hipporag.errors.ConfigError: openie.spacy_models: 'French' is not a language code
+          how to fix: use ISO 639-1 codes, e.g. {fr = "fr_core_news_sm"}
     """
 
     _name: ClassVar[str] = "openie"
@@ -165,8 +180,16 @@ class OpenIEConfig(_Section):
     spacy_model: str = DEFAULT_SPACY_MODEL
     batch_size: int = 64
     llm: LLMConfig = field(default_factory=LLMConfig)
+    spacy_models: dict[str, str] = field(default_factory=dict, hash=False)
 
     def validate(self) -> None:
+        for lang, model in self.spacy_models.items():
+            _check(
+                re.fullmatch(r"[a-z]{2,3}", lang) is not None,
+                f"openie.spacy_models: {lang!r} is not a language code",
+                'use ISO 639-1 codes, e.g. {fr = "fr_core_news_sm"}',
+            )
+            _check(bool(model.strip()), f"openie.spacy_models.{lang} is empty")
         _check(
             self.kind in OPENIE_KINDS,
             f"openie.kind must be one of {OPENIE_KINDS}, got {self.kind!r}",

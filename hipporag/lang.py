@@ -190,14 +190,16 @@ def language_tag(metadata: Mapping[str, Any] | None) -> str | None:
     """The language a passage's metadata declares (``lang`` or ``language``), as a code.
 
     ``"fr-FR"``, ``"FR"`` and ``"fr_CA"`` all give ``"fr"``; None when the
-    metadata names no language.
+    metadata names no language or not as a code (then the text decides).
     """
     if not metadata:
         return None
     for key in ("lang", "language"):
         value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+        if isinstance(value, str):
+            code = re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+            if re.fullmatch(r"[a-z]{2,3}", code):
+                return code
     return None
 
 

@@ -81,6 +81,15 @@ def coerce(value: Any, typ: Any, where: str) -> Any:
         if "None" in text:
             return None
         raise ConfigError(f"{where} may not be empty")
+    if text.startswith("dict"):  # dict[str, str]: a TOML table of strings
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(
+                f"{where} must be a table of strings, got {value!r}",
+                hint='write it as {key = "value", ...}',
+            )
+        return dict(value)
     if "float" in text and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     checks = {"bool": bool, "int": int, "float": float, "str": str}
@@ -121,6 +130,8 @@ class Section:
             value = getattr(self, f.name)
             if is_dataclass(value):
                 out[f.name] = value.to_dict()  # type: ignore[union-attr]
+            elif isinstance(value, dict):
+                out[f.name] = dict(value)
             elif value is not None:
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out

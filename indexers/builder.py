@@ -34,6 +34,7 @@ from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.chunking import chunk_passages
 from indexers.embed import embed_unique
+from indexers.openie_lang import skipped_summary
 from indexers.pipeline import ChangeReport, run_change
 
 logger = get_logger(__name__)
@@ -45,7 +46,7 @@ def make_extractor(config: IndexConfig) -> Extractor:
     if oc.kind == "spacy":
         from indexers.openie_spacy import SpacyOpenIE
 
-        return SpacyOpenIE(oc.spacy_model, batch_size=oc.batch_size)
+        return SpacyOpenIE(oc.spacy_model, batch_size=oc.batch_size, models=oc.spacy_models)
     if oc.kind == "hipporag":
         from indexers.openie_import import HippoRAGOpenIEImporter
 
@@ -134,7 +135,8 @@ class IndexBuilder:
     ) -> ChangeReport:
         if operation not in ("delete", "compact"):
             passages = self.prepare(passages, allow_empty=operation != "build")
-        return run_change(
+        before = _as_dict(getattr(self.extractor, "stats", None))
+        report = run_change(
             target,
             self.config,
             operation=operation,
@@ -145,6 +147,12 @@ class IndexBuilder:
             ids=ids,
             timings=self.timings,
         )
+        after = _as_dict(getattr(self.extractor, "stats", None))
+        delta = {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int | float)}
+        note = skipped_summary(delta)
+        if note:
+            report.warnings.append(note)
+        return report
 
     def build(
         self,

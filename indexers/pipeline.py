@@ -52,6 +52,8 @@ class ChangeReport:
         timings_s: seconds per stage.
         input: what happened to the input (``given``, ``duplicates``,
             ``already_indexed``, ``unchanged``, ``unknown_ids``, ``replaced``).
+        warnings: what the user should know, one line each (e.g. passages
+            indexed without triples because no spaCy model reads their language).
     """
 
     path: Path | str
@@ -63,6 +65,7 @@ class ChangeReport:
     timings_s: dict[str, float] = field(default_factory=dict)
     input: dict[str, Any] = field(default_factory=dict)
     committed: bool = True
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class ChangeReport:
             "removed": self.removed,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
             "input": self.input,
+            "warnings": list(self.warnings),
         }
 
     def summary(self) -> str:
@@ -106,6 +110,7 @@ class ChangeReport:
             )
         if self.timings_s:
             lines.append("  time " + "  ".join(f"{k} {v:.1f}s" for k, v in self.timings_s.items()))
+        lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
     # BuildReport compatibility ------------------------------------------------

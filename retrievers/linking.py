@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from hipporag.lang import UNDETERMINED, detect_language
 from hipporag.models import load_spacy
+from hipporag.names import capitalised_runs, find_names, is_uncased, match_key
 from hipporag.protocols import Embedder, IndexView
 from hipporag.text import normalize_entity
 from hipporag.types import Seed
@@ -166,6 +168,8 @@ class NERLinker:
         ['salt harbour', '1987']
         >>> linker.link("Who directed the film Salt Harbour in 1987?").seeds[0].node
         'salt harbour'
+        >>> linker.mentions("Кто снял фильм Солёная Гавань в 1987 году?")
+        ['солёная гавань']
     """
 
     def __init__(
@@ -180,11 +184,39 @@ class NERLinker:
         self.spacy_model = spacy_model
         self.link_k = link_k
         self._nlp: Any = None
+        self._unspaced: dict[str, str] | None = None
 
     def mentions(self, query: str) -> list[str]:
-        """Normalised entity mentions of the query, in order, without duplicates."""
+        """Normalised entity mentions of the query, in order, without duplicates.
+
+        A query in another language than the spaCy pipeline's is not parsed by
+        it (an English parser finds junk in Russian or Chinese): its mentions
+        are its capitalised word runs and the index's entity names written in
+        it without spaces (Chinese, Japanese), see :mod:`hipporag.names`.
+        """
         if self._nlp is None:
             self._nlp = load_spacy(self.spacy_model)
+        lang = detect_language(query)
+        if lang not in (UNDETERMINED, self._nlp.lang) and self._nlp.lang != "xx":
+            found = self._script_mentions(query)
+        else:
+            found = self._spacy_mentions(query)
+        out: list[str] = []
+        for text in found:
+            name = normalize_entity(text)
+            if name and name not in out:
+                out.append(name)
+        return out
+
+    def _script_mentions(self, query: str) -> list[str]:
+        if self._unspaced is None:
+            self._unspaced = {
+                match_key(n): n for n in self.index.entity_names if any(map(is_uncased, n))
+            }
+        names = [self._unspaced[k] for k in find_names(match_key(query), self._unspaced)]
+        return names + capitalised_runs(query)
+
+    def _spacy_mentions(self, query: str) -> list[str]:
         doc = self._nlp(query)
         found = [e.text for e in doc.ents if e.label_ not in SKIP_LABELS]
         if not found:
@@ -193,12 +225,7 @@ class NERLinker:
                 for c in doc.noun_chunks
                 if c.root.pos_ != "PRON" and c.root.lower_ not in _QUESTION_WORDS
             ]
-        out: list[str] = []
-        for text in found:
-            name = normalize_entity(text)
-            if name and name not in out:
-                out.append(name)
-        return out
+        return found
 
     def link(self, query: str, qvec: np.ndarray | None = None) -> Linking:
         """Seeds of ``query`` (``qvec`` is unused; accepted for a uniform interface)."""

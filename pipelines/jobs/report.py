@@ -17,6 +17,7 @@ from typing import Any
 
 from hipporag.errors import ExtractionError
 from indexers.builder import BuildReport
+from indexers.openie_lang import skipped_summary
 
 
 @dataclass
@@ -118,6 +119,9 @@ class JobReport:
         lines.append(f"  executor {self.executor} ({self.workers} workers{start})")
         if self.usage is not None:
             lines.append("  llm usage " + _fmt_usage(self.usage))
+        skipped = skipped_summary(self.extractor_stats)
+        if skipped:
+            lines.append(f"  warning: {skipped}")
         failed = failed_passages(self.extractor_stats)
         if failed:
             lines.append(

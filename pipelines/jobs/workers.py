@@ -87,7 +87,9 @@ def openie_fingerprint(config: IndexConfig, extractor: Extractor) -> dict[str, A
         oc["llm"] = llm
     fp: dict[str, Any] = {"component": extractor.to_dict(), "openie": oc}
     if config.openie.kind == "spacy":
-        fp["versions"] = versions("spacy", config.openie.spacy_model)
+        fp["versions"] = versions(
+            "spacy", config.openie.spacy_model, *sorted(config.openie.spacy_models.values())
+        )
     if config.openie.kind == "hipporag" and config.openie.path:
         fp["file_sha256"] = file_digest(Path(config.openie.path))
     return fp

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -23,16 +22,17 @@ from typing import Any
 import numpy as np
 
 from hipporag.index.lookups import FactRow
+from hipporag.names import find_names, is_uncased, match_key, words
 from hipporag.protocols import IndexView
-from hipporag.text import normalize_entity, normalize_text
+from hipporag.text import normalize_entity
 from hipporag.types import Hit
 from retrievers.explain import SparseScores
 from retrievers.ppr import PPR
 
 _MAX_NGRAM = 12
 # A capitalised word right before or after a match: the match is part of a longer name.
-_PREV_WORD = re.compile(r"(?<![.!?])\s([A-Z][\w'-]*)\s*$")
-_NEXT_WORD = re.compile(r"\s+[A-Z]")
+_PREV_WORD = re.compile(r"(?<![.!?])\s([^\W\d_][\w'-]*)\s*$")
+_NEXT_WORD = re.compile(r"\s+([^\W\d_])")
 _ARTICLES_CAP = frozenset({"The", "A", "An"})
 _STOP_WORDS = (
     "a an the of in on at to for by with and or is was are were be been who what which "
@@ -56,31 +56,9 @@ def is_date_like(name: str) -> bool:
     return bool(_DATE_LIKE.fullmatch(name))
 
 
-def words(text: str) -> list[str]:
-    """The words of a text: runs of letters, marks and digits of any script (case kept).
-
-    Example:
-        >>> words("G. Stanley Hall's 東京-Москва")
-        ['G', 'Stanley', 'Hall', 's', '東京', 'Москва']
-    """
-    text = normalize_text(text)
-    return "".join(ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text).split()
-
-
-def match_key(text: str) -> str:
-    """The key names are matched on: :func:`hipporag.text.normalize_entity`, then its words.
-
-    Example:
-        >>> match_key("G. Stanley  Hall's"), match_key("Zürich"), match_key("東京")
-        ('g stanley hall s', 'zürich', '東京')
-    """
-    return " ".join(words(normalize_entity(text)))
-
-
 def _uncased(word: str) -> bool:
     """Whether a word is written in a script without case (CJK, Thai, Arabic, ...)."""
-    c = word[:1]
-    return c.isalpha() and c.lower() == c.upper()
+    return is_uncased(word[:1])
 
 
 def _cased(word: str, first: bool) -> bool:
@@ -100,8 +78,16 @@ def contains_name(haystack_norm: str, name_norm: str) -> bool:
         True
         >>> contains_name("who directed salt harbour", "alt")
         False
+        >>> contains_name("玛丽 居里的丈夫是谁", "玛丽 居里"), contains_name("玛丽 居里", "居")
+        (True, False)
     """
-    return bool(name_norm) and f" {name_norm} " in f" {haystack_norm} "
+    if not name_norm:
+        return False
+    if f" {name_norm} " in f" {haystack_norm} ":
+        return True
+    if not (is_uncased(name_norm[0]) or is_uncased(name_norm[-1])):
+        return False
+    return name_norm in find_names(haystack_norm, {name_norm: True})
 
 
 Fact = FactRow
@@ -236,7 +222,9 @@ class IndexGraphView:
                     return True  # no letter, or a script without case (CJK, ...)
                 before = _PREV_WORD.search(text, 0, m.start())
                 after = _NEXT_WORD.match(text, m.end())
-                inside = (before and before.group(1) not in _ARTICLES_CAP) or after
+                before_cap = before is not None and before.group(1)[0].isupper()
+                after_cap = after is not None and after.group(1).isupper()
+                inside = (before_cap and before.group(1) not in _ARTICLES_CAP) or after_cap
                 if first.isupper() and not inside:
                     return True
         return False if seen else None
@@ -251,7 +239,8 @@ class IndexGraphView:
         or "1987" do); a question with no capital letters after the first word
         lifts that rule. Generic entities are skipped. When nothing matches,
         the entity seeds in the hits' explanations are used, weights scaled to
-        at most 1.
+        at most 1. In scripts written without spaces (Chinese, Japanese, Thai)
+        known names are also found inside runs of letters (:func:`hipporag.names.find_names`).
         """
         found = words(question)
         tokens = [normalize_entity(w) for w in found]
@@ -272,6 +261,13 @@ class IndexGraphView:
                 if ents:
                     covered[i : i + n] = [True] * n
                     for e in ents:
+                        out[e] = 1.0
+        rest = " ".join(t for t, c in zip(tokens, covered, strict=True) if not c)
+        if any(_uncased(t) or any(is_uncased(ch) for ch in t) for t in rest.split()):
+            # Chinese, Japanese, Thai: names inside unspaced runs ("玛丽·居里的丈夫是谁").
+            for name in find_names(match_key(rest), self._by_name):
+                for e in self._by_name[name]:
+                    if not self.is_generic(e):
                         out[e] = 1.0
         if out:
             return out
