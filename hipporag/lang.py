@@ -7,8 +7,8 @@ told apart by its most frequent function words (English, French, German,
 Spanish, Italian, Portuguese, Dutch). It is built to be conservative for
 the default language: Latin text is called another language only when that
 language's function words clearly outnumber the English ones, so English
-text full of foreign names stays English (0 of 8,009 musique100 and 2Wiki
-passages called anything else, see docs/languages.md).
+text full of foreign names stays English (none of 8,009 musique100 and 2Wiki
+passages called another language, see docs/languages.md).
 
 Codes are ISO 639-1 (``"en"``, ``"fr"``, ``"zh"``, ...); ``"und"`` when a text
 has no letters or no clear evidence (callers then use their default).
