@@ -183,3 +183,37 @@ def test_note_loop_on_a_chinese_question_picks_no_junk(multi_index) -> None:
     picked = set(note.entities) | {str(s) for step in result.trace.steps for s in step.seeds}
     assert not _junk(picked), picked
     assert "zh-curie" in note.passage_ids
+
+
+# -- fast checks of the pieces (no models) -------------------------------------------
+def test_unspaced_names_are_found_inside_runs_of_letters() -> None:
+    from tests.test_note_names import TinyView
+
+    view = IndexGraphView(TinyView())
+    tokyo = view.names.index("東京")
+    assert view.question_entities("東京の人口は何人ですか？") == {tokyo: 1.0}
+    pids = view.index.passage_ids
+    assert set(view.link_text("東京は日本の首都です。", pids)) == {tokyo}
+    # Not inside a word of a cased script, and no one-character names.
+    assert view.question_entities("Who founded Москваград?") == {}
+
+
+def test_capitalised_runs_leave_out_prepositions_and_question_words() -> None:
+    from hipporag.names import capitalised_runs
+
+    assert capitalised_runs("В Москве родилась Мария Кюри. С тех пор она жила в Париже.") == [
+        "Москве",
+        "Мария Кюри",
+        "Париже",
+    ]
+    assert capitalised_runs("Quand Charles de Gaulle est-il né ?") == ["Charles de Gaulle"]
+
+
+def test_the_extractor_keeps_its_language_pipelines_when_pickled() -> None:
+    import pickle
+
+    from indexers.openie_spacy import SpacyOpenIE
+
+    ie = pickle.loads(pickle.dumps(SpacyOpenIE(models={"fr": "fr_core_news_sm"}, batch_size=8)))
+    assert ie.models == {"fr": "fr_core_news_sm"} and ie.batch_size == 8
+    assert ie.to_dict()["models"] == {"fr": "fr_core_news_sm"}
