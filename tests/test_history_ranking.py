@@ -96,16 +96,18 @@ def test_accent_variants_rank_alike_after_add_and_delete(tmp_path) -> None:
         Passage("c", "Dunaret", "Dunaret is a market town on the Silvane River."),
     ]
     extra = Passage("x", "Imre Valko", "Imre Valko moved to the capital at nineteen.")
-    IndexBuilder(IndexConfig()).build([extra, *base], tmp_path / "a")
+    # history: the accented name first gets the lower row number; a fresh build sorts names
+    IndexBuilder(IndexConfig()).build(base[1:], tmp_path / "a")
+    IndexBuilder(IndexConfig()).insert([base[0], extra], tmp_path / "a")
     IndexBuilder(IndexConfig()).delete(["x"], tmp_path / "a")
     IndexBuilder(IndexConfig()).insert([extra], tmp_path / "a")
     IndexBuilder(IndexConfig()).build([*base, extra], tmp_path / "b")
     a, b = HippoRAG.open(tmp_path / "a"), HippoRAG.open(tmp_path / "b")
     for mode in MODES:
-        for q in ("Who directed Salt Harbour?", "Where was Imre Valkó born?"):
+        for q in ("Who is Imre Valko?", "Where was Imre Valkó born?", "Who directed Salt Harbour?"):
             ra, rb = a.retrieve(q, k=4, mode=mode), b.retrieve(q, k=4, mode=mode)
             assert ra.passage_ids == rb.passage_ids, (mode, q)
-            assert [h.score for h in ra.hits] == pytest.approx([h.score for h in rb.hits])
+            assert [h.score for h in ra.hits] == pytest.approx([h.score for h in rb.hits], rel=1e-5)
             assert [s.node for s in ra.hits[0].explanation.seeds] == [
                 s.node for s in rb.hits[0].explanation.seeds
             ]
