@@ -201,7 +201,10 @@ def condition(key: str, cond: Any, depth: int = 0) -> tuple[str, list[Any]]:
                 raise error(f"{key!r}: 'all' needs a non-empty list of conditions")
             subs = [condition(key, c, depth + 1) for c in v]
             parts.append(
-                ("(" + " AND ".join(f"({s})" for s, _ in subs) + ")", [x for _, ps in subs for x in ps])
+                (
+                    "(" + " AND ".join(f"({s})" for s, _ in subs) + ")",
+                    [x for _, ps in subs for x in ps],
+                )
             )
         elif op in ("ne", "nin", "not"):
             if op == "ne":
@@ -214,7 +217,9 @@ def condition(key: str, cond: Any, depth: int = 0) -> tuple[str, list[Any]]:
         elif op == "exists":
             if not isinstance(v, bool):
                 raise error(f"{key!r}: 'exists' takes true or false")
-            parts.append((f"json_extract(metadata, ?) IS {'NOT ' if v else ''}NULL", [pointer(key)]))
+            parts.append(
+                (f"json_extract(metadata, ?) IS {'NOT ' if v else ''}NULL", [pointer(key)])
+            )
         else:
             parts.append(_range(key, op, v))
     return " AND ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]

@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import weakref
 from collections.abc import Mapping
@@ -133,10 +134,8 @@ def metadata_keys(index: Any) -> frozenset[str]:
             "WHERE metadata IS NOT NULL AND json_type(metadata) = 'OBJECT'"
         )
         found = frozenset(str(r[0]) for r in rows.fetchall())
-        try:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
             _KEYS[index] = found
-        except TypeError:
-            pass
     return found
 
 
@@ -154,9 +153,7 @@ def _unknown(index: Any, filters: Mapping[str, Any], policy: str) -> list[str]:
     return missing
 
 
-def allowed_passages(
-    index: Any, filters: Any, *, unknown_keys: str = "error"
-) -> np.ndarray | None:
+def allowed_passages(index: Any, filters: Any, *, unknown_keys: str = "error") -> np.ndarray | None:
     """The sorted ``passage_idx`` (int64) of the passages matching ``filters``.
 
     Returns None when ``filters`` is empty or None (no restriction); an empty
@@ -188,9 +185,7 @@ def allowed_passages(
         )
     missing = _unknown(index, filters, unknown_keys)
     if missing:
-        log.warning(
-            "filter key(s) %s occur in no passage: the filter matches nothing", missing[:5]
-        )
+        log.warning("filter key(s) %s occur in no passage: the filter matches nothing", missing[:5])
         return np.zeros(0, dtype=np.int64)
     rows = con.execute(
         f"SELECT passage_idx FROM passages WHERE {sql} ORDER BY passage_idx", params

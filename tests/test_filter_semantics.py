@@ -107,7 +107,7 @@ def test_unknown_key_fails_with_did_you_mean_or_matches_nothing(capsys, index_pa
     assert done.returncode == 2, done.stderr
     lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and "did you mean 'tenant'" in lines[0], done.stderr
-    rc, out, err = cli(
+    rc, out, _err = cli(
         capsys,
         "retrieve",
         str(index_path),

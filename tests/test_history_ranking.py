@@ -42,6 +42,11 @@ def rankings(path, allow_even: bool = False) -> dict:
                     res.passage_ids,
                     [round(h.score, 9) for h in res.hits],
                     [s.node for s in (res.hits[0].explanation.seeds if res.hits else [])],
+                    [
+                        (h.explanation.connecting_entities, h.explanation.path)
+                        for h in res.hits
+                        if h.explanation is not None
+                    ],
                 )
     index.close()
     return out
