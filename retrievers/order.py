@@ -92,6 +92,8 @@ def keys_of(index: Any, table: str) -> np.ndarray:
 def node_keys(index: Any, nodes: np.ndarray) -> np.ndarray:
     """Stable keys of graph nodes: entities by name first, then passages by id."""
     nodes = np.asarray(nodes, dtype=np.int64)
+    if not hasattr(index, "entity_names"):  # a bare graph: its node ids are all there is
+        return nodes
     n_ent = int(index.n_entities)
     ent, psg = keys_of(index, "entities"), keys_of(index, "passages")
     out = np.empty(nodes.shape, dtype=np.int64)

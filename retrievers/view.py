@@ -77,20 +77,25 @@ class FilteredIndex:
         live = index.live("passages")
         allow = np.asarray(allow, dtype=np.int64)
         self.allow = allow[live[allow]] if allow.size else allow
-        con = index.connection()
-        mentions = _rows(
-            con,
-            "SELECT entity_idx, passage_idx FROM mentions "
-            "WHERE passage_idx IN (SELECT unnest($1::BIGINT[]))",
-            self.allow,
-        )
-        prov = _rows(
-            con,
-            "SELECT fact_idx, passage_idx FROM fact_provenance "
-            "WHERE passage_idx IN (SELECT unnest($1::BIGINT[]))",
-            self.allow,
-        )
         n_e, n_f, n_p = index.n_entities, index.n_facts, index.n_passages
+        tables = hasattr(index, "connection")
+        if tables:
+            con = index.connection()
+            mentions = _rows(
+                con,
+                "SELECT entity_idx, passage_idx FROM mentions "
+                "WHERE passage_idx IN (SELECT unnest($1::BIGINT[]))",
+                self.allow,
+            )
+            prov = _rows(
+                con,
+                "SELECT fact_idx, passage_idx FROM fact_provenance "
+                "WHERE passage_idx IN (SELECT unnest($1::BIGINT[]))",
+                self.allow,
+            )
+        else:  # a graph without tables (tests, synthetic graphs): mentions are its edges
+            mentions = self._graph_mentions(index)
+            prov = np.zeros((0, 2), dtype=np.int64)
         self._counts = np.bincount(mentions[:, 0], minlength=n_e).astype(np.int64)
         self._live = {
             "passages": np.zeros(n_p, dtype=bool),
@@ -100,7 +105,26 @@ class FilteredIndex:
         self._live["passages"][self.allow] = True
         self._live["facts"][prov[:, 0]] = True
         self._rows = {t: np.flatnonzero(m).astype(np.int64) for t, m in self._live.items()}
-        self._graph = self._build_graph(mentions, prov)
+        self._graph = self._build_graph(mentions, prov) if tables else self._restricted_graph()
+
+    def _graph_mentions(self, index: Any) -> np.ndarray:
+        g, n_e = index.graph, index.n_entities
+        rows = []
+        for p in self.allow.tolist():
+            nbrs = np.asarray(g.indices[g.indptr[n_e + p] : g.indptr[n_e + p + 1]], np.int64)
+            ents = nbrs[nbrs < n_e]
+            rows.append(np.stack([ents, np.full(ents.shape[0], p, np.int64)], 1))
+        return np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.int64)
+
+    def _restricted_graph(self) -> CSRGraph:
+        """The stored graph among the visible nodes (an index without tables)."""
+        g, n_e = self.unfiltered.graph, self.unfiltered.n_entities
+        ok = np.concatenate([self._live["entities"], self._live["passages"]])
+        rows = np.repeat(np.arange(g.n_nodes, dtype=np.int64), np.diff(g.indptr))
+        cols = np.asarray(g.indices, dtype=np.int64)
+        keep = ok[rows] & ok[cols] & (rows < cols)
+        keys, w = gd.edge_pairs(rows[keep], cols[keep], np.asarray(g.weights)[keep], n_e)
+        return gd.to_csr(keys, w, n_entities=n_e, n_passages=self.unfiltered.n_passages)
 
     # -- the graph of the view -------------------------------------------------------
     def _build_graph(self, mentions: np.ndarray, prov: np.ndarray) -> CSRGraph:
