@@ -1,5 +1,6 @@
 """Rankings do not depend on history: any add/delete/update sequence ranks exactly like a
-fresh build of the resulting corpus (in another order), in every mode, filtered or not.
+fresh build of the resulting corpus (in another order), in every mode (the note loop
+over hybrid too), filtered or not.
 
 Fast fakes (hashing embedder, capitalised-words extractor) for the property test; one real
 spaCy/MiniLM case with accent variants of one name.
@@ -48,6 +49,12 @@ def rankings(path, allow_even: bool = False) -> dict:
                         if h.explanation is not None
                     ],
                 )
+    from retrievers.note.retriever import NoteRetriever
+
+    note = NoteRetriever(graph.retriever("hybrid"), index)
+    for q in QUERIES:
+        res = note.run(q, k=4, allow=allow)
+        out[("note", "note", q)] = (res.passage_ids, res.seen_ids)
     index.close()
     return out
 
