@@ -192,3 +192,19 @@ def test_llamaindex_two_filters_on_one_key_are_anded(rag) -> None:
         ]
     )
     assert HippoRAGRetriever(rag, k=8, filters=spec).retrieve(QUESTION) == []
+
+
+def test_lone_surrogate_in_document_metadata_is_one_line(tmp_path) -> None:
+    src = tmp_path / "docs.json"
+    src.write_text('[{"title": "A", "text": "Alpha.", "metadata": {"lang": "x\\udc80"}}]')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "index", str(src), "--out", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "lone surrogate" in done.stderr
+    assert not (tmp_path / "i").exists()
