@@ -48,10 +48,13 @@ def stable_top_k(scores: np.ndarray, k: int, keys: np.ndarray) -> np.ndarray:
 
 
 def _rank_of(values: list[str]) -> np.ndarray:
-    """Rank of each string among ``values`` (equal strings share the lower rank)."""
-    order = sorted(range(len(values)), key=lambda i: (values[i] is None, values[i] or ""))
+    """Rank of each string among ``values`` (a missing one, None, sorts first)."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray([v or "" for v in values], dtype=str)
+    order = np.argsort(arr, kind="stable")
     out = np.empty(len(values), dtype=np.int64)
-    out[np.asarray(order, dtype=np.int64)] = np.arange(len(values), dtype=np.int64)
+    out[order] = np.arange(len(values), dtype=np.int64)
     return out
 
 
