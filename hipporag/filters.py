@@ -5,154 +5,61 @@ A filter spec is a dict ``{key: condition}``; all keys must match (AND):
 * a scalar: equality (``{"source": "manual"}``; for a list-valued key, the
   list contains it);
 * a list: any of (``{"tenant": ["a", "b"]}``);
-* a dict of operators: ``eq``, ``ne``, ``in``, ``nin``, ``gt``, ``gte``,
-  ``lt``, ``lte`` (numbers, or ISO dates ``"2024-05-01"`` compared as dates;
-  a time with a UTC offset is converted to UTC, a time without one is taken
-  as UTC, in the filter and in the metadata alike),
-  ``exists`` (true/false) and ``not`` (any condition, negated), e.g.
+* a dict of operators, all of which must hold: ``eq``, ``ne``, ``in``, ``nin``,
+  ``gt``, ``gte``, ``lt``, ``lte`` (numbers, or ISO dates ``"2024-05-01"``
+  compared as dates; a time with a UTC offset is converted to UTC, a time
+  without one is taken as UTC, in the filter and in the metadata alike),
+  ``exists`` (true/false), ``not`` (any condition, negated) and ``all`` (a
+  list of conditions on the key, every one of which must hold), e.g.
   ``{"year": {"gte": 2020, "lt": 2025}, "lang": {"not": "de"}}``.
 
 A passage without the key never matches a positive condition and always
 matches a negated one (``ne``, ``nin``, ``not``). Values are passed as query
-parameters, never spliced into SQL text.
+parameters, never spliced into SQL text (:mod:`hipporag.filter_sql` compiles
+them and bounds every input).
+
+Several specs combine with exact AND semantics (:func:`and_filters`): two
+conditions on one key must both hold, so ``{"year": {"gte": 2020}}`` and
+``{"year": {"lt": 2005}}`` together match nothing. Repeated ``--filter``
+words, a JSON spec next to words, and an adapter's configured filter next
+to a per-call one are all combined this way.
+
+A key that no passage of the index has is an error with a "did you mean"
+hint (:func:`allowed_passages`), unless the caller asks for
+``unknown_keys="match_none"``: then the filter matches nothing and a warning
+is logged.
 
 :func:`allowed_passages` runs the predicate against an index and returns the
 sorted ``passage_idx`` allow-list every retriever takes as ``allow=``.
 
 Example:
-    >>> sql, params = compile_filters({"year": {"gte": 2020}, "draft": False})
-    >>> sql
-    '(TRY_CAST(json_extract_string(metadata, ?) AS DOUBLE) >= ?) AND (json_extract_string(metadata, ?) = ?)'
-    >>> params
-    ['$.year', 2020.0, '$.draft', 'false']
+    >>> and_filters({"year": {"gte": 2020}, "lang": "en"}, {"year": {"lt": 2005}})
+    {'year': {'gte': 2020, 'lt': 2005}, 'lang': 'en'}
+    >>> and_filters({"tenant": "acme"}, {"tenant": "globex"})
+    {'tenant': {'all': ['acme', 'globex']}}
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import contextlib
 import re
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from hipporag.errors import InputError
+from hipporag.filter_sql import HINT, OPS, compile_filters, error
+from hipporag.log import get_logger
+from hipporag.sections import suggest
 
-RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-OPS = frozenset({"eq", "ne", "in", "nin", "not", "exists", *RANGE_OPS})
-_ISO_DATE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-)
-_HINT = (
-    'write filters as {"key": value}, {"key": [v1, v2]} or {"key": {"gte": 2020, "not": "x"}} '
-    f"(operators: {', '.join(sorted(OPS))})"
-)
+log = get_logger(__name__)
+
+UNKNOWN_KEYS = ("error", "match_none")
+"""Policies for a filter key that no passage has: fail (default) or match nothing."""
 
 Scalar = str | int | float | bool
-
-
-def _error(message: str) -> InputError:
-    return InputError(f"bad filter: {message}", hint=_HINT)
-
-
-def _path(key: str) -> str:
-    """The JSON path of a top-level key (quoted unless it is a plain name)."""
-    if key.isidentifier():
-        return "$." + key
-    return '$."' + key.replace('"', '\\"') + '"'
-
-
-def _timestamp(key: str, op: str, v: str) -> str:
-    try:
-        dt = _dt.datetime.fromisoformat(v)
-    except ValueError:
-        raise _error(
-            f"{key!r}: {op!r} needs a number or an ISO date (YYYY-MM-DD), got {v!r:.40}"
-        ) from None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(_dt.UTC).replace(tzinfo=None)
-    return dt.isoformat(sep=" ")
-
-
-def _scalar(key: str, v: Any) -> Scalar:
-    if isinstance(v, _dt.datetime | _dt.date):
-        return v.isoformat()
-    if isinstance(v, bool | int | float | str):
-        return v
-    raise _error(f"{key!r}: {type(v).__name__} {v!r:.40} is not a string, number or boolean")
-
-
-def _eq(key: str, v: Any) -> tuple[str, list[Any]]:
-    v = _scalar(key, v)
-    p = _path(key)
-    if isinstance(v, bool):
-        return "json_extract_string(metadata, ?) = ?", [p, "true" if v else "false"]
-    if isinstance(v, int | float):
-        return "TRY_CAST(json_extract_string(metadata, ?) AS DOUBLE) = ?", [p, float(v)]
-    return (
-        "(COALESCE(list_contains(TRY_CAST(json_extract(metadata, ?) AS VARCHAR[]), ?), FALSE)"
-        " OR json_extract_string(metadata, ?) = ?)",
-        [p, v, p, v],
-    )
-
-
-def _any_of(key: str, values: Any) -> tuple[str, list[Any]]:
-    if not isinstance(values, list | tuple) or not values:
-        raise _error(f"{key!r}: 'in' needs a non-empty list of values")
-    parts = [_eq(key, v) for v in values]
-    return "(" + " OR ".join(s for s, _ in parts) + ")", [x for _, ps in parts for x in ps]
-
-
-# A metadata time as UTC wall time: converted when it carries an offset (``Z``,
-# ``+02:00``), taken as UTC when it does not; independent of DuckDB's TimeZone.
-_UTC_TIME = (
-    "(CASE WHEN regexp_matches(json_extract_string(metadata, ?), '(Z|[+-][0-9]{2}:?[0-9]{2})$') "
-    "THEN timezone('UTC', TRY_CAST(json_extract_string(metadata, ?) AS TIMESTAMPTZ)) "
-    "ELSE TRY_CAST(json_extract_string(metadata, ?) AS TIMESTAMP) END)"
-)
-
-
-def _range(key: str, op: str, v: Any) -> tuple[str, list[Any]]:
-    v = _scalar(key, v)
-    p = _path(key)
-    if isinstance(v, bool):
-        raise _error(f"{key!r}: {op!r} needs a number or an ISO date, not a boolean")
-    if isinstance(v, int | float):
-        return f"TRY_CAST(json_extract_string(metadata, ?) AS DOUBLE) {RANGE_OPS[op]} ?", [
-            p,
-            float(v),
-        ]
-    if not _ISO_DATE.match(v):
-        raise _error(f"{key!r}: {op!r} needs a number or an ISO date (YYYY-MM-DD), got {v!r:.40}")
-    return f"{_UTC_TIME} {RANGE_OPS[op]} CAST(? AS TIMESTAMP)", [p, p, p, _timestamp(key, op, v)]
-
-
-def _condition(key: str, cond: Any) -> tuple[str, list[Any]]:
-    if isinstance(cond, list | tuple):
-        return _any_of(key, cond)
-    if not isinstance(cond, Mapping):
-        return _eq(key, cond)
-    if not cond:
-        raise _error(f"{key!r}: an empty condition {{}}")
-    parts: list[tuple[str, list[Any]]] = []
-    for op, v in cond.items():
-        if op not in OPS:
-            raise _error(f"{key!r}: unknown operator {op!r}")
-        if op == "eq":
-            parts.append(_eq(key, v))
-        elif op == "in":
-            parts.append(_any_of(key, v))
-        elif op in ("ne", "nin", "not"):
-            inner = _eq(key, v) if op == "ne" else _any_of(key, v) if op == "nin" else None
-            s, ps = inner if inner is not None else _condition(key, v)
-            parts.append((f"NOT COALESCE({s}, FALSE)", ps))
-        elif op == "exists":
-            if not isinstance(v, bool):
-                raise _error(f"{key!r}: 'exists' takes true or false")
-            parts.append((f"json_extract(metadata, ?) IS {'NOT ' if v else ''}NULL", [_path(key)]))
-        else:
-            parts.append(_range(key, op, v))
-    return " AND ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]
 
 
 def validate_filters(filters: Any) -> dict[str, Any]:
@@ -165,27 +72,42 @@ def validate_filters(filters: Any) -> dict[str, Any]:
     return dict(filters or {})
 
 
-def compile_filters(filters: Any) -> tuple[str, list[Any]]:
-    """A DuckDB predicate over the ``metadata`` JSON column and its parameters.
+def _as_ops(cond: Any) -> dict[str, Any]:
+    if isinstance(cond, Mapping):
+        return dict(cond)
+    if isinstance(cond, list | tuple):
+        return {"in": list(cond)}
+    return {"eq": cond}
 
-    Returns ``("TRUE", [])`` for an empty or None spec.
+
+def _and(a: Any, b: Any) -> Any:
+    """Both conditions on one key: merged operators when none repeats, else ``all``."""
+    ops_a, ops_b = _as_ops(a), _as_ops(b)
+    if not (set(ops_a) & set(ops_b)) and "all" not in ops_a and "all" not in ops_b:
+        return {**ops_a, **ops_b}
+    items: list[Any] = []
+    for c in (a, b):
+        if isinstance(c, Mapping) and set(c) == {"all"} and isinstance(c["all"], list):
+            items.extend(c["all"])
+        else:
+            items.append(c)
+    return {"all": items}
+
+
+def and_filters(*specs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """One spec matching exactly the passages every ``spec`` matches (None: no restriction).
 
     Raises:
-        InputError: the spec is malformed (see the module docstring for the grammar).
+        InputError: a malformed spec.
     """
-    if filters is None:
-        return "TRUE", []
-    if not isinstance(filters, Mapping):
-        raise _error(f"expected a dict of key: condition, got {type(filters).__name__}")
-    parts = []
-    for key, cond in filters.items():
-        if not isinstance(key, str) or not key:
-            raise _error(f"key {key!r} is not a non-empty string")
-        s, ps = _condition(key, cond)
-        parts.append((f"({s})", ps))
-    if not parts:
-        return "TRUE", []
-    return " AND ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]
+    out: dict[str, Any] = {}
+    for spec in specs:
+        if not spec:
+            continue
+        validate_filters(spec)
+        for key, cond in spec.items():
+            out[key] = _and(out[key], cond) if key in out else cond
+    return out or None
 
 
 def _has_metadata(con: Any) -> bool:
@@ -197,15 +119,61 @@ def _has_metadata(con: Any) -> bool:
     return bool(rows)
 
 
-def allowed_passages(index: Any, filters: Any) -> np.ndarray | None:
+_KEYS: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def metadata_keys(index: Any) -> frozenset[str]:
+    """The metadata keys of the index's passages (read once per open index)."""
+    try:
+        found = _KEYS.get(index)
+    except TypeError:  # not weak-referenceable: no cache
+        found = None
+    if found is None:
+        rows = index.connection().execute(
+            "SELECT DISTINCT unnest(json_keys(metadata)) FROM passages "
+            "WHERE metadata IS NOT NULL AND json_type(metadata) = 'OBJECT'"
+        )
+        found = frozenset(str(r[0]) for r in rows.fetchall())
+        with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
+            _KEYS[index] = found
+    return found
+
+
+def _unknown(index: Any, filters: Mapping[str, Any], policy: str) -> list[str]:
+    known = metadata_keys(index)
+    missing = [k for k in filters if k not in known]
+    if missing and policy == "error":
+        key = missing[0]
+        hint = suggest(key, known) if known else "the index's passages have no metadata"
+        raise InputError(
+            f"unknown metadata key {key!r:.60} in the filter",
+            hint=f"{hint} (or ask for unknown keys to match nothing: "
+            "unknown_filter_keys='match_none')",
+        )
+    return missing
+
+
+def allowed_passages(index: Any, filters: Any, *, unknown_keys: str = "error") -> np.ndarray | None:
     """The sorted ``passage_idx`` (int64) of the passages matching ``filters``.
 
     Returns None when ``filters`` is empty or None (no restriction); an empty
     array when nothing matches.
 
+    Args:
+        index: An open index (its ``connection()`` is queried).
+        filters: A filter spec.
+        unknown_keys: ``"error"`` (default): a key no passage has raises with a
+            "did you mean" hint; ``"match_none"``: such a filter matches nothing,
+            with a warning.
+
     Raises:
-        InputError: a malformed spec, or an index built without metadata.
+        InputError: a malformed spec, an unknown key, or an index built without metadata.
     """
+    if unknown_keys not in UNKNOWN_KEYS:
+        raise InputError(
+            f"unknown_keys must be one of {UNKNOWN_KEYS}, got {unknown_keys!r}",
+            hint="use 'error' (default) or 'match_none'",
+        )
     sql, params = compile_filters(filters)
     if sql == "TRUE":
         return None
@@ -215,13 +183,17 @@ def allowed_passages(index: Any, filters: Any) -> np.ndarray | None:
             f"index {getattr(index, 'path', '')} has no passage metadata to filter on",
             hint="rebuild it with this version of the toolkit (hipporag index ...)",
         )
+    missing = _unknown(index, filters, unknown_keys)
+    if missing:
+        log.warning("filter key(s) %s occur in no passage: the filter matches nothing", missing[:5])
+        return np.zeros(0, dtype=np.int64)
     rows = con.execute(
         f"SELECT passage_idx FROM passages WHERE {sql} ORDER BY passage_idx", params
     ).fetchall()
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
-_CLI_RE = re.compile(r"^([^=<>!]+?)\s*(>=|<=|!=|=|>|<)\s*(.*)$")
+_CLI_RE = re.compile(r"^([^=<>!]+?)\s*(>=|<=|!=|=|>|<)\s*(.*)$", re.DOTALL)
 _CLI_OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "!=": "ne"}
 
 
@@ -242,18 +214,21 @@ def _cli_value(text: str) -> Scalar:
 def parse_filter_args(args: list[str] | None) -> dict[str, Any]:
     """Filters from command-line words ``key=value``, ``key!=v``, ``key>=v``, ``key=a,b``.
 
-    Repeating a key combines the conditions (AND). Numbers and true/false are typed.
+    Repeating a key combines the conditions (AND, :func:`and_filters`). Numbers
+    and true/false are typed.
 
     Example:
         >>> parse_filter_args(["source=manual", "year>=2020", "tenant=a,b", "lang!=de"])
         {'source': 'manual', 'year': {'gte': 2020}, 'tenant': ['a', 'b'], 'lang': {'ne': 'de'}}
+        >>> parse_filter_args(["year=2001", "year=2003"])
+        {'year': {'all': [2001, 2003]}}
     """
     out: dict[str, Any] = {}
     for arg in args or []:
         m = _CLI_RE.match(arg)
         if not m or not m.group(1).strip():
             raise InputError(
-                f"bad --filter {arg!r}",
+                f"bad --filter {arg!r:.60}",
                 hint="write KEY=VALUE, KEY=A,B (any of), KEY!=VALUE, KEY>=NUMBER_OR_DATE",
             )
         key, op, raw = m.group(1).strip(), m.group(2), m.group(3).strip()
@@ -262,17 +237,19 @@ def parse_filter_args(args: list[str] | None) -> dict[str, Any]:
             cond: Any = values if values is not None else _cli_value(raw)
         else:
             cond = {_CLI_OPS[op]: _cli_value(raw)}
-        if key in out:
-            prev = out[key] if isinstance(out[key], dict) else {"eq": out[key]}
-            if isinstance(out[key], list):
-                prev = {"in": out[key]}
-            new = (
-                cond if isinstance(cond, dict) else {"in" if isinstance(cond, list) else "eq": cond}
-            )
-            cond = {**prev, **new}
-        out[key] = cond
-    compile_filters(out)
+        out = and_filters(out, {key: cond}) or {}
     return out
 
 
-__all__ = ["OPS", "allowed_passages", "compile_filters", "parse_filter_args", "validate_filters"]
+__all__ = [
+    "HINT",
+    "OPS",
+    "UNKNOWN_KEYS",
+    "allowed_passages",
+    "and_filters",
+    "compile_filters",
+    "error",
+    "metadata_keys",
+    "parse_filter_args",
+    "validate_filters",
+]

@@ -27,8 +27,22 @@ from hipporag.errors import InputError
 MetadataValue = str | int | float | bool | list[str]
 
 
+def _text(text: str, what: str, where: str) -> str:
+    """``text`` if it is valid Unicode; a lone surrogate (from broken JSON escapes) is an error."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{where}: {what} {text!r:.60} holds a lone surrogate (not valid Unicode)",
+            hint="fix the text's encoding (a \\udXXX escape without its pair) or drop the value",
+        ) from None
+    return text
+
+
 def _value(key: str, v: Any, where: str) -> MetadataValue:
-    if isinstance(v, bool | int | str):
+    if isinstance(v, str):
+        return _text(v, f"metadata[{key!r}]", where)
+    if isinstance(v, bool | int):
         return v
     if isinstance(v, float):
         if not math.isfinite(v):
@@ -41,7 +55,7 @@ def _value(key: str, v: Any, where: str) -> MetadataValue:
         return v.isoformat()
     if isinstance(v, list | tuple):
         if all(isinstance(x, str) for x in v):
-            return list(v)
+            return [_text(x, f"metadata[{key!r}]", where) for x in v]
         raise InputError(
             f"{where}: metadata[{key!r}] is a list holding non-strings",
             hint='lists in metadata hold strings only, e.g. ["a", "b"]',
@@ -73,6 +87,7 @@ def check_metadata(meta: Any, where: str = "<metadata>") -> dict[str, MetadataVa
                 f"{where}: metadata key {key!r} is not a non-empty string",
                 hint="metadata keys are names such as 'lang' or 'source'",
             )
+        _text(key, "metadata key", where)
         if v is None:
             continue
         out[key] = _value(key, v, where)

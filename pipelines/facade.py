@@ -22,7 +22,7 @@ import numpy as np
 
 from hipporag.config import EmbeddingConfig, IndexConfig
 from hipporag.errors import ConfigError, InputError
-from hipporag.filters import allowed_passages
+from hipporag.filters import allowed_passages, validate_filters
 from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
 from hipporag.index import Index
 from hipporag.protocols import Embedder
@@ -330,19 +330,18 @@ class HippoRAG:
         The last few specs' lists are kept per open index, so a repeated filter
         costs no SQL query.
         """
+        policy = self.config.unknown_filter_keys
         if not filters:
-            return allowed_passages(self.index, filters)
+            return allowed_passages(self.index, filters, unknown_keys=policy)
         index = self.index
-        try:
-            key = json.dumps(filters, sort_keys=True, default=str)
-        except TypeError:  # not JSON-like: let the validator say what is wrong
-            return allowed_passages(index, filters)
+        validate_filters(filters)  # bounded: the key below cannot overflow
+        key = json.dumps(filters, sort_keys=True, default=str)
         with self._lock:
             if self._allow_index is not index:  # the index was reopened or refreshed
                 self._allow_cache, self._allow_index = {}, index
             found = self._allow_cache.get(key)
         if found is None:
-            found = allowed_passages(index, filters)
+            found = allowed_passages(index, filters, unknown_keys=policy)
             if found is not None:
                 found.setflags(write=False)
             with self._lock:

@@ -39,7 +39,9 @@ class RetrievalConfig(Section):
     ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"`` override it.
     ``query_device`` (default ``"index"``: the index's ``embedding.device``)
     chooses where queries are encoded: ``"auto"``, ``"cpu"``, ``"cuda"``,
-    ``"cuda:N"`` or ``"mps"``.
+    ``"cuda:N"`` or ``"mps"``. ``unknown_filter_keys`` decides what a metadata
+    filter naming a key no passage has does: ``"error"`` (default: a "did you
+    mean" error) or ``"match_none"`` (the filter matches nothing, with a warning).
     """
 
     _name: ClassVar[str] = "retrieval"
@@ -62,6 +64,7 @@ class RetrievalConfig(Section):
     spacy_model: str = DEFAULT_SPACY_MODEL
     query_backend: str = "index"
     query_device: str = "index"
+    unknown_filter_keys: str = "error"
     llm: LLMConfig = field(default_factory=LLMConfig)
 
     def validate(self) -> None:
@@ -79,6 +82,12 @@ class RetrievalConfig(Section):
             "retrieval.query_device must be 'index', auto, cpu, cuda, cuda:N or mps, "
             f"got {self.query_device!r}",
             "'index' encodes queries on the device setting the index was built with",
+        )
+        check(
+            self.unknown_filter_keys in ("error", "match_none"),
+            "retrieval.unknown_filter_keys must be 'error' or 'match_none', "
+            f"got {self.unknown_filter_keys!r}",
+            "'match_none' makes a filter on a key no passage has match nothing",
         )
         modes = registry.names(rankers_only=True)
         check(

@@ -33,6 +33,7 @@ from retrievers.common import (
     make_hits,
     run_batch,
 )
+from retrievers.order import stable_knn
 from retrievers.params import BaseParams
 from retrievers.registration import register
 from retrievers.timing import Stopwatch
@@ -133,9 +134,10 @@ class DenseRetriever:
         """The ``n`` most similar live passages: (``passage_idx`` int64, cosine float32).
 
         ``allow`` (sorted int64) restricts the search inside HNSW; ``exclude``
-        (sorted int64) leaves passages out. Best first, ties by index.
+        (sorted int64) leaves passages out. Best first, ties by passage id
+        (:func:`retrievers.order.stable_knn`: never by row order).
         """
-        return self.index.knn("passages", qvec, n, allow=allow, exclude=exclude)
+        return stable_knn(self.index, "passages", qvec, n, allow=allow, exclude=exclude)
 
     def similarity(self, qvec: np.ndarray, idxs: np.ndarray | Sequence[int]) -> np.ndarray:
         """Cosine similarity of the given passages only, float32."""

@@ -39,6 +39,7 @@ import numpy as np
 
 from hipporag.protocols import IndexView
 from hipporag.types import Explanation, Seed
+from retrievers.order import node_keys, order_by_score
 
 
 class SparseScores:
@@ -168,10 +169,14 @@ class Explainer:
             nbrs, origin = nbrs[new], origin[new]
             if nbrs.size == 0:
                 return []
+            # Stable order (names, passage ids), not row order: the frontier's first
+            # node adjacent to a neighbour becomes its parent, the first seed wins.
+            by_key = np.argsort(node_keys(self.index, nbrs), kind="stable")
+            nbrs, origin = nbrs[by_key], origin[by_key]
             parent.update(zip(nbrs.tolist(), origin.tolist(), strict=True))
             w = seed_weight[nbrs]
             if w.max() > 0:
-                node = int(nbrs[int(np.argmax(w))])
+                node = int(nbrs[int(order_by_score(w, np.arange(w.size))[0])])
                 out = [node]
                 while parent[node] != -1:
                     node = parent[node]
@@ -199,7 +204,7 @@ class Explainer:
             score = seed_weight[nbrs]
         keep = score > 0
         nbrs, score = nbrs[keep], score[keep]
-        order = np.lexsort((nbrs, -score))[: self.max_connecting]
+        order = order_by_score(score, node_keys(self.index, nbrs))[: self.max_connecting]
         return [self.index.entity_names[int(e)] for e in nbrs[order]]
 
     def explain(

@@ -160,17 +160,18 @@ class Fusion:
         return rrf(scores, ppr_passages, self.rrf_k)
 
 
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """0-based rank of every entry (0 = best), ties broken by index."""
-    order = np.lexsort((np.arange(scores.size), -scores))
+def ranks(scores: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+    """0-based rank of every entry (0 = best), ties broken by ``keys`` (default: index)."""
+    keys = np.arange(scores.size) if keys is None else keys
+    order = np.lexsort((keys, -np.round(scores, 12)))
     out = np.empty(scores.size, dtype=np.int64)
     out[order] = np.arange(scores.size)
     return out
 
 
-def rrf(a: np.ndarray, b: np.ndarray, k: int = 60) -> np.ndarray:
-    """Reciprocal rank fusion of two score vectors over the same items."""
-    return 1.0 / (k + 1 + ranks(a)) + 1.0 / (k + 1 + ranks(b))
+def rrf(a: np.ndarray, b: np.ndarray, k: int = 60, keys: np.ndarray | None = None) -> np.ndarray:
+    """Reciprocal rank fusion of two score vectors over the same items (ties by ``keys``)."""
+    return 1.0 / (k + 1 + ranks(a, keys)) + 1.0 / (k + 1 + ranks(b, keys))
 
 
 __all__ = ["DenseEvidence", "Fusion", "min_max", "ranks", "rrf", "softmax"]

@@ -38,6 +38,7 @@ from retrievers.common import (
 from retrievers.config import RetrievalConfig
 from retrievers.dense import DenseRetriever
 from retrievers.linking import Linking
+from retrievers.order import keys_of
 from retrievers.ppr import PPR
 from retrievers.timing import Stopwatch
 from retrievers.walk import Parts
@@ -119,6 +120,8 @@ class GraphRetriever:
             self.index.fact_relations()
         for table in ("passages", "facts"):
             self.index.knn(table, qvec, 1)  # loads the table's HNSW
+        for table in ("passages", "entities"):
+            keys_of(self.index, table)  # the stable tie-breaking keys
 
     # -- public API --------------------------------------------------------------------
     def link(self, query: str, mode: str | None = None, qvec: np.ndarray | None = None) -> Linking:

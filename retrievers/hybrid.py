@@ -28,6 +28,7 @@ import numpy as np
 from hipporag.sections import check
 from retrievers.fusion import FUSION_METHODS, DenseEvidence, Fusion, rrf
 from retrievers.hipporag2 import FactSeeded
+from retrievers.order import keys_of
 from retrievers.params import FactParams
 from retrievers.registration import register
 
@@ -105,7 +106,13 @@ class HybridRetriever(FactSeeded):
         assert dense.all_scores is not None  # rrf ranks every passage, by definition
         full = np.zeros(dense.all_scores.shape[0])
         full[idxs] = ppr
-        return np.arange(full.size, dtype=np.int64), rrf(dense.all_scores, full, self.fusion.rrf_k)
+        scores = np.asarray(dense.all_scores, dtype=np.float64)
+        if dense.usable is not None:  # deleted or filtered-out passages take no rank
+            scores = np.where(dense.usable, scores, -np.inf)
+            full = np.where(dense.usable, full, -np.inf)
+        keys = keys_of(self.index, "passages")
+        fused = rrf(scores, full, self.fusion.rrf_k, keys)
+        return np.arange(full.size, dtype=np.int64), fused
 
 
 __all__ = ["HybridParams", "HybridRetriever"]

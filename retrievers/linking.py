@@ -38,6 +38,7 @@ from hipporag.names import capitalised_runs, find_names, is_uncased, match_key
 from hipporag.protocols import Embedder, IndexView
 from hipporag.text import normalize_entity
 from hipporag.types import Seed
+from retrievers.order import stable_knn
 from retrievers.recognition import RecognitionFilter
 
 # Entity labels that are not useful seeds (numbers and amounts), as in the spaCy indexer.
@@ -71,7 +72,7 @@ def _n_passages(index: IndexView) -> np.ndarray:
 
 
 def _seeds(weights: dict[int, float], names: Sequence[str], why: dict[int, str]) -> list[Seed]:
-    order = sorted(weights, key=lambda e: (-weights[e], e))
+    order = sorted(weights, key=lambda e: (-round(weights[e], 12), names[e]))
     return [Seed(names[e], "entity", float(weights[e]), why.get(e, "")) for e in order]
 
 
@@ -117,7 +118,7 @@ class FactLinker:
         """The ``n`` facts most similar to the query: (``fact_idx``, cosine), best first."""
         if n <= 0 or self.index.n_facts == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return self.index.knn("facts", qvec, n)
+        return stable_knn(self.index, "facts", qvec, n)
 
     def link(self, query: str, qvec: np.ndarray) -> Linking:
         """Seeds of ``query`` (``qvec`` is its embedding)."""
@@ -236,15 +237,29 @@ class NERLinker:
             out.flags.append("no_mentions" if not mentions else "no_entities")
             return out
         vecs = np.asarray(self.embedder.encode(mentions), dtype=np.float32)
-        labels, sims = self.index.knn_batch("entities", vecs, self.link_k)
         n_pass = _n_passages(self.index)
         why: dict[int, str] = {}
-        for m, row, srow in zip(mentions, labels, sims, strict=True):
-            for e, cos in zip(row.tolist(), srow.tolist(), strict=True):
+        for m, vec in zip(mentions, vecs, strict=True):
+            for e, cos in self._nearest(m, vec):
                 out.weights[int(e)] = 1.0 / n_pass[e]  # node specificity, as HippoRAG 1
                 why.setdefault(int(e), f"query mention '{m}' cos={cos:.3f}")
         out.seeds = _seeds(out.weights, self.index.entity_names, why)
         return out
+
+    def _nearest(self, mention: str, vec: np.ndarray) -> list[tuple[int, float]]:
+        """The ``link_k`` entities nearest to a mention; its exact name first among ties.
+
+        Ties are broken by name (:func:`retrievers.order.stable_knn`), except that an
+        entity named exactly as the mention wins a tie: ``imre valkó`` links to
+        ``imre valkó`` although ``imre valko`` has the same vector.
+        """
+        idxs, sims = stable_knn(self.index, "entities", vec, self.link_k + 1)
+        found = list(zip(idxs.tolist(), sims.tolist(), strict=True))
+        names = self.index.entity_names
+        exact = [i for i, (e, s) in enumerate(found) if names[e] == mention]
+        if exact and round(found[exact[0]][1], 6) >= round(found[0][1], 6):
+            found.insert(0, found.pop(exact[0]))
+        return [(int(e), float(s)) for e, s in found[: self.link_k]]
 
 
 __all__ = ["SKIP_LABELS", "FactLinker", "Linking", "NERLinker"]

@@ -23,7 +23,10 @@ When graph scores reach fewer than ``k`` passages, dense hits fill the rest
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -41,18 +44,22 @@ from retrievers.common import (
     exclusion_set,
     make_hits,
     run_batch,
-    top_k,
 )
 from retrievers.dense import DenseRetriever, embedder_for
 from retrievers.explain import Explainer
 from retrievers.fusion import DenseEvidence
 from retrievers.linking import FactLinker, Linking, NERLinker
+from retrievers.order import keys_of, node_keys, order_by_score, stable_top_k
 from retrievers.params import FactParams, PPRParams
 from retrievers.ppr import PPR
 from retrievers.recognition import RecognitionFilter
 from retrievers.timing import Stopwatch
+from retrievers.view import FilteredIndex
 
 log = get_logger(__name__)
+
+# Filtered views kept per index (each holds a CSR of its edges).
+_VIEWS_KEPT = 8
 
 # Seeds below this share of the strongest seed are not listed nor used as path ends.
 _SEED_SHOWN = 0.01
@@ -77,6 +84,30 @@ class Parts:
         self._lock = threading.Lock()
         self._ppr: PPR | None = None
         self._cache: dict[Any, Any] = {}
+        self._views: OrderedDict[bytes, Parts] = OrderedDict()
+        self.is_view = isinstance(index, FilteredIndex)
+
+    def view(self, allow: np.ndarray) -> Parts:
+        """The parts of the filtered view of ``allow`` (:mod:`retrievers.view`); kept a while.
+
+        Linkers, PPR and explainer of the view see only the allowed passages and
+        the entities and facts they support; the passage cache is shared.
+        """
+        if self.is_view:
+            return self
+        key = hashlib.blake2b(np.ascontiguousarray(allow, np.int64).tobytes()).digest()
+        with self._lock:
+            found = self._views.get(key)
+            if found is not None:
+                self._views.move_to_end(key)
+                return found
+        found = Parts(FilteredIndex(self.index, allow), self.embedder, self.llm)
+        found.dense.store = self.dense.store
+        with self._lock:
+            self._views[key] = found
+            while len(self._views) > _VIEWS_KEPT:
+                self._views.popitem(last=False)
+        return found
 
     @property
     def ppr(self) -> PPR:
@@ -245,11 +276,25 @@ class WalkRetriever:
         exclude: np.ndarray | None = None,
         watch: Stopwatch | None = None,
     ) -> RetrievalResult:
-        """The retrieval of an encoded query (inputs already checked)."""
+        """The retrieval of an encoded query (inputs already checked).
+
+        With an allow-list the query runs in the filtered view of the index
+        (:mod:`retrievers.view`): what an index of the allowed passages alone returns.
+        """
+        if allow is not None and not self.parts.is_view:
+            viewed = copy.copy(self)
+            viewed.parts = self.parts.view(allow)
+            viewed.index = viewed.parts.index
+            return viewed.run(
+                query, qvec, k, extra=extra, allow=allow, exclude=exclude, watch=watch
+            )
         p, index, dense = self.params, self.index, self.parts.dense
         watch = watch or Stopwatch()
         watch.lap("encode")
         extra = extra or {}
+        if extra and self.parts.is_view:  # seeds outside the view support nothing in it
+            visible = index.live("entities")
+            extra = {e: w for e, w in extra.items() if visible[e]}
         linking = self.link(query, qvec)
         flags = list(linking.flags)
         weights = dict(linking.weights)
@@ -281,7 +326,7 @@ class WalkRetriever:
         )
         keep = (scores > 0) & filt.ok(idxs)
         idxs, scores = idxs[keep], scores[keep]
-        best = top_k(scores, k)
+        best = stable_top_k(scores, k, keys_of(index, "passages")[idxs])
         idxs, ranked = idxs[best].astype(np.int64), scores[best].astype(np.float64)
         if idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
             fill, _ = dense.candidates(qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs))
@@ -326,7 +371,7 @@ class WalkRetriever:
         mass = np.fromiter(shown.values(), np.float64, len(shown))
         keep = mass >= _SEED_SHOWN * float(mass.max())
         nodes, mass = nodes[keep], mass[keep]
-        order = np.lexsort((nodes, -mass))
+        order = order_by_score(mass, node_keys(self.index, nodes))
         nodes, mass = nodes[order], mass[order] / (total or 1.0)
         why = {s.node: s.source for s in linking.seeds}
         seeds = []

@@ -104,8 +104,8 @@ def test_hipporag1_allow_list_on_a_large_graph(big) -> None:
             ents = big.graph.neighbors(big.n_entities + 5000)
             return Linking(weights={int(e): 1.0 for e in ents if e < big.n_entities})
 
-    parts._cache[("ner", r.params.spacy_model, r.params.link_k)] = Seeds()
-    res = r.retrieve("q", k=7, allow=allow)
+    parts.view(allow)._cache[("ner", r.params.spacy_model, r.params.link_k)] = Seeds()
+    res = r.retrieve("q", k=7, allow=allow)  # runs in the view of the allow-list
     assert len(res) == 7
     assert {int(p[1:]) for p in res.passage_ids} <= set(allow.tolist())
     assert res.passage_ids[0] == "p5000"

@@ -7,7 +7,9 @@ whose ``metadata`` holds the document's metadata plus ``passage_id``, ``doc_id``
 ``title``, ``span``, ``score``, ``rank``, ``explanation`` (a dict) and ``mode``;
 ``Document.id`` is the passage id. Metadata filters (see :mod:`hipporag.filters`)
 go in ``search_kwargs={"filters": {...}}`` (as with LangChain's vector-store
-retrievers) or per call: ``retriever.invoke(q, filters={...})``.
+retrievers) or per call: ``retriever.invoke(q, filters={...})``; a per-call filter
+is ANDed with the configured one, never replaces it (a tenant filter set by the
+application cannot be widened by a caller).
 
 Example:
     >>> from pipelines.facade import HippoRAG
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hipporag.filters import and_filters
 from pipelines.adapters import hit_metadata, missing_extra, run_retrieve
 
 try:
@@ -83,7 +86,8 @@ class HippoRAGRetriever(BaseRetriever):
                 f"unsupported search arguments {sorted(unknown)}; use 'filters' and 'k'"
             )
         k = int(kwargs.get("k", self.search_kwargs.get("k", self.k)))
-        spec = {**(self.search_kwargs.get("filters") or {}), **(filters or {})}
+        # AND, never a replacement: a per-call filter cannot widen the configured one.
+        spec = and_filters(self.search_kwargs.get("filters"), filters)
         result = run_retrieve(self.rag, query, k, self.mode, spec or None)
         return [
             Document(

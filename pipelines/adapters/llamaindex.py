@@ -49,6 +49,7 @@ except ImportError as _err:  # pragma: no cover - exercised with the extra missi
     raise missing_extra("LlamaIndex", "llamaindex", _err) from _err
 
 from hipporag.errors import InputError
+from hipporag.filters import and_filters
 
 _HIDDEN_FROM_LLM = ["passage_id", "doc_id", "span", "score", "rank", "explanation", "mode"]
 _OPS = {
@@ -108,12 +109,10 @@ def to_filter_spec(filters: MetadataFilters | dict[str, Any] | None) -> dict[str
                 "OR of MetadataFilters is supported only for == on one key", hint=_HINT
             )
         return {keys.pop(): {"in": [c["eq"] for _, c in items]}}
-    spec: dict[str, Any] = {}
-    for key, c in items:
-        if key in spec and set(c) & set(spec[key]):
-            raise InputError(f"two filters with the same operator on {key!r}", hint=_HINT)
-        spec[key] = {**spec.get(key, {}), **c}
-    return spec
+    spec: dict[str, Any] | None = {}
+    for key, c in items:  # AND: two conditions on one key must both hold
+        spec = and_filters(spec, {key: c})
+    return spec or None
 
 
 class HippoRAGRetriever(BaseRetriever):

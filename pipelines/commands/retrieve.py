@@ -16,7 +16,7 @@ import textwrap
 from typing import Any
 
 from hipporag.errors import InputError
-from hipporag.filters import parse_filter_args, validate_filters
+from hipporag.filters import and_filters, parse_filter_args, validate_filters
 from hipporag.grouping import DocumentResult
 from hipporag.types import Hit, RetrievalResult
 from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
@@ -104,10 +104,10 @@ def format_documents(result: DocumentResult, width: int = 100) -> str:
 
 
 def filters_from_args(values: list[str] | None) -> dict[str, Any] | None:
-    """``--filter`` words (or JSON specs) as one filter spec; None when there are none."""
+    """``--filter`` words (or JSON specs) as one filter spec (AND of all); None when none."""
     if not values:
         return None
-    spec: dict[str, Any] = {}
+    specs: list[dict[str, Any]] = []
     words = []
     for v in values:
         if v.lstrip().startswith("{"):
@@ -118,12 +118,15 @@ def filters_from_args(values: list[str] | None) -> dict[str, Any] | None:
                     f"--filter {v[:60]!r} is not valid JSON: {err.msg}",
                     hint='e.g. --filter \'{"year": {"gte": 2020}}\'',
                 ) from None
-            validate_filters(data)
-            spec.update(data)
+            except RecursionError:
+                raise InputError(
+                    f"--filter {v[:60]!r}... nests too deeply",
+                    hint="write conditions at most 32 levels deep",
+                ) from None
+            specs.append(validate_filters(data))
         else:
             words.append(v)
-    spec.update(parse_filter_args(words))
-    return spec
+    return and_filters(*specs, parse_filter_args(words)) or {}
 
 
 def format_result(result: RetrievalResult, width: int = 100) -> str:

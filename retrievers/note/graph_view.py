@@ -125,6 +125,7 @@ class IndexGraphView:
         self._facts: dict[str, tuple[Fact, ...]] = {}
         self._texts: dict[str, str] = {}
         self._mass: dict[frozenset[tuple[int, float]], SparseScores] = {}
+        self._views: dict[bytes, IndexGraphView] = {}
 
     # -- name and id maps ----------------------------------------------------------
     @cached_property
@@ -134,10 +135,33 @@ class IndexGraphView:
 
     @cached_property
     def _by_name(self) -> dict[str, list[int]]:
+        """Visible (live, in the view) entities by match key; each list ordered by name."""
+        live = getattr(self.index, "live", None)
+        ids = np.flatnonzero(live("entities")).tolist() if live else range(len(self.names))
         out: dict[str, list[int]] = {}
-        for i, name in enumerate(self.names):
-            out.setdefault(match_key(name), []).append(i)
+        for i in sorted(ids, key=self.names.__getitem__):
+            out.setdefault(match_key(self.names[i]), []).append(i)
         return out
+
+    def restricted(self, allow: np.ndarray) -> IndexGraphView:
+        """These lookups on the filtered view of ``allow`` (:mod:`retrievers.view`); kept a while."""
+        from retrievers.view import FilteredIndex
+
+        key = np.ascontiguousarray(allow, np.int64).tobytes()
+        with self._lock:
+            found = self._views.get(key)
+        if found is None:
+            base = getattr(self.index, "unfiltered", self.index)
+            found = IndexGraphView(
+                FilteredIndex(base, allow),
+                damping=self.damping,
+                generic_fraction=self.generic_fraction,
+            )
+            with self._lock:
+                self._views[key] = found
+                while len(self._views) > 4:
+                    self._views.pop(next(iter(self._views)))
+        return found
 
     @cached_property
     def _by_id(self) -> dict[str, int]:
@@ -167,7 +191,9 @@ class IndexGraphView:
     def is_generic(self, entity: int) -> bool:
         """Mentioned in too many passages to single out a question's topic."""
         n = int(self._n_passages_of[entity])
-        return n > 10 and n > self.generic_fraction * self.index.n_passages
+        n_live = getattr(self.index, "n_live", None)
+        total = n_live("passages") if n_live else self.index.n_passages
+        return n > 10 and n > self.generic_fraction * total
 
     # -- per-passage lookups ---------------------------------------------------------
     def passage_entities(self, pids: Sequence[str]) -> dict[str, tuple[int, ...]]:

@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -215,13 +216,14 @@ class NoteLoop:
                 hint="use a retriever that declares 'allow' in accepts, e.g. HippoRAG.open(...)",
             )
         cfg, meter = self.config, Meter()
+        policy = self._policy_for(allow)
         trace = NoteTrace(question=question, policy=getattr(self.policy, "name", ""))
         seen: dict[str, Hit] = {}
 
         t0 = time.perf_counter()
         result = self._call(question, None, seen, trace, allow)
         new = self._admit(result, seen)
-        best = self.policy.first_note(question, new, meter)
+        best = policy.first_note(question, new, meter)
         trace.steps.append(
             NoteStep(
                 0,
@@ -248,7 +250,7 @@ class NoteLoop:
                 trace.stop_reason = "max_top_k"
                 break
             t0 = time.perf_counter()
-            query = self.policy.next_query(question, best, queries, meter)
+            query = policy.next_query(question, best, queries, meter)
             query = (query or "").strip()
             repeated = normalize_entity(query) in {normalize_entity(q) for q in queries}
             if not query or (repeated and not cfg.exclude_seen):
@@ -270,8 +272,8 @@ class NoteLoop:
                 step.verdict = Verdict(False, "no new passage retrieved")
                 step.note_text = best.text
             else:
-                candidate = self.policy.refine(question, best, new, meter)
-                step.verdict = self.policy.judge(question, best, candidate, meter)
+                candidate = policy.refine(question, best, new, meter)
+                step.verdict = policy.judge(question, best, candidate, meter)
                 step.note_text = candidate.text
                 if step.verdict.accept:
                     best, trace.best_step = candidate, step.index
@@ -300,6 +302,15 @@ class NoteLoop:
         )
 
     # -- helpers -----------------------------------------------------------------
+    def _policy_for(self, allow: Any) -> NotePolicy:
+        """The policy, its index lookups restricted to the filtered view of ``allow``."""
+        view = getattr(self.policy, "view", None)
+        if allow is None or view is None or not hasattr(view, "restricted"):
+            return self.policy
+        policy = copy.copy(self.policy)
+        policy.view = view.restricted(allow)  # type: ignore[attr-defined]
+        return policy
+
     def _call(
         self,
         query: str,
