@@ -26,6 +26,7 @@ from typing import ClassVar
 from hipporag.config import DEFAULT_SPACY_MODEL, EMBEDDING_BACKENDS, LLMConfig, valid_device
 from hipporag.sections import Section, check, suggest
 from retrievers.params import BaseParams
+from retrievers.rerank.config import RerankConfig
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class RetrievalConfig(Section):
     ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"`` override it.
     ``query_device`` (default ``"index"``: the index's ``embedding.device``)
     chooses where queries are encoded: ``"auto"``, ``"cpu"``, ``"cuda"``,
-    ``"cuda:N"`` or ``"mps"``.
+    ``"cuda:N"`` or ``"mps"``. ``rerank`` (a ``[rerank]`` table, off by default)
+    reorders the top hits of any mode (see :mod:`retrievers.rerank`).
     """
 
     _name: ClassVar[str] = "retrieval"
@@ -63,6 +65,7 @@ class RetrievalConfig(Section):
     query_backend: str = "index"
     query_device: str = "index"
     llm: LLMConfig = field(default_factory=LLMConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
 
     def validate(self) -> None:
         from retrievers import registry

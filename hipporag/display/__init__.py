@@ -32,6 +32,7 @@ from hipporag.display._html import (
     kv_table,
     value_html,
 )
+from hipporag.display.path import path_html
 from hipporag.display.trace import trace_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,7 +154,7 @@ def _why(hit: Hit) -> str:
     if e.connecting_entities:
         parts.append("via " + chips_html(e.connecting_entities[:8]))
     if e.path:
-        parts.append("path: " + " → ".join(f"<i>{esc(n)}</i>" for n in e.path))
+        parts.append("path: " + path_html(e.path, e.steps))
     if e.flags:
         parts.append(flags_html(e.flags))
     return "<br>".join(parts) or '<span class="muted">—</span>'

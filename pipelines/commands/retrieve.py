@@ -71,7 +71,7 @@ def format_hit(hit: Hit, width: int = 100) -> str:
         if parts:
             lines.append("      why: " + ", ".join(parts))
         if e.path:
-            lines.append("      path: " + " -> ".join(e.path))
+            lines.append("      path: " + e.path_text)
         if e.connecting_entities:
             lines.append("      via entities: " + ", ".join(e.connecting_entities))
     return "\n".join(lines)
