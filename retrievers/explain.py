@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -147,7 +148,7 @@ class Explainer:
             self._pairs = FactPairs(self.index)
         n_entities = self.index.n_entities
         out = []
-        for a, b in zip(path[:-1], path[1:], strict=True):
+        for a, b in pairwise(path):
             src, dst = self.node_name(int(a)), self.node_name(int(b))
             if a >= n_entities or b >= n_entities:
                 out.append(PathStep(src, dst, "mention"))

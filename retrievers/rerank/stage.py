@@ -45,7 +45,9 @@ def make_reranker(config: RerankConfig, llm: LLMConfig | None = None) -> Any:
         return None
     llm = llm or LLMConfig()
     if config.kind == "llm" and config.model:
-        llm = LLMConfig.from_dict({**llm.to_dict(), "base_url": llm.base_url, "model": config.model})
+        llm = LLMConfig.from_dict(
+            {**llm.to_dict(), "base_url": llm.base_url, "model": config.model}
+        )
     key = repr((config, llm if config.kind == "llm" else None))
     with _LOCK:
         found = _RERANKERS.get(key)
