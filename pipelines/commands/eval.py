@@ -38,12 +38,17 @@ def run(args: argparse.Namespace) -> int:
     config = retrieval_config(args)
     mode = args.mode or config.mode
     runner = None
+    llm = llm_from_args(args)
     if mode == "note" and mode not in RUNNERS:
         from pipelines.qa import NoteRunner
 
-        runner = NoteRunner(note_config_from_args(args), llm_from_args(args))
+        runner = NoteRunner(note_config_from_args(args), llm)
     else:
         runner = get_runner(mode)  # unknown mode: fail before loading anything
+        if llm is not None:  # with an LLM, a retrieval mode also answers (EM/F1, citations)
+            from pipelines.answer_eval import answer_runner
+
+            runner = answer_runner(runner, llm)
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json
@@ -61,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
             from pipelines.qa import note_report
 
             out = note_report(out)
+        elif llm is not None:
+            from pipelines.answer_eval import answer_report
+
+            out = answer_report(out)
         out["index"] = str(rag.path)
         print(json.dumps(out))
     else:
