@@ -190,7 +190,8 @@ def cite_messages(question: str, passages: str, note: str = "") -> list[dict[str
 def parse_cited(reply: str, n: int) -> tuple[str, str, list[int], list[int], bool]:
     """``(text, short, valid, invalid, refused)`` of a reader reply citing ``[1]..[n]``.
 
-    ``text`` is the answer line with its markers, ``short`` the same without them;
+    ``text`` is the answer line with its markers, ``short`` the answer before its
+    first marker (the whole line without markers when it starts with one);
     ``valid`` are the cited numbers shown (first-cited order), ``invalid`` the others.
 
     Example:
@@ -213,7 +214,9 @@ def parse_cited(reply: str, n: int) -> tuple[str, str, list[int], list[int], boo
             if num not in target:
                 target.append(num)
     text = line.rstrip(".").strip()
-    short = " ".join(_MARKER.sub(" ", text).split()).strip(" .,;:\"'")
+    first = _MARKER.search(text)
+    head = text[: first.start()] if first and first.start() > 0 else _MARKER.sub(" ", text)
+    short = " ".join(head.split()).strip(" .,;:\"'")
     refused = bool(_NOT_SUPPORTED.search(reply or ""))
     return text, short, valid, invalid, refused
 
