@@ -153,6 +153,18 @@ def test_llm_rerank_bad_reply_keeps_order(demo_index_path, fake_llm_server, tmp_
     assert "rerank_failed" in result.flags
     assert rag.reranker.failures == 1  # counted (and logged as a warning)
     assert not any("reranked" in h.explanation.flags for h in result.hits)
+    sent = len(fake_llm_server.requests)
+    fake_llm_server.script = [("ok", '{"ranking": [2]}', "stop")]
+    again = rag.retrieve(QUESTION, k=5)  # the bad reply was not cached: asked again
+    assert len(fake_llm_server.requests) == sent + 1
+    assert again.passage_ids[:2] == [plain.passage_ids[1], plain.passage_ids[0]]
+
+
+def test_llm_rerank_server_error_keeps_order(demo_index_path, fake_llm_server, tmp_path):
+    plain = HippoRAG.open(demo_index_path).retrieve(QUESTION, k=3)
+    fake_llm_server.script = [("status", 500)]
+    result = _llm_rag(demo_index_path, fake_llm_server, tmp_path).retrieve(QUESTION, k=3)
+    assert result.passage_ids == plain.passage_ids and "rerank_failed" in result.flags
 
 
 @pytest.mark.llm

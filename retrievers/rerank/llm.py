@@ -7,7 +7,9 @@ client's response cache like every other LLM call. A ranking may be partial
 (passages it leaves out keep their order after the ranked ones); a reply that
 is not such an object, names a number that was not shown, or repeats one is
 rejected: the original order is kept, the failure is counted
-(:attr:`LLMReranker.failures`) and logged as a warning.
+(:attr:`LLMReranker.failures`) and logged as a warning, and the reply is
+dropped from the cache (asked again next time). A failed request (after the
+client's retries) is treated the same way.
 
 Example:
     >>> class Fake:
@@ -113,12 +115,22 @@ class LLMReranker:
             self.calls += 1
         try:
             reply = self.llm.chat(messages, json_schema=RANKING_SCHEMA, max_tokens=self.max_tokens)
+        except LLMError as err:
+            raise self._failed(err) from err
+        try:
             return parse_ranking(reply or "", len(texts)), None
-        except (ModelOutputError, LLMError) as err:
-            with self._lock:
-                self.failures += 1
-            logger.warning("LLM rerank kept the original order (%d so far): %s", self.failures, err)
-            raise RerankFailed(str(err)) from err
+        except ModelOutputError as err:
+            forget = getattr(self.llm, "forget", None)
+            if forget is not None:  # not served from the cache forever: asked again next time
+                forget(messages, json_schema=RANKING_SCHEMA, max_tokens=self.max_tokens)
+            raise self._failed(err) from err
+
+    def _failed(self, err: Exception) -> RerankFailed:
+        """Count and log a failure; the error the caller raises to keep the order."""
+        with self._lock:
+            self.failures += 1
+        logger.warning("LLM rerank kept the original order (%d so far): %s", self.failures, err)
+        return RerankFailed(str(err))
 
     def to_dict(self) -> dict[str, Any]:
         model = getattr(getattr(self.llm, "config", None), "model", None)
