@@ -33,9 +33,9 @@ class FactPairs:
 
     def __init__(self, index: IndexView) -> None:
         self.index = index
-        subj, obj = index.fact_endpoints()
-        subj = np.asarray(subj, dtype=np.int64)
-        obj = np.asarray(obj, dtype=np.int64)
+        subj = obj = np.zeros(0, dtype=np.int64)
+        if index.n_facts:  # an index without facts may have no fact arrays
+            subj, obj = (np.asarray(a, dtype=np.int64) for a in index.fact_endpoints())
         facts = np.arange(subj.size, dtype=np.int64)
         live = np.asarray(index.live("facts"), dtype=bool)
         if live.size == subj.size:

@@ -17,8 +17,6 @@ from hipporag.index.analysis import export_graphml, to_igraph, to_networkx
 from hipporag.index.reader import Index
 from pipelines.facade import HippoRAG
 
-pytestmark = pytest.mark.slow
-
 MODES = ("hybrid", "hipporag2", "hipporag1")
 
 
@@ -51,6 +49,7 @@ def explained(demo_index_path, demo_questions_path):
     ]
 
 
+@pytest.mark.slow
 def test_fact_steps_name_their_relation(explained, triples, index):
     synonyms = {
         frozenset((index.entity_names[a], index.entity_names[b]))
@@ -77,6 +76,7 @@ def test_fact_steps_name_their_relation(explained, triples, index):
     assert fact_steps > 0, "the demo questions cross fact edges"
 
 
+@pytest.mark.slow
 def test_retrieve_json_and_text_carry_relations(demo_index_path, demo_questions_path, capsys):
     from pipelines.cli import main
 
@@ -120,6 +120,7 @@ def _facts_by_pair(index) -> dict[tuple[int, int], tuple[set[str], set[str]]]:
     return out
 
 
+@pytest.mark.slow
 def test_exports_carry_relations_and_passages(index, tmp_path):
     expected = _facts_by_pair(index)
     assert expected
@@ -144,3 +145,36 @@ def test_exports_carry_relations_and_passages(index, tmp_path):
         assert (e["relation"], e["passage_ids"]) == (d["relation"], d["passage_ids"])
         assert multi.edges[a, b, "fact"]["relation"] == d["relation"]
     assert seen == len(expected)
+
+
+class _Facts:
+    """The few index lookups :class:`FactPairs` reads, over given arrays (a fast unit test)."""
+
+    def __init__(self, subj, obj, relations, live):
+        import numpy as np
+
+        self._ends = (np.array(subj), np.array(obj))
+        self._relations, self._live = relations, np.array(live, dtype=bool)
+        self.n_facts, self.n_entities = len(subj), 10
+
+    def fact_endpoints(self):
+        return self._ends
+
+    def fact_relations(self):
+        return self._relations
+
+    def live(self, table):
+        assert table == "facts"
+        return self._live
+
+
+def test_fact_pairs_skip_deleted_facts_and_prefer_the_path_direction():
+    from retrievers.relations import FactPairs
+
+    pairs = FactPairs(
+        _Facts([1, 2, 1, 3], [2, 1, 2, 4], ["old", "employs", "works for", "x"], [0, 1, 1, 0])
+    )
+    assert pairs.between(1, 2) == ("works for", False, 1)  # the deleted "old" is never named
+    assert pairs.between(2, 1) == ("employs", False, 1)
+    assert pairs.between(3, 4) is None  # its only fact was deleted
+    assert FactPairs(_Facts([], [], [], [])).between(1, 2) is None
