@@ -29,6 +29,8 @@ Example:
     ('Imre Valko', ['p1'], [7], True)
     >>> a.to_dict()["citations"][0]["span"]
     [0, 40]
+    >>> "<b>answer:</b> Imre Valko [1] [7]" in a._repr_html_()
+    True
 """
 
 from __future__ import annotations
@@ -128,6 +130,20 @@ class Answer:
     def cited_documents(self) -> list[str]:
         """Document ids cited, in citation order, without repeats."""
         return list(dict.fromkeys(c.doc_id for c in self.citations))
+
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: the answer (or refusal) and its numbered sources."""
+        from hipporag.display._html import esc
+
+        head = esc(self.text) if self.supported else f"<i>{esc(self.refusal)}</i>"
+        cited = {c.n for c in self.citations}
+        bold = ' style="font-weight:600"'
+        rows = "".join(
+            f"<li{bold if i in cited else ''}>[{i}] {esc(h.title)} "
+            f"<small>{esc(h.passage_id)}</small></li>"
+            for i, h in enumerate(self.passages, 1)
+        )
+        return f"<div><p><b>answer:</b> {head}</p><ol style='list-style:none'>{rows}</ol></div>"
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (keys as documented on the attributes)."""
