@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from hipporag.paths import PathStep, path_text
 from hipporag.text import passage_id
 
 
@@ -137,6 +138,8 @@ class Explanation:
             or are seeds, strongest first.
         path: one shortest seed-to-passage path, as node names.
         flags: free-form markers, e.g. ``"no_seeds"`` when the query linked to nothing.
+        steps: one :class:`~hipporag.paths.PathStep` per edge of ``path``, naming the
+            relation of each fact edge (empty when unknown).
     """
 
     dense_score: float | None = None
@@ -145,6 +148,12 @@ class Explanation:
     connecting_entities: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    steps: list[PathStep] = field(default_factory=list)
+
+    @property
+    def path_text(self) -> str:
+        """The path on one line, fact edges named: ``a -[plays for]-> b -> [Title]``."""
+        return path_text(self.path, self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +162,8 @@ class Explanation:
             "seeds": [s.to_dict() for s in self.seeds],
             "connecting_entities": list(self.connecting_entities),
             "path": list(self.path),
+            "path_steps": [s.to_dict() for s in self.steps],
+            "path_text": self.path_text,
             "flags": list(self.flags),
         }
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             mark = "*" if hit.title in gold else " "
             why = ""
             if hit.explanation and hit.explanation.path:
-                why = "  via " + " -> ".join(hit.explanation.path)
+                why = "  via " + hit.explanation.path_text
             print(f"  {mark}{hit.rank}. [{hit.score:.3f}] {hit.title}{why}")
             print(textwrap.indent(textwrap.shorten(hit.text, 110), "       "))
         print()

@@ -28,6 +28,7 @@ from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
+from pipelines.facade_answer import AnswerMixin
 from retrievers.config import RetrievalConfig
 
 
@@ -80,7 +81,7 @@ def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
     return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
-class HippoRAG:
+class HippoRAG(AnswerMixin):
     """An index plus retrieval parameters: the main entry point of the toolkit.
 
     Cheap to create and to pickle (the index path and the parameters only);
@@ -313,12 +314,12 @@ class HippoRAG:
         if allow is not None:
             kwargs["allow"] = allow
         if group_by != "document":
-            return self.retriever.retrieve(query, k, **kwargs)
+            return self._ranked(query, k, kwargs)
         # k documents: ask for more chunks until k documents are found or none are left.
         total = self.index.n_passages if allow is None else int(allow.shape[0])
         want = min(max(k * 4, k), max(total, 1))
         while True:
-            result = self.retriever.retrieve(query, want, **kwargs)
+            result = self._ranked(query, want, kwargs)
             grouped = group_by_document(result, k)
             if len(grouped) >= k or want >= total or len(result) < want:
                 return grouped
@@ -363,7 +364,7 @@ class HippoRAG:
         """:meth:`retrieve` for a list of queries (encoded in one batch), one filter for all."""
         self._maybe_refresh()
         allow = _combine(allow, self.allowed(filters))
-        return self.retriever.retrieve_batch(queries, k, mode=mode, allow=allow)
+        return self._ranked_batch(queries, k, mode, allow)
 
     @staticmethod
     def modes() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = frozenset(string.punctuation)
@@ -78,6 +79,25 @@ def qa_scores(prediction: str, answer: str, aliases: Sequence[str] = ()) -> dict
     }
 
 
+def citation_scores(answer: Any, gold: Iterable[str]) -> dict[str, float]:
+    """``cited_gold`` (1.0 when a citation names a gold passage or document) and ``supported``.
+
+    ``answer`` has ``cited_ids``, ``cited_documents`` and ``supported`` (a
+    :class:`~pipelines.answers.Answer`); a refusal cites nothing, so it scores 0.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> a = SimpleNamespace(cited_ids=["p1"], cited_documents=["d1"], supported=True)
+        >>> citation_scores(a, ["d1", "d9"]), citation_scores(a, ["d2"])["cited_gold"]
+        ({'cited_gold': 1.0, 'supported': 1.0}, 0.0)
+    """
+    cited = {*answer.cited_ids, *answer.cited_documents}
+    return {
+        "cited_gold": float(bool(cited & set(gold))),
+        "supported": float(bool(answer.supported)),
+    }
+
+
 def mean_scores(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     """Mean EM and F1 over per-question scores (0.0 for none).
 
@@ -93,4 +113,11 @@ def mean_scores(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     }
 
 
-__all__ = ["exact_match", "f1_score", "mean_scores", "normalize_answer", "qa_scores"]
+__all__ = [
+    "citation_scores",
+    "exact_match",
+    "f1_score",
+    "mean_scores",
+    "normalize_answer",
+    "qa_scores",
+]

@@ -28,8 +28,9 @@ from typing import Any
 from hipporag.config import LLMConfig
 from hipporag.protocols import LLM
 from hipporag.types import Hit
+from pipelines.answers import CitingReader
 from pipelines.evaluate import KS, Outcome, Question, recall_at
-from pipelines.metrics_qa import qa_scores
+from pipelines.metrics_qa import citation_scores, qa_scores
 from retrievers.note import NoteLoop
 from retrievers.note.config import NoteConfig
 from retrievers.note.policy import Note, NotePolicy
@@ -175,13 +176,18 @@ class Reader:
 
 @dataclass(slots=True)
 class QAResult:
-    """One answered question: the answer (None without a reader) and the loop's result."""
+    """One answered question: the answer (None without a reader) and the loop's result.
+
+    ``cited`` is the reader's :class:`~pipelines.answers.Answer` (citations, refusal)
+    when the reader cites; ``answer`` is then its short answer, ``""`` on a refusal.
+    """
 
     question: str
     answer: str | None
     result: NoteResult
     reader_calls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    cited: Any = None
 
     @property
     def llm_calls(self) -> int:
@@ -195,7 +201,15 @@ class QAResult:
             "llm_calls": self.llm_calls,
             "retrieval_calls": self.result.retrieval_calls,
             "result": self.result.to_dict(),
+            **(_citation_fields(self.cited) if self.cited is not None else {}),
         }
+
+
+def _citation_fields(cited: Any) -> dict[str, Any]:
+    """The citing reader's part of :meth:`QAResult.to_dict`."""
+    data = cited.to_dict()
+    keys = ("text", "supported", "refusal", "citations", "invalid_citations", "passages")
+    return {k: data[k] for k in keys}
 
 
 class NoteQA:
@@ -205,7 +219,8 @@ class NoteQA:
         rag: An opened facade (``index`` and ``retrieve(..., extra_seeds=...)``).
         config: Note loop configuration.
         llm: Chat model for the LLM policy and the reader; None: graph policy, no answer.
-        reader: Overrides the default :class:`Reader` over ``llm``.
+        reader: Overrides the default :class:`~pipelines.answers.CitingReader` over ``llm``
+            (a :class:`Reader` answers without citations).
 
     Example:
         >>> from pipelines.facade import HippoRAG
@@ -225,7 +240,7 @@ class NoteQA:
         self.rag = rag
         self.config = config or NoteConfig()
         self.loop = make_note_loop(rag, self.config, llm)
-        self.reader = reader or (Reader(llm) if llm is not None else None)
+        self.reader = reader or (CitingReader(llm) if llm is not None else None)
 
     def ask(
         self, question: str, k: int | None = None, *, filters: Mapping[str, Any] | None = None
@@ -249,6 +264,9 @@ class NoteQA:
         if self.reader is None:
             return QAResult(question, None, result)
         answer = self.reader.answer(question, result.note, result.hits)
+        if hasattr(answer, "citations"):  # a citing reader (the default)
+            text = answer.answer or ""
+            return QAResult(question, text, result, reader_calls=answer.llm_calls, cited=answer)
         return QAResult(question, answer.text, result, reader_calls=answer.llm_calls)
 
 
@@ -299,6 +317,8 @@ class NoteRunner:
         raw = getattr(question, "raw", None) or {}
         if out.answer is not None and isinstance(raw.get("answer"), str):
             extra.update(qa_scores(out.answer, raw["answer"], raw.get("answer_aliases") or []))
+        if out.cited is not None:
+            extra.update(citation_scores(out.cited, gold))
         return Outcome(list(dict.fromkeys(h.document for h in out.result.hits[:k])), extra)
 
 
@@ -332,7 +352,7 @@ def note_report(report: dict[str, Any]) -> dict[str, Any]:
     }
     if "passages_seen" in extra:
         out["passages_seen"] = extra.pop("passages_seen")
-    for name in ("em", "f1"):
+    for name in ("em", "f1", "cited_gold", "supported"):
         if name in extra:
             out[name] = extra.pop(name)
     return out

@@ -26,6 +26,7 @@ from typing import ClassVar
 from hipporag.config import DEFAULT_SPACY_MODEL, EMBEDDING_BACKENDS, LLMConfig, valid_device
 from hipporag.sections import Section, check, suggest
 from retrievers.params import BaseParams
+from retrievers.rerank.config import RerankConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class RetrievalConfig(Section):
     ``"cuda:N"`` or ``"mps"``. ``unknown_filter_keys`` decides what a metadata
     filter naming a key no passage has does: ``"error"`` (default: a "did you
     mean" error) or ``"match_none"`` (the filter matches nothing, with a warning).
+    ``rerank`` (a ``[rerank]`` table, off by default) reorders the top hits of
+    any mode (see :mod:`retrievers.rerank`).
     """
 
     _name: ClassVar[str] = "retrieval"
@@ -66,6 +69,7 @@ class RetrievalConfig(Section):
     query_device: str = "index"
     unknown_filter_keys: str = "error"
     llm: LLMConfig = field(default_factory=LLMConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
 
     def validate(self) -> None:
         from retrievers import registry

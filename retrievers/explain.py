@@ -33,13 +33,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
+from hipporag.paths import PathStep
 from hipporag.protocols import IndexView
 from hipporag.types import Explanation, Seed
 from retrievers.order import node_keys, order_by_score
+from retrievers.relations import FactPairs
 
 
 class SparseScores:
@@ -118,6 +121,7 @@ class Explainer:
         self.max_connecting = max_connecting
         self.max_visits = max_visits
         self._csr: tuple[np.ndarray, np.ndarray] | None = None
+        self._pairs: FactPairs | None = None
 
     @property
     def titles(self) -> list[str]:
@@ -136,6 +140,27 @@ class Explainer:
         if node < n_entities:
             return self.index.entity_names[node]
         return f"[{self.titles[node - n_entities]}]"
+
+    def steps(self, path: Sequence[int]) -> list[PathStep]:
+        """One :class:`~hipporag.paths.PathStep` per edge of a node path, facts named."""
+        if len(path) < 2:
+            return []
+        if self._pairs is None:
+            self._pairs = FactPairs(self.index)
+        n_entities = self.index.n_entities
+        out = []
+        for a, b in pairwise(path):
+            src, dst = self.node_name(int(a)), self.node_name(int(b))
+            if a >= n_entities or b >= n_entities:
+                out.append(PathStep(src, dst, "mention"))
+                continue
+            found = self._pairs.between(int(a), int(b))
+            if found is None:
+                out.append(PathStep(src, dst, "synonymy"))
+            else:
+                relation, reverse, others = found
+                out.append(PathStep(src, dst, "fact", relation, reverse, others))
+        return out
 
     def path(self, target: int, seed_weight: SparseScores | np.ndarray) -> list[int]:
         """Node ids of one shortest seed-to-``target`` path (seed first); [] if none in reach.
@@ -253,6 +278,7 @@ class Explainer:
                     connecting_entities=self.connecting(int(p), node_scores, seed_weight),
                     path=[self.node_name(n) for n in path],
                     flags=list(flags),
+                    steps=self.steps(path),
                 )
             )
         return out

@@ -20,6 +20,7 @@ from hipporag.index.analysis import (
     to_igraph,
     to_networkx,
 )
+from hipporag.index.factedges import FACT_EDGE_COLUMNS
 from hipporag.index.format import EDGE_KINDS
 from hipporag.index.reader import TABLES, Index
 from hipporag.types import Explanation, Hit, RetrievalResult, Seed
@@ -134,7 +135,8 @@ def test_igraph_counts_and_attributes(index: Index) -> None:
     assert g.ecount() == len(_pairs(index))
     assert g.vs[0]["kind"] == "entity" and g.vs[index.n_entities]["kind"] == "passage"
     assert g.vs[index.n_entities]["ref"] == index.passage_ids[0]
-    assert set(g.es.attributes()) == {"kinds", "weight", *(f"w_{k}" for k in EDGE_KINDS)}
+    expected = {"kinds", "weight", *(f"w_{k}" for k in EDGE_KINDS), *FACT_EDGE_COLUMNS}
+    assert set(g.es.attributes()) == expected
     assert sum(g.es["weight"]) == pytest.approx(edge_frame(index)["weight"].sum())
     assert g["n_entities"] == index.n_entities
     # Index methods delegate.

@@ -33,6 +33,7 @@ from hipporag.display._html import (
     value_html,
 )
 from hipporag.display.shapes import HitLike, IndexLike, ResultLike
+from hipporag.display.path import path_html
 from hipporag.display.trace import trace_html
 
 # -- index -----------------------------------------------------------------
@@ -149,7 +150,7 @@ def _why(hit: HitLike) -> str:
     if e.connecting_entities:
         parts.append("via " + chips_html(e.connecting_entities[:8]))
     if e.path:
-        parts.append("path: " + " → ".join(f"<i>{esc(n)}</i>" for n in e.path))
+        parts.append("path: " + path_html(e.path, e.steps))
     if e.flags:
         parts.append(flags_html(e.flags))
     return "<br>".join(parts) or '<span class="muted">—</span>'

@@ -16,7 +16,10 @@ nodes are merged into one edge, as in the retrieval graph. Every edge carries
   (``"fact"``, ``"passage_entity"``, ``"synonymy"``), e.g. ``"fact,synonymy"``;
 * ``weight``: the summed weight (the weight PPR walks on);
 * ``w_fact``, ``w_passage_entity``, ``w_synonymy``: the weight of each kind
-  (``0.0`` when that kind is absent).
+  (``0.0`` when that kind is absent);
+* ``relation``, ``facts``, ``passage_ids``: on fact edges, the relations, the
+  triples and the supporting passages behind them (see
+  :mod:`hipporag.index.factedges`; ``""``/``"[]"`` on other edges).
 
 With ``multigraph=True`` :func:`to_networkx` instead keeps one edge per kind
 (a ``networkx.MultiGraph`` keyed by kind, attributes ``kind`` and ``weight``).
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hipporag.index.factedges import fact_attributes, with_fact_edges
 from hipporag.index.format import EDGE_KINDS
 from hipporag.index.sqlview import SQLView
 
@@ -149,7 +153,8 @@ def edge_frame(index: SQLView, nodes: Iterable[int] | None = None) -> pl.DataFra
         """,
         params,
     )
-    return df.with_columns(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64))
+    df = df.with_columns(pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64))
+    return with_fact_edges(index, df)
 
 
 def neighborhood(index: SQLView, nodes: Iterable[int], radius: int = 1) -> list[int]:
@@ -225,8 +230,10 @@ def to_networkx(
         if nodes is not None:
             keep = sorted(g.nodes)
             ef = ef.filter(pl.col("src").is_in(keep) & pl.col("dst").is_in(keep))
+        facts = fact_attributes(index)
         for src, dst, kind, weight in ef.iter_rows():
-            g.add_edge(int(src), int(dst), key=kind, kind=kind, weight=float(weight))
+            extra = facts.get((min(src, dst), max(src, dst)), {}) if kind == "fact" else {}
+            g.add_edge(int(src), int(dst), key=kind, kind=kind, weight=float(weight), **extra)
         return g
     ef = edge_frame(index, None if nodes is None else list(g.nodes))
     names = ef.columns[2:]

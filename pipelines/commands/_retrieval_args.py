@@ -28,7 +28,8 @@ def add_retrieval_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="override one retrieval parameter, e.g. --set top_facts=5 (repeatable); "
-        "keys: " + ", ".join(k for k in RetrievalConfig.field_names() if k != "llm"),
+        "keys: "
+        + ", ".join(k for k in RetrievalConfig.field_names() if k not in ("llm", "rerank")),
     )
     p.add_argument("--no-explain", action="store_true", help="skip explanations (faster)")
 

@@ -1,13 +1,21 @@
-"""``hipporag answer``: answer a question with the adaptive note loop (and an LLM reader).
+"""``hipporag answer``: answer a question, citing the passages the answer rests on.
 
-Runs the note loop over the index, then, when an LLM endpoint is given, the
-reader answers from the best note and the top passages. Without an LLM the
-LLM-free note policy runs and the best note is printed instead of an answer.
-Always prints the passages and the loop's trace.
+By default (``--mode note``) runs the note loop over the index, then, when an
+LLM endpoint is given, the reader answers from the best note and the top
+passages, citing them as ``[1]``, ``[2]``. Without an LLM the LLM-free note
+policy runs and the best note is printed instead of an answer. Always prints
+the passages and the loop's trace.
+
+``--mode hybrid`` (or any retrieval mode) is the plain path: retrieve ``-k``
+passages (reranked when ``--rerank`` is given), then answer from them with
+citations; it needs an LLM. Either path refuses ("not supported by the
+retrieved passages") when the model says so or cites no passage it was shown.
+``--json`` maps each citation to its passage id, document id and span.
 
 Example:
     $ hipporag answer my-index "Who directed the film that won the Golden Heron Award in 1987?"
     $ hipporag answer my-index "..." --llm-base-url http://127.0.0.1:8080/v1 --llm-model gemma3
+    $ hipporag answer my-index "..." --mode hybrid --llm-base-url URL --llm-model M --json
     $ hipporag answer my-index "..." --no-llm --max-step 2 --json
 """
 
@@ -19,7 +27,9 @@ import textwrap
 from typing import Any
 
 from hipporag.errors import ConfigError
+from pipelines.commands._rerank_args import add_rerank_options, apply_rerank
 from pipelines.termsafe import json_safe, printable
+from retrievers.config import RetrievalConfig
 from retrievers.note.config import NOTE_POLICIES, NoteConfig
 
 _OVERRIDES = ("top_k", "max_step", "max_fail_step", "max_top_k")
@@ -119,7 +129,15 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="retrieve only passages whose metadata match (as for 'hipporag retrieve')",
     )
+    p.add_argument(
+        "--mode",
+        default="note",
+        metavar="MODE",
+        help="note (the note loop, default) or a retrieval mode for the plain "
+        "retrieve-then-read path (hybrid, hipporag2, hipporag1, dense)",
+    )
     add_note_arguments(p)
+    add_rerank_options(p)
     p.set_defaults(func=run)
 
 
@@ -127,9 +145,13 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.facade import HippoRAG
     from pipelines.qa import NoteQA
 
+    if args.mode != "note":
+        from pipelines.commands._answer_plain import run_plain
+
+        return run_plain(args, llm_from_args(args))
     config = note_config_from_args(args)
     llm = llm_from_args(args)
-    rag = HippoRAG.open(args.index)
+    rag = HippoRAG.open(args.index, apply_rerank(RetrievalConfig(), args))
     qa = NoteQA(rag, config, llm)
     from pipelines.commands.retrieve import filters_from_args
 
@@ -147,7 +169,11 @@ def render(out: Any, *, k: int = 5, has_reader: bool = True) -> str:
     """The human-readable report of ``hipporag answer``."""
     result, trace = out.result, out.result.trace
     lines = []
-    if has_reader:
+    if has_reader and getattr(out, "cited", None) is not None:
+        from pipelines.commands._answer_plain import render_cited
+
+        lines.append(render_cited(out.cited))
+    elif has_reader:
         lines.append(f"answer: {out.answer or '(the reader gave no usable answer)'}")
     else:
         lines.append(

@@ -1,8 +1,13 @@
 """``hipporag eval``: passage recall@k and latency on a MuSiQue-style question file.
 
+With an LLM (``--llm-base-url``/``--llm-model``) every question is also answered
+from its top passages, with citations: ``--json`` then reports ``answers``
+(``em``, ``f1``, ``cited_gold``, ``supported``; see :mod:`pipelines.answer_eval`).
+
 Example:
     $ hipporag eval my-index --questions questions.json
     $ hipporag eval my-index --questions questions.json --mode hipporag2 --json --limit 50
+    $ hipporag eval my-index --questions q.json --llm-base-url URL --llm-model M --json
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from pipelines.commands._rerank_args import add_rerank_options, apply_rerank
 from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
 from pipelines.commands.answer import add_note_arguments, llm_from_args, note_config_from_args
 
@@ -25,6 +31,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_retrieval_options(p)
     add_note_arguments(p)  # used by --mode note
+    add_rerank_options(p)
     p.set_defaults(func=run)
 
 
@@ -35,15 +42,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
-    config = retrieval_config(args)
+    config = apply_rerank(retrieval_config(args), args)
     mode = args.mode or config.mode
     runner = None
+    llm = llm_from_args(args)
     if mode == "note" and mode not in RUNNERS:
         from pipelines.qa import NoteRunner
 
-        runner = NoteRunner(note_config_from_args(args), llm_from_args(args))
+        runner = NoteRunner(note_config_from_args(args), llm)
     else:
         runner = get_runner(mode)  # unknown mode: fail before loading anything
+        if llm is not None:  # with an LLM, a retrieval mode also answers (EM/F1, citations)
+            from pipelines.answer_eval import answer_runner
+
+            runner = answer_runner(runner, llm)
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json
@@ -61,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             from pipelines.qa import note_report
 
             out = note_report(out)
+        elif llm is not None:
+            from pipelines.answer_eval import answer_report
+
+            out = answer_report(out)
         out["index"] = str(rag.path)
         print(json.dumps(out))
     else:

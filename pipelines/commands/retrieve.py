@@ -19,6 +19,7 @@ from hipporag.errors import InputError
 from hipporag.filters import and_filters, parse_filter_args, validate_filters
 from hipporag.grouping import DocumentResult
 from hipporag.types import Hit, RetrievalResult
+from pipelines.commands._rerank_args import add_rerank_options, apply_rerank
 from pipelines.commands._retrieval_args import add_retrieval_options, mode_help, retrieval_config
 from pipelines.termsafe import json_safe, printable
 
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
         help="return documents ranked by their best chunk, each with its matching chunks",
     )
     add_retrieval_options(p)
+    add_rerank_options(p)
     p.set_defaults(func=run)
 
 
@@ -71,7 +73,7 @@ def format_hit(hit: Hit, width: int = 100) -> str:
         if parts:
             lines.append("      why: " + ", ".join(parts))
         if e.path:
-            lines.append("      path: " + " -> ".join(e.path))
+            lines.append("      path: " + e.path_text)
         if e.connecting_entities:
             lines.append("      via entities: " + ", ".join(e.connecting_entities))
     return "\n".join(lines)
@@ -139,13 +141,15 @@ def format_result(result: RetrievalResult, width: int = 100) -> str:
     body = "\n".join(format_hit(h, width) for h in result.hits)
     total = result.timings_ms.get("total")
     tail = f"\n({total:.1f} ms)" if total is not None else ""
+    if tail and "rerank" in result.timings_ms:
+        tail = tail[:-1] + f", rerank {result.timings_ms['rerank']:.1f} ms)"
     return f"{head}\n\n{body}{tail}"
 
 
 def run(args: argparse.Namespace) -> int:
     from pipelines.facade import HippoRAG
 
-    config = retrieval_config(args)
+    config = apply_rerank(retrieval_config(args), args)
     rag = HippoRAG.open(args.index, config)
     filters = filters_from_args(getattr(args, "filter", None))
     result = rag.retrieve(
