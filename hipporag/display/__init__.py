@@ -32,8 +32,8 @@ from hipporag.display._html import (
     kv_table,
     value_html,
 )
-from hipporag.display.shapes import HitLike, IndexLike, ResultLike
 from hipporag.display.path import path_html
+from hipporag.display.shapes import HitLike, IndexLike, ResultLike
 from hipporag.display.trace import trace_html
 
 # -- index -----------------------------------------------------------------
