@@ -9,8 +9,12 @@ A filter spec is a dict ``{key: condition}``; all keys must match (AND):
   ``lt``, ``lte`` (numbers, or ISO dates ``"2024-05-01"`` compared as dates;
   a time with a UTC offset is converted to UTC, a time without one is taken
   as UTC, in the filter and in the metadata alike),
-  ``exists`` (true/false) and ``not`` (any condition, negated), e.g.
+  ``exists`` (true/false), ``not`` (any condition, negated) and ``all`` (a
+  list of conditions that must all hold), e.g.
   ``{"year": {"gte": 2020, "lt": 2025}, "lang": {"not": "de"}}``.
+
+:func:`all_of` combines specs (a passage must match each one): how a tenant's
+filter is ANDed into a request's.
 
 A passage without the key never matches a positive condition and always
 matches a negated one (``ne``, ``nin``, ``not``). Values are passed as query
@@ -39,7 +43,7 @@ import numpy as np
 from hipporag.errors import InputError
 
 RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-OPS = frozenset({"eq", "ne", "in", "nin", "not", "exists", *RANGE_OPS})
+OPS = frozenset({"all", "eq", "ne", "in", "nin", "not", "exists", *RANGE_OPS})
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -146,6 +150,16 @@ def _condition(key: str, cond: Any) -> tuple[str, list[Any]]:
             inner = _eq(key, v) if op == "ne" else _any_of(key, v) if op == "nin" else None
             s, ps = inner if inner is not None else _condition(key, v)
             parts.append((f"NOT COALESCE({s}, FALSE)", ps))
+        elif op == "all":
+            if not isinstance(v, list | tuple) or not v:
+                raise _error(f"{key!r}: 'all' needs a non-empty list of conditions")
+            subs = [_condition(key, c) for c in v]
+            parts.append(
+                (
+                    "(" + " AND ".join(f"({s})" for s, _ in subs) + ")",
+                    [x for _, ps in subs for x in ps],
+                )
+            )
         elif op == "exists":
             if not isinstance(v, bool):
                 raise _error(f"{key!r}: 'exists' takes true or false")
@@ -186,6 +200,36 @@ def compile_filters(filters: Any) -> tuple[str, list[Any]]:
     if not parts:
         return "TRUE", []
     return " AND ".join(s for s, _ in parts), [x for _, ps in parts for x in ps]
+
+
+def all_of(*specs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """One filter spec matching exactly the passages that match every one of ``specs``.
+
+    Keys in one spec only keep their condition; a key in several gets
+    ``{"all": [condition, ...]}``. None and ``{}`` (no restriction) are
+    skipped; None when nothing restricts. Each spec is validated.
+
+    Example:
+        >>> all_of({"tenant": "a"}, {"year": {"gte": 2020}}, None)
+        {'tenant': 'a', 'year': {'gte': 2020}}
+        >>> all_of({"tenant": "a"}, {"tenant": ["a", "b"], "lang": "en"})
+        {'tenant': {'all': ['a', ['a', 'b']]}, 'lang': 'en'}
+        >>> all_of(None, {}) is None
+        True
+
+    Raises:
+        InputError: one of the specs is malformed.
+    """
+    per_key: dict[str, list[Any]] = {}
+    for spec in specs:
+        if not spec:
+            continue
+        compile_filters(spec)
+        for key, cond in spec.items():
+            per_key.setdefault(key, []).append(cond)
+    if not per_key:
+        return None
+    return {k: c[0] if len(c) == 1 else {"all": c} for k, c in per_key.items()}
 
 
 def _has_metadata(con: Any) -> bool:
@@ -275,4 +319,11 @@ def parse_filter_args(args: list[str] | None) -> dict[str, Any]:
     return out
 
 
-__all__ = ["OPS", "allowed_passages", "compile_filters", "parse_filter_args", "validate_filters"]
+__all__ = [
+    "OPS",
+    "all_of",
+    "allowed_passages",
+    "compile_filters",
+    "parse_filter_args",
+    "validate_filters",
+]
