@@ -91,7 +91,9 @@ def test_event_loop_keeps_ticking_during_12_aretrieve(rag):
         return await _ticks_while(blocking()), await _ticks_while(concurrent())
 
     (base_ticks, base_s), (ticks, elapsed) = asyncio.run(main())
-    print(f"blocking: {base_ticks} ticks in {base_s:.3f}s; aretrieve x12: {ticks} in {elapsed:.3f}s")
+    print(
+        f"blocking: {base_ticks} ticks in {base_s:.3f}s; aretrieve x12: {ticks} in {elapsed:.3f}s"
+    )
     assert base_ticks <= 1  # the sync calls hold the loop the whole time
     # The loop ran its 5 ms ticker through the concurrent calls: at least a
     # tenth of the ticks it would get if idle (the GIL is shared with the work

@@ -60,7 +60,9 @@ def run_add(args: argparse.Namespace) -> int:
         try:
             spec = json.loads(args.filter_json)
         except json.JSONDecodeError as err:
-            raise InputError(f"--filter-json is not JSON ({err})", hint='e.g. {"tenant": "acme"}')
+            raise InputError(
+                f"--filter-json is not JSON ({err})", hint='e.g. {"tenant": "acme"}'
+            ) from None
     spec = all_of(parse_filter_args(args.filter), spec)
     key = add_key(args.file, args.name, scopes=args.scope, filter=spec, rate=args.rate)
     what = f"scopes {', '.join(sorted(set(args.scope)))}"

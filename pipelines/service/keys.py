@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import hmac
@@ -164,7 +165,7 @@ def add_key(
     name: str,
     *,
     scopes: Iterable[str] = ("read",),
-    filter: Mapping[str, Any] | None = None,  # noqa: A002 - the key's field name
+    filter: Mapping[str, Any] | None = None,
     rate: float | None = None,
 ) -> str:
     """Create a key, store its hash in ``path`` (created 0600) and return the key (shown once).
@@ -253,10 +254,8 @@ class KeyStore:
         """
         if not key:
             raise AuthError("no API key", hint="send the header 'Authorization: Bearer YOUR_KEY'")
-        try:
+        with contextlib.suppress(OSError):  # the file being replaced: keep the keys we have
             self._load()
-        except OSError:
-            pass  # the file went away for a moment (being replaced): keep the keys we have
         presented = hash_key(key).encode()
         found: Principal | None = None
         revoked = False
