@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -42,6 +43,7 @@ from pipelines.service.models import (
 from pipelines.service.state import Served, Settings
 
 DEFAULT = "default"
+logger = logging.getLogger("hipporag.service")
 
 
 def served(request: Request) -> Served:
@@ -247,6 +249,7 @@ def create_app(
             await asyncio.gather(*loading, return_exceptions=True)
             for s in app.state.served.values():
                 await s.drain()  # every queued (acknowledged-to-be) write commits first
+            logger.info("stopped: every queued write was committed")
 
     app = FastAPI(
         title="hipporag retrieval service",

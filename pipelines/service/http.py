@@ -167,20 +167,24 @@ class BodyLimit:
             await self._too_large(scope, receive, send)
             return
         seen = 0
+        responded = False
 
         async def limited() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, responded
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not responded:
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+                if seen > self.max_bytes:  # answer now; the app sees the client go away
+                    responded = True
+                    await self._too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+        async def guarded(message: dict[str, Any]) -> None:
+            if not responded:
+                await send(message)
+
+        await self.app(scope, limited, guarded)
 
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         response = error_response(
@@ -190,10 +194,6 @@ class BodyLimit:
             Connection="close",
         )
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 __all__ = ["Loading", "NoLLM", "error_response", "install", "status_of"]
