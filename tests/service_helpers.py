@@ -24,10 +24,12 @@ def free_port() -> int:
 class Server:
     """``python -m pipelines.cli serve ARGS`` on a free port; ``url`` once ready."""
 
-    def __init__(self, *args: str, log: Path, ready_s: float = 300.0) -> None:
+    def __init__(
+        self, *args: str, log: Path, ready_s: float = 300.0, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HIPPORAG_PROGRESS": "0"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HIPPORAG_PROGRESS": "0", **(env or {})}
         self.log = log
         self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -37,14 +39,19 @@ class Server:
             env=env,
         )
         deadline = time.monotonic() + ready_s
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        ready: set[int] = set()
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"server exited {self.proc.returncode}: {log.read_text()[-2000:]}"
                 )
             try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    break
+                r = httpx.get(self.url + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    ready.add(r.json()["pid"])
+                    if len(ready) >= workers:
+                        break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:

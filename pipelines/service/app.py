@@ -270,8 +270,8 @@ def create_app(
     app.include_router(router, prefix="/v1/indexes/{name}")
 
     @app.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get("/readyz", summary="Every index is loaded (503 until then)")
     async def readyz() -> JSONResponse:
@@ -280,7 +280,8 @@ def create_app(
             for n, s in app.state.served.items()
         }
         ok = all(v == "ready" for v in state.values())
-        return JSONResponse({"ready": ok, "indexes": state}, status_code=200 if ok else 503)
+        body = {"ready": ok, "indexes": state, "pid": os.getpid()}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
