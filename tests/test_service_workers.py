@@ -57,11 +57,18 @@ def two_workers(demo_index_path, tmp_path_factory, llm):
 
 def test_two_workers_share_one_index(two_workers):
     url = two_workers.url
-    pids = set()
-    for _ in range(40):  # fresh connections: the workers take turns accepting them
-        pids.add(httpx.get(url + "/healthz", timeout=30).json()["pid"])
-        if len(pids) == 2:
-            break
+
+    def ready(_: int) -> int | None:
+        r = httpx.get(url + "/readyz", timeout=60)
+        return r.json()["pid"] if r.status_code == 200 else None
+
+    # concurrent requests reach both workers (a busy one is not accepting); wait for both
+    pids: set[int] = set()
+    deadline = time.monotonic() + 300
+    with ThreadPoolExecutor(8) as pool:
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids |= {p for p in pool.map(ready, range(16)) if p is not None}
+            time.sleep(0.5)
     assert len(pids) == 2
 
     # concurrent writes from both workers: ordered by the index's write lock, none lost
