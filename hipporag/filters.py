@@ -110,6 +110,10 @@ def and_filters(*specs: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out or None
 
 
+all_of = and_filters
+"""How a service key's tenant filter is ANDed into a request's (same as :func:`and_filters`)."""
+
+
 def _has_metadata(con: Any) -> bool:
     rows = con.execute(
         "SELECT 1 FROM information_schema.columns "
@@ -245,6 +249,7 @@ __all__ = [
     "HINT",
     "OPS",
     "UNKNOWN_KEYS",
+    "all_of",
     "allowed_passages",
     "and_filters",
     "compile_filters",

@@ -52,6 +52,8 @@ COMMANDS = (
     "job",
     "export",
     "cache",
+    "keys",
+    "serve",
 )
 
 EXIT_INTERNAL = 1

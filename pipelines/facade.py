@@ -29,6 +29,7 @@ from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
 from pipelines.facade_answer import AnswerMixin
+from pipelines.facade_async import AsyncMixin
 from retrievers.config import RetrievalConfig
 
 
@@ -81,7 +82,7 @@ def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
     return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
-class HippoRAG(AnswerMixin):
+class HippoRAG(AnswerMixin, AsyncMixin):
     """An index plus retrieval parameters: the main entry point of the toolkit.
 
     Cheap to create and to pickle (the index path and the parameters only);

@@ -165,3 +165,35 @@ def test_cli_json_filter() -> None:
     assert filters_from_args(None) is None
     with pytest.raises(InputError, match="not valid JSON"):
         filters_from_args(["{year"])
+
+
+@pytest.mark.parametrize(
+    ("specs", "expected"),
+    [
+        (({"tenant": "a"}, {"source": "faq"}), [3]),
+        (({"tenant": "a"}, {"tenant": "b"}), []),  # a tenant cannot widen its filter
+        (({"tenant": "a"}, {"tenant": ["a", "b"]}), [0, 3]),
+        (({"tenant": ["a", "b"]}, {"tenant": {"ne": "a"}}), [1, 5]),
+        (({"tenant": "b"}, None, {}), [1, 5]),
+        (({"year": {"gte": 2020}}, {"year": {"gte": 2022}}, {"tenant": "a"}), [3]),
+        (({"lang": {"not": "de"}}, {"lang": {"not": "fr"}}), [0, 2, 3, 4]),
+    ],
+)
+def test_all_of_matches_each_spec(index, specs, expected) -> None:
+    from hipporag.filters import all_of
+
+    combined = all_of(*specs)
+    assert matching(index, combined) == expected
+    # the same as intersecting the specs' own allow-lists
+    each = [set(matching(index, s)) for s in specs if s]
+    assert sorted(set.intersection(*each)) == expected
+
+
+def test_all_of_of_nothing_and_bad_specs() -> None:
+    from hipporag.filters import all_of
+
+    assert all_of() is None and all_of(None, {}) is None
+    with pytest.raises(InputError, match="unknown operator"):
+        all_of({"tenant": "a"}, {"year": {"bogus": 1}})
+    with pytest.raises(InputError, match="'all' needs"):
+        compile_filters({"tenant": {"all": []}})

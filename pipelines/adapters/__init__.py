@@ -67,17 +67,40 @@ def check_adapter_mode(rag: Any, mode: str | None) -> None:
         raise RetrievalError(f"unknown retrieval mode {mode!r}", hint=suggest(mode, known))
 
 
-def run_retrieve(
-    rag: Any, query: str, k: int, mode: str | None, filters: dict[str, Any] | None = None
-) -> RetrievalResult:
-    """Call ``rag.retrieve``; ``mode`` and ``filters`` are passed only when set."""
+def _retrieve_kwargs(
+    rag: Any, k: int, mode: str | None, filters: dict[str, Any] | None
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"k": k}
     if mode is not None:
         check_adapter_mode(rag, mode)
         kwargs["mode"] = mode
     if filters:
         kwargs["filters"] = filters
-    return rag.retrieve(query, **kwargs)
+    return kwargs
+
+
+def run_retrieve(
+    rag: Any, query: str, k: int, mode: str | None, filters: dict[str, Any] | None = None
+) -> RetrievalResult:
+    """Call ``rag.retrieve``; ``mode`` and ``filters`` are passed only when set."""
+    return rag.retrieve(query, **_retrieve_kwargs(rag, k, mode, filters))
+
+
+async def arun_retrieve(
+    rag: Any, query: str, k: int, mode: str | None, filters: dict[str, Any] | None = None
+) -> RetrievalResult:
+    """:func:`run_retrieve` without blocking the event loop.
+
+    Uses ``rag.aretrieve`` (the facade's async API); an object without one is
+    called in a worker thread.
+    """
+    kwargs = _retrieve_kwargs(rag, k, mode, filters)
+    aretrieve = getattr(rag, "aretrieve", None)
+    if aretrieve is not None:
+        return await aretrieve(query, **kwargs)
+    import asyncio
+
+    return await asyncio.to_thread(lambda: rag.retrieve(query, **kwargs))
 
 
 def missing_extra(framework: str, extra: str, err: ImportError) -> ImportError:
@@ -88,4 +111,11 @@ def missing_extra(framework: str, extra: str, err: ImportError) -> ImportError:
     )
 
 
-__all__ = ["RESERVED_KEYS", "check_adapter_mode", "hit_metadata", "missing_extra", "run_retrieve"]
+__all__ = [
+    "RESERVED_KEYS",
+    "arun_retrieve",
+    "check_adapter_mode",
+    "hit_metadata",
+    "missing_extra",
+    "run_retrieve",
+]

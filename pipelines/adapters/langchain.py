@@ -31,10 +31,13 @@ from __future__ import annotations
 from typing import Any
 
 from hipporag.filters import and_filters
-from pipelines.adapters import hit_metadata, missing_extra, run_retrieve
+from pipelines.adapters import arun_retrieve, hit_metadata, missing_extra, run_retrieve
 
 try:
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForRetrieverRun,
+        CallbackManagerForRetrieverRun,
+    )
     from langchain_core.documents import Document
     from langchain_core.retrievers import BaseRetriever
     from pydantic import ConfigDict, Field
@@ -80,6 +83,24 @@ class HippoRAGRetriever(BaseRetriever):
         filters: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        k, spec = self._arguments(filters, kwargs)
+        return self._documents(run_retrieve(self.rag, query, k, self.mode, spec))
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        filters: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        # The facade's async API: the work runs off the event loop.
+        k, spec = self._arguments(filters, kwargs)
+        return self._documents(await arun_retrieve(self.rag, query, k, self.mode, spec))
+
+    def _arguments(
+        self, filters: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> tuple[int, dict[str, Any] | None]:
         unknown = (set(self.search_kwargs) | set(kwargs)) - {"filters", "k"}
         if unknown:
             raise ValueError(
@@ -88,7 +109,9 @@ class HippoRAGRetriever(BaseRetriever):
         k = int(kwargs.get("k", self.search_kwargs.get("k", self.k)))
         # AND, never a replacement: a per-call filter cannot widen the configured one.
         spec = and_filters(self.search_kwargs.get("filters"), filters)
-        result = run_retrieve(self.rag, query, k, self.mode, spec or None)
+        return k, spec or None
+
+    def _documents(self, result: Any) -> list[Document]:
         return [
             Document(
                 id=hit.passage_id,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.adapters import hit_metadata, missing_extra, run_retrieve
+from pipelines.adapters import arun_retrieve, hit_metadata, missing_extra, run_retrieve
 
 try:
     from llama_index.core.retrievers import BaseRetriever
@@ -154,6 +154,14 @@ class HippoRAGRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         result = run_retrieve(self.rag, query_bundle.query_str, self.k, self.mode, self.filters)
+        return self._nodes(result)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        # The facade's async API: the work runs off the event loop.
+        q = query_bundle.query_str
+        return self._nodes(await arun_retrieve(self.rag, q, self.k, self.mode, self.filters))
+
+    def _nodes(self, result: Any) -> list[NodeWithScore]:
         out = []
         for hit in result.hits:
             node = TextNode(
