@@ -133,10 +133,6 @@ def test_tenant_hits_never_name_another_tenant(c, loaded):
     assert {h["metadata"].get("tenant") for h in r.json()["hits"]} >= {"a", "b", None}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="explanations walk the whole graph until filters are an exact view (issue 17)",
-)
 def test_tenant_explanations_never_name_another_tenant(c, loaded):
     r = c["a"].post(
         "/v1/retrieve",
