@@ -81,8 +81,8 @@ async def retrieve(
     explain: bool = False,
 ) -> dict[str, Any]:
     """One query on the pinned reader ``rag``, restricted to the principal's tenant."""
-    spec = principal.restrict(filters)
-    result = await rag.aretrieve(query, k, mode, filters=spec, group_by=group_by)
+    scope = await _scoped(rag, principal, filters)
+    result = await rag.aretrieve(query, k, mode, group_by=group_by, **scope)
     return result_dict(result, int(rag.index.generation), explain)
 
 
@@ -101,10 +101,41 @@ async def retrieve_batch(
         raise InputError(
             "queries must be a non-empty list of non-empty strings", hint='["q1", "q2"]'
         )
-    spec = principal.restrict(filters)
-    results = await rag.aretrieve_batch(list(queries), k, mode, filters=spec)
+    scope = await _scoped(rag, principal, filters)
+    results = await rag.aretrieve_batch(list(queries), k, mode, **scope)
     gen = int(rag.index.generation)
     return {"generation": gen, "results": [result_dict(r, gen, explain) for r in results]}
+
+
+async def _scoped(
+    rag: Any, principal: Principal, filters: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The facade arguments that restrict a read to the principal's tenant.
+
+    A key without a tenant passes the request's filter on. A tenant key's
+    filter is ANDed in as an allow-list; keys of the request's own filter that
+    no passage has are the usual "did you mean" error, while the key's own
+    keys match nothing until a document carries them (a new tenant sees no
+    documents, not an error).
+    """
+    import asyncio
+
+    if not principal.filter:
+        return {"filters": filters}
+
+    def allow() -> np.ndarray:
+        if filters:
+            rag.allowed(filters)  # the request's own keys are checked as everywhere
+        return _tenant_allow(rag, principal.restrict(filters))
+
+    return {"allow": await asyncio.to_thread(allow)}
+
+
+def _tenant_allow(rag: Any, spec: Mapping[str, Any] | None) -> np.ndarray:
+    from hipporag.filters import allowed_passages
+
+    found = allowed_passages(rag.index, spec, unknown_keys="match_none")
+    return np.zeros(0, np.int64) if found is None else found
 
 
 def _rows_of(rag: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -120,7 +151,7 @@ def _rows_of(rag: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
 
 def _visible(rag: Any, principal: Principal, idxs: Sequence[int]) -> np.ndarray:
     """Which of ``idxs`` the principal may see (a bool mask)."""
-    allow = rag.allowed(principal.filter) if principal.filter else None
+    allow = _tenant_allow(rag, principal.filter) if principal.filter else None
     arr = np.asarray(list(idxs), dtype=np.int64)
     if allow is None:
         return np.ones(arr.shape[0], dtype=bool)
