@@ -20,14 +20,17 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from hipporag.sections import check
 from retrievers.fusion import FUSION_METHODS, DenseEvidence, Fusion, rrf
 from retrievers.hipporag2 import FactSeeded
+from retrievers.lexical_mix import LexicalMix, check_lexical
 from retrievers.params import FactParams
 from retrievers.registry import register
 
@@ -41,15 +44,26 @@ class HybridParams(FactParams):
         entity_mass: ``dense_prior``: share of the reset mass on the fact seeds.
         temperature: ``dense_prior``: softmax temperature over cosine similarities.
         rrf_k: ``rrf``: the rank offset.
+        lexical_mass: ``dense_prior``: share of the passage reset mass given to the
+            best BM25 passages (:mod:`retrievers.lexical_mix`; 0: no lexical evidence).
+        lexical_candidates: BM25 passages that may carry that mass.
+        lexical_temperature: softmax temperature over BM25 scores relative to the best.
+        bm25_k1, bm25_b: BM25's parameters (as in ``lexical``).
     """
 
     fusion: str = "dense_prior"
     entity_mass: float = 0.2
     temperature: float = 0.02
     rrf_k: int = 60
+    lexical_mass: float = 0.0
+    lexical_candidates: int = 20
+    lexical_temperature: float = 0.1
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
 
     def validate(self) -> None:
         super().validate()
+        check_lexical(self)
         check(
             self.fusion in FUSION_METHODS,
             f"retrieval.fusion must be one of {FUSION_METHODS}, got {self.fusion!r}",
@@ -73,6 +87,20 @@ class HybridRetriever(FactSeeded):
     """Fact seeds plus dense evidence (see the module docstring)."""
 
     Params = HybridParams
+    _local = threading.local()
+
+    @cached_property
+    def lexical(self) -> LexicalMix:
+        p = self.params
+        assert isinstance(p, HybridParams)
+        return LexicalMix(self.index, p)
+
+    def run(self, query: str, qvec: np.ndarray, k: int, **kw: Any):  # type: ignore[no-untyped-def]
+        self._local.query = query  # the lexical evidence of this query is read in reset()
+        try:
+            return super().run(query, qvec, k, **kw)
+        finally:
+            self._local.query = None
 
     @cached_property
     def fusion(self) -> Fusion:
@@ -95,6 +123,7 @@ class HybridRetriever(FactSeeded):
         evidence = DenseEvidence(idxs, sims)
         reset = self.fusion.reset(weights, evidence, self.index.n_entities)
         assert isinstance(reset, dict)
+        reset = self.lexical.mix(reset, getattr(self._local, "query", None), filt)
         return reset, evidence, reset, float(sum(reset.values()))
 
     def passage_scores(

@@ -4,5 +4,5 @@ A new retriever is one module with a ``@register(...)``-decorated class plus
 one import line here (see :mod:`retrievers.registry`).
 """
 
-from retrievers import dense, hipporag1, hipporag2, hybrid  # noqa: F401
+from retrievers import dense, hipporag1, hipporag2, hybrid, lexical  # noqa: F401
 from retrievers.note import retriever as note  # noqa: F401

@@ -22,7 +22,7 @@ line to :mod:`retrievers.modes`. If it reads new keys, add them to
 
 Example:
     >>> names()
-    ('dense', 'hipporag1', 'hipporag2', 'hybrid', 'note')
+    ('dense', 'hipporag1', 'hipporag2', 'hybrid', 'lexical', 'note')
     >>> spec("hipporag2").params.__name__
     'HippoRAG2Params'
     >>> spec("hybird")
