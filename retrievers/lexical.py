@@ -11,8 +11,8 @@ Cost per query: the postings of the query's terms (no corpus-wide pass).
 Example:
     >>> from hipporag.index import Index
     >>> r = LexicalRetriever(Index.open(DEMO_INDEX))
-    >>> r.retrieve("Big Eyes", k=1).hits[0].title
-    'Big Eyes'
+    >>> r.retrieve("Lynx-7", k=1).hits[0].title
+    'Lynx-7'
 """
 
 from __future__ import annotations
