@@ -58,6 +58,10 @@ class RetrievalConfig(Section):
     lexical_temperature: float = 0.1
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    bridge_hops: int = 0
+    bridge_mass: float = 0.5
+    bridge_threshold: float = 0.3
+    bridge_width: int = 5
     ppr_method: str = "auto"
     ppr_eps: float = 1e-6
     explain: bool = True

@@ -30,6 +30,7 @@ import numpy as np
 from hipporag.sections import check
 from retrievers.fusion import FUSION_METHODS, DenseEvidence, Fusion, rrf
 from retrievers.hipporag2 import FactSeeded
+from retrievers.bridges import add_bridges
 from retrievers.lexical_mix import LexicalMix, check_lexical
 from retrievers.params import FactParams
 from retrievers.registry import register
@@ -49,6 +50,12 @@ class HybridParams(FactParams):
         lexical_candidates: BM25 passages that may carry that mass.
         lexical_temperature: softmax temperature over BM25 scores relative to the best.
         bm25_k1, bm25_b: BM25's parameters (as in ``lexical``).
+        bridge_hops: rounds of entity -> fact -> entity activation from the seeds
+            (:mod:`retrievers.bridges`; 0: off).
+        bridge_mass: weight of a bridge entity relative to the strongest seed, times
+            its activation.
+        bridge_threshold: least cosine similarity of a fact to the query to pass activation.
+        bridge_width: new entities kept per round.
     """
 
     fusion: str = "dense_prior"
@@ -60,6 +67,10 @@ class HybridParams(FactParams):
     lexical_temperature: float = 0.1
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    bridge_hops: int = 0
+    bridge_mass: float = 0.5
+    bridge_threshold: float = 0.3
+    bridge_width: int = 5
 
     def validate(self) -> None:
         super().validate()
@@ -119,6 +130,7 @@ class HybridRetriever(FactSeeded):
             return self.global_reset(self.fusion, weights, qvec, filt)
         p = self.params
         assert isinstance(p, HybridParams)
+        weights = add_bridges(self.parts, p, weights, qvec)
         idxs, sims = self.parts.dense.candidates(qvec, p.dense_candidates, allow=filt.allow)
         evidence = DenseEvidence(idxs, sims)
         reset = self.fusion.reset(weights, evidence, self.index.n_entities)

@@ -49,6 +49,9 @@ def check_lexical(p: Any) -> None:
     )
     check(p.bm25_k1 >= 0, f"retrieval.bm25_k1 must be >= 0, got {p.bm25_k1}")
     check(0.0 <= p.bm25_b <= 1.0, f"retrieval.bm25_b must be in [0, 1], got {p.bm25_b}")
+    check(0 <= p.bridge_hops <= 4, f"retrieval.bridge_hops must be in [0, 4], got {p.bridge_hops}")
+    check(p.bridge_mass >= 0, f"retrieval.bridge_mass must be >= 0, got {p.bridge_mass}")
+    check(p.bridge_width >= 1, f"retrieval.bridge_width must be >= 1, got {p.bridge_width}")
 
 
 def lexical_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
