@@ -102,9 +102,7 @@ def write_lexical(
     if start < n:
         carry = [load_segment(base, s) for s in parent[keep:]]
         order = np.argsort(rows, kind="stable")
-        seg = new_segment(
-            rows[order].tolist(), [passages[i] for i in order], start, n, carry, live
-        )
+        seg = new_segment(rows[order].tolist(), [passages[i] for i in order], start, n, carry, live)
         entry["segments"].append(_save(w, seg).to_dict())
     return entry
 

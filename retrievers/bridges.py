@@ -113,7 +113,9 @@ class FactBridges:
         return {e: s for e, s in found.items() if e not in seeds}
 
 
-def add_bridges(parts: Any, p: Any, weights: dict[int, float], qvec: np.ndarray) -> dict[int, float]:
+def add_bridges(
+    parts: Any, p: Any, weights: dict[int, float], qvec: np.ndarray
+) -> dict[int, float]:
     """``weights`` plus the bridge entities of ``p`` (``bridge_*`` parameters; none when off)."""
     if p.bridge_hops <= 0 or not weights or p.bridge_mass <= 0:
         return weights

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from hipporag.sections import check
+from retrievers.bridges import add_bridges
 from retrievers.fusion import FUSION_METHODS, DenseEvidence, Fusion, rrf
 from retrievers.hipporag2 import FactSeeded
-from retrievers.bridges import add_bridges
 from retrievers.lexical_mix import LexicalMix, check_lexical
 from retrievers.params import FactParams
 from retrievers.registry import register

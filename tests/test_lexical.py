@@ -216,7 +216,9 @@ def test_lexical_mode_and_exact_codes_through_cli_and_facade(tmp_path):
 
     out = cli("index", str(corpus_path), "--out", str(tmp_path / "i"))
     assert out.returncode == 0, out.stderr[-2000:]
-    got = cli("retrieve", str(tmp_path / "i"), "pump XK-4471", "--mode", "lexical", "-k", "1", "--json")
+    got = cli(
+        "retrieve", str(tmp_path / "i"), "pump XK-4471", "--mode", "lexical", "-k", "1", "--json"
+    )
     assert got.returncode == 0, got.stderr[-2000:]
     assert json.loads(got.stdout)["hits"][0]["title"] == "Pump model 2"
     assert cli("verify", str(tmp_path / "i")).returncode == 0

@@ -49,16 +49,14 @@ import numpy as np
 TOKENIZER = "words-v1"
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Function words only: they carry no evidence of which passage a question is about.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves""".split()
-)
+_STOP = """a about above after again against all am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not of off on once only or other our ours ourselves out over
+own same she should so some such than that the their theirs them themselves then there these
+they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yourself yourselves"""
+STOPWORDS = frozenset(_STOP.split())
 TERM_DTYPE = np.dtype([("term", "<u8"), ("offset", "<i8")])
 POSTING_DTYPE = np.dtype([("row", "<i4"), ("tf", "<i4")])
 _HASHES: dict[str, int] = {}
@@ -186,7 +184,12 @@ def build_segment(
     r_parts.append(np.array(rows_new, np.int32))
     f_parts.append(np.array(tfs_new, np.int32))
     return _pack(
-        np.concatenate(t_parts), np.concatenate(r_parts), np.concatenate(f_parts), doclen, start, stop
+        np.concatenate(t_parts),
+        np.concatenate(r_parts),
+        np.concatenate(f_parts),
+        doclen,
+        start,
+        stop,
     )
 
 
@@ -280,7 +283,9 @@ def load_segment(index: Any, seg: LexSegment) -> SegmentArrays:
         ok = bool(int(rows.min()) >= seg.start and int(rows.max()) < seg.stop)
         ok = ok and bool(np.all(np.diff(terms["term"][:-1].astype(np.uint64)) > 0))
     if not ok:
-        raise damaged(index.path, f"the lexical segment of rows {seg.start}..{seg.stop} is malformed")
+        raise damaged(
+            index.path, f"the lexical segment of rows {seg.start}..{seg.stop} is malformed"
+        )
     return SegmentArrays(seg.start, seg.stop, terms, postings, doclen)
 
 
@@ -295,7 +300,9 @@ def load_lexical(index: Any, **bm25: float) -> LexicalIndex | None:
     if stop != live.shape[0]:
         from hipporag.index.integrity import damaged
 
-        raise damaged(index.path, f"the lexical part covers {stop} passage rows, not {live.shape[0]}")
+        raise damaged(
+            index.path, f"the lexical part covers {stop} passage rows, not {live.shape[0]}"
+        )
     stopwords = bool(meta["lexical"].get("stopwords", True))
     return LexicalIndex([load_segment(index, s) for s in layout], live, stopwords=stopwords, **bm25)
 
