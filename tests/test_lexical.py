@@ -228,3 +228,35 @@ def test_lexical_mode_and_exact_codes_through_cli_and_facade(tmp_path):
     assert lexical.hits[0].title == "Pump model 2" and mixed.hits[0].title == "Pump model 2"
     allowed = rag.retrieve("XK-4471", k=3, mode="lexical", allow=[0, 1])
     assert all(h.title != "Pump model 2" for h in allowed.hits)
+
+
+def test_bridges_add_entities_reached_through_query_like_facts(tmp_path):
+    """Entity -> fact -> entity activation: a two-hop chain adds the bridge and its far end."""
+    from retrievers.bridges import FactBridges
+    from retrievers.hybrid import HybridParams, HybridRetriever
+    from tests.fakes import HashEmbedder
+
+    ps = [
+        Passage("a", "A", "Alice near Bobby."),
+        Passage("b", "B", "Bobby near Carol."),
+        Passage("c", "C", "Dora near Evans."),
+    ]
+    builder().build(ps, tmp_path / "i")
+    idx = Index.open(tmp_path / "i")
+    names = {n: i for i, n in enumerate(idx.entity_names)}
+    table = FactBridges.of_index(idx)
+    q = HashEmbedder().encode(["(alice, near, bobby) (bobby, near, carol)"], is_query=True)[0]
+    found = table.activate({names["alice"]: 1.0}, q, hops=2, threshold=-1.0, width=5)
+    assert names["bobby"] in found and names["carol"] in found
+    assert names["dora"] not in found and names["evans"] not in found
+    assert found[names["carol"]] <= found[names["bobby"]] <= 1.0
+    assert table.activate({names["alice"]: 1.0}, q, hops=2, threshold=1.01, width=5) == {}
+    p = HybridParams(bridge_hops=2, bridge_threshold=-1.0, top_facts=1)
+    r = HybridRetriever(idx, p, embedder=HashEmbedder())
+    res = r.retrieve("(alice, near, bobby) (bobby, near, carol)", k=3)
+    seeds = {s.node for h in res.hits for s in h.explanation.seeds if s.kind == "entity"}
+    off = HybridRetriever(idx, HybridParams(top_facts=1), embedder=HashEmbedder())
+    hits_off = off.retrieve("(alice, near, bobby) (bobby, near, carol)", k=3).hits
+    seeds_off = {s.node for h in hits_off for s in h.explanation.seeds if s.kind == "entity"}
+    assert seeds_off < seeds == {"alice", "bobby", "carol"}  # the bridge seeds join the linked
+    idx.close()
