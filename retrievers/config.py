@@ -54,6 +54,7 @@ class RetrievalConfig(Section):
     dense_candidates: int = 50
     rrf_k: int = 60
     lexical_mass: float = 0.0
+    lexical_weight: float = 0.0
     lexical_candidates: int = 20
     lexical_temperature: float = 0.1
     bm25_k1: float = 1.2

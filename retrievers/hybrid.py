@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,8 @@ class HybridParams(FactParams):
         rrf_k: ``rrf``: the rank offset.
         lexical_mass: ``dense_prior``: share of the passage reset mass given to the
             best BM25 passages (:mod:`retrievers.lexical_mix`; 0: no lexical evidence).
+        lexical_weight: ``dense_prior``: the dense candidates (and the BM25 hits) are
+            scored ``cosine + lexical_weight * bm25 / best bm25`` before the softmax.
         lexical_candidates: BM25 passages that may carry that mass.
         lexical_temperature: softmax temperature over BM25 scores relative to the best.
         bm25_k1, bm25_b: BM25's parameters (as in ``lexical``).
@@ -63,6 +65,7 @@ class HybridParams(FactParams):
     temperature: float = 0.02
     rrf_k: int = 60
     lexical_mass: float = 0.0
+    lexical_weight: float = 0.0
     lexical_candidates: int = 20
     lexical_temperature: float = 0.1
     bm25_k1: float = 1.2
@@ -132,6 +135,9 @@ class HybridRetriever(FactSeeded):
         assert isinstance(p, HybridParams)
         weights = add_bridges(self.parts, p, weights, qvec)
         idxs, sims = self.parts.dense.candidates(qvec, p.dense_candidates, allow=filt.allow)
+        query = getattr(self._local, "query", None)
+        similarity = partial(self.parts.dense.similarity, qvec)
+        idxs, sims = self.lexical.boost(idxs, sims, query, filt, similarity)
         evidence = DenseEvidence(idxs, sims)
         reset = self.fusion.reset(weights, evidence, self.index.n_entities)
         assert isinstance(reset, dict)

@@ -47,6 +47,7 @@ def check_lexical(p: Any) -> None:
         f"retrieval.lexical_temperature must be > 0, got {p.lexical_temperature}",
         "a softmax temperature over BM25 scores divided by the best one, e.g. 0.1",
     )
+    check(p.lexical_weight >= 0, f"retrieval.lexical_weight must be >= 0, got {p.lexical_weight}")
     check(p.bm25_k1 >= 0, f"retrieval.bm25_k1 must be >= 0, got {p.bm25_k1}")
     check(0.0 <= p.bm25_b <= 1.0, f"retrieval.bm25_b must be in [0, 1], got {p.bm25_b}")
     check(0 <= p.bridge_hops <= 4, f"retrieval.bridge_hops must be in [0, 4], got {p.bridge_hops}")
@@ -81,6 +82,37 @@ class LexicalMix:
                 )
             return np.zeros(0, np.int64), np.zeros(0)
         return lexical_candidates(lex, query, self.p.lexical_candidates, filt)
+
+    def boost(
+        self,
+        idxs: np.ndarray,
+        sims: np.ndarray,
+        query: str | None,
+        filt: PassageFilter,
+        similarity: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Dense candidates re-scored ``cosine + lexical_weight * bm25 / best bm25``.
+
+        The BM25 hits join the candidates (their cosine from ``similarity(rows)``),
+        so the walk's dense prior starts where meaning and exact words agree.
+        """
+        w = float(self.p.lexical_weight)
+        if w <= 0 or not query:
+            return idxs, sims
+        rows, scores = self.hits(query, filt)
+        if rows.size == 0:
+            return idxs, sims
+        extra = rows[~np.isin(rows, idxs)]
+        all_idx = np.concatenate([idxs, extra]).astype(np.int64)
+        all_sim = np.concatenate([sims, similarity(extra)]).astype(np.float64)
+        lex = np.zeros(all_idx.shape[0])
+        pos = {int(r): i for i, r in enumerate(all_idx.tolist())}
+        best = float(scores.max()) or 1.0
+        for r, sc in zip(rows.tolist(), scores.tolist(), strict=True):
+            lex[pos[r]] = sc / best
+        total = all_sim + w * lex
+        order = np.lexsort((all_idx, -total))
+        return all_idx[order], total[order]
 
     def mix(
         self, reset: dict[int, float], query: str | None, filt: PassageFilter
