@@ -64,10 +64,10 @@ class HybridParams(FactParams):
     entity_mass: float = 0.2
     temperature: float = 0.02
     rrf_k: int = 60
-    lexical_mass: float = 0.0
+    lexical_mass: float = 0.2
     lexical_weight: float = 0.0
-    lexical_candidates: int = 20
-    lexical_temperature: float = 0.1
+    lexical_candidates: int = 5
+    lexical_temperature: float = 0.02
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     bridge_hops: int = 0
