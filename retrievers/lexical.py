@@ -7,6 +7,8 @@ exclusions and deleted passages apply as in every mode. The same scores are
 the third evidence source of ``hybrid`` (:mod:`retrievers.hybrid`).
 
 Cost per query: the postings of the query's terms (no corpus-wide pass).
+When fewer than ``k`` allowed passages share a word with the query, dense
+hits fill the rest (score 0, flag ``"dense_backfill"``), as in the graph modes.
 
 Example:
     >>> from hipporag.index import Index
@@ -101,12 +103,24 @@ class LexicalRetriever:
         self.index = index
         self.params = params or LexicalParams()
         self.store = PassageStore(index)
+        self._embedder = embedder
+        self._dense: Any = None
+
+    @property
+    def dense(self) -> Any:
+        """The dense retriever that fills a short lexical ranking (built on first use)."""
+        if self._dense is None:
+            from retrievers.dense import DenseRetriever
+
+            self._dense = DenseRetriever(self.index, self._embedder, explain=False)
+        return self._dense
 
     @classmethod
     def from_parts(cls, parts: Any, params: LexicalParams) -> LexicalRetriever:
         """Build over the shared components of an index (:class:`~retrievers.walk.Parts`)."""
         r = cls(parts.index, params=params)
         r.store = parts.dense.store
+        r._dense = parts.dense
         return r
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,10 +161,23 @@ class LexicalRetriever:
         filt = PassageFilter(self.index.live("passages"), allow, exclude)
         idxs, scores = lexical_candidates(self.scorer, query, k, filt)
         flags = [] if idxs.size else ["no_lexical_match"]
+        n_lex = idxs.size
+        if n_lex < k:
+            qvec = self.dense.encode(query) if qvec is None else qvec
+            fill, _ = self.dense.candidates(
+                qvec, k - n_lex, allow=allow, exclude=filt.without(idxs)
+            )
+            if fill.size:
+                flags.append("dense_backfill")
+                idxs = np.concatenate([idxs, fill])
+                scores = np.concatenate([scores, np.zeros(fill.size)])
         watch.lap("search")
         expl = None
         if self.params.explain:
-            expl = [Explanation(flags=["lexical"]) for _ in range(idxs.size)]
+            expl = [
+                Explanation(flags=["lexical" if i < n_lex else "dense_backfill"])
+                for i in range(idxs.size)
+            ]
         hits = make_hits(self.store, idxs, scores, expl)
         watch.lap("fetch")
         return RetrievalResult(
@@ -189,10 +216,10 @@ class LexicalRetriever:
         return [self.run(q, None, k, allow=allowed) for q in qs]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"index": self.index, "params": self.params}
+        return {"index": self.index, "params": self.params, "embedder": self._embedder}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["index"], params=state["params"])  # type: ignore[misc]
+        self.__init__(state["index"], state["embedder"], params=state["params"])  # type: ignore[misc]
 
 
 __all__ = ["LexicalParams", "LexicalRetriever", "lexical_candidates", "lexical_of"]
