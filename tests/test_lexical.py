@@ -260,3 +260,14 @@ def test_bridges_add_entities_reached_through_query_like_facts(tmp_path):
     seeds_off = {s.node for h in hits_off for s in h.explanation.seeds if s.kind == "entity"}
     assert seeds_off < seeds == {"alice", "bobby", "carol"}  # the bridge seeds join the linked
     idx.close()
+
+
+def test_verify_reports_a_lexical_part_that_does_not_cover_the_passages(tmp_path):
+    builder().build(corpus(6), tmp_path / "a")
+    assert verify(tmp_path / "a")["ok"]
+    meta_path = tmp_path / "a" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["lexical"]["segments"][0]["stop"] = 5
+    meta_path.write_text(json.dumps(meta))
+    out = verify(tmp_path / "a")
+    assert not out["ok"] and any("lexical" in p for p in out["problems"]), out
