@@ -4,8 +4,10 @@
 ``(1 - entity_mass) * softmax(cosine / temperature)`` over the
 ``dense_candidates`` best dense passages plus ``entity_mass`` on the fact
 seeds; the walk starts where dense retrieval believes the evidence chain
-starts and PPR ranks what is connected to it. The reset is sparse and so is
-everything after it: per-query cost does not grow with the corpus.
+starts and PPR ranks what is connected to it. A share ``lexical_mass`` of the
+passage part moves to the best BM25 hits (:mod:`retrievers.lexical_mix`): the
+third evidence source, exact words. The reset is sparse and so is everything
+after it: per-query cost does not grow with the corpus.
 
 ``fusion = "hipporag2"`` (HippoRAG 2's passage reset weighting) and ``"rrf"``
 (reciprocal rank fusion of the dense ranking and that PPR ranking) need, by
