@@ -70,7 +70,10 @@ class LexicalParams(BaseParams):
 
 def lexical_of(index: IndexView, k1: float = 1.2, b: float = 0.75) -> LexicalIndex | None:
     """The BM25 scorer of ``index`` (cached on it); None when the index has no lexical part."""
-    cache = index.__dict__.setdefault("_lexical_cache", {})
+    store = getattr(index, "__dict__", None)
+    if store is None:  # an index object without attributes of its own: not cached
+        return load_lexical(index, k1=k1, b=b)
+    cache = store.setdefault("_lexical_cache", {})
     key = (float(k1), float(b))
     if key not in cache:
         cache[key] = load_lexical(index, k1=k1, b=b)
