@@ -164,7 +164,7 @@ def strip_lexical(path: Path) -> None:
         w.commit({k: v for k, v in w.base.items() if k not in keep})
 
 
-def test_upgrade_adds_the_lexical_part_and_hybrid_works_without_it(tmp_path, caplog):
+def test_upgrade_adds_the_lexical_part_and_hybrid_works_without_it(tmp_path, caplog, capsys):
     from indexers.upgrade import upgrade
     from retrievers.hybrid import HybridParams, HybridRetriever
     from retrievers.lexical import LexicalRetriever
@@ -184,8 +184,10 @@ def test_upgrade_adds_the_lexical_part_and_hybrid_works_without_it(tmp_path, cap
         assert hybrid.retrieve("Alice met Bob", k=3).hits
     assert "no lexical part" in caplog.text
     idx.close()
-    out = upgrade(tmp_path / "a")
-    assert out["added"] == ["lexical"] and verify(tmp_path / "a")["ok"]
+    from pipelines.cli import main
+
+    assert main(["upgrade", str(tmp_path / "a")]) == 0  # as a user runs it
+    assert "added lexical" in capsys.readouterr().out and verify(tmp_path / "a")["ok"]
     builder().build(corpus(10), tmp_path / "b")
     assert_same_scores(tmp_path / "a", tmp_path / "b")
     assert "added" not in upgrade(tmp_path / "a")  # nothing more to do
