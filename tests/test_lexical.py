@@ -273,3 +273,13 @@ def test_verify_reports_a_lexical_part_that_does_not_cover_the_passages(tmp_path
     meta_path.write_text(json.dumps(meta))
     out = verify(tmp_path / "a")
     assert not out["ok"] and any("lexical" in p for p in out["problems"]), out
+
+
+def test_a_change_to_an_index_without_the_part_adds_it(tmp_path):
+    builder().build(corpus(10), tmp_path / "a")
+    strip_lexical(tmp_path / "a")
+    builder().insert(corpus(12)[10:], tmp_path / "a")
+    assert "lexical" in json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert verify(tmp_path / "a")["ok"]
+    builder().build(corpus(12), tmp_path / "b")
+    assert_same_scores(tmp_path / "a", tmp_path / "b")
