@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from typing import Any
 
@@ -145,6 +145,16 @@ class HybridRetriever(FactSeeded):
         assert isinstance(reset, dict)
         reset = self.lexical.mix(reset, getattr(self._local, "query", None), filt)
         return reset, evidence, reset, float(sum(reset.values()))
+
+    def _seed_list(self, shown, total, linking, extra, qvec):  # type: ignore[no-untyped-def]
+        """The seeds, with the BM25 score on the passages that got the lexical share."""
+        seeds, nodes = super()._seed_list(shown, total, linking, extra, qvec)
+        lexical = self.lexical.last
+        for i, (node, _) in enumerate(nodes):
+            if node in lexical:
+                why = f"{seeds[i].source}, bm25={lexical[node]:.2f}".lstrip(", ")
+                seeds[i] = replace(seeds[i], source=why)
+        return seeds, nodes
 
     def passage_scores(
         self, idxs: np.ndarray, ppr: np.ndarray, dense: DenseEvidence

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,16 @@ class LexicalMix:
         self.index = index
         self.p = params
         self._warned = False
+        self._local = threading.local()
+
+    @property
+    def last(self) -> dict[int, float]:
+        """``{passage node: bm25}`` of the hits of this thread's last :meth:`mix`."""
+        return getattr(self._local, "last", {})
+
+    @last.setter
+    def last(self, value: dict[int, float]) -> None:
+        self._local.last = value
 
     def hits(self, query: str, filt: PassageFilter) -> tuple[np.ndarray, np.ndarray]:
         """The best BM25 passages of ``query`` that ``filt`` allows (none without a lexical part)."""
@@ -119,6 +130,7 @@ class LexicalMix:
     ) -> dict[int, float]:
         """``reset`` with ``lexical_mass`` of its passage mass moved to the BM25 hits."""
         m = float(self.p.lexical_mass)
+        self.last = {}
         if m <= 0 or not query:
             return reset
         n_ent = int(self.index.n_entities)
@@ -126,6 +138,7 @@ class LexicalMix:
         if passage_mass <= 0:
             return reset
         rows, scores = self.hits(query, filt)
+        self.last = {n_ent + int(r): float(sc) for r, sc in zip(rows, scores, strict=True)}
         if rows.size == 0:
             return reset
         out = {node: (w * (1.0 - m) if node >= n_ent else w) for node, w in reset.items()}

@@ -261,6 +261,8 @@ def test_bridges_add_entities_reached_through_query_like_facts(tmp_path):
     hits_off = off.retrieve("(alice, near, bobby) (bobby, near, carol)", k=3).hits
     seeds_off = {s.node for h in hits_off for s in h.explanation.seeds if s.kind == "entity"}
     assert seeds_off < seeds == {"alice", "bobby", "carol"}  # the bridge seeds join the linked
+    why = [s.source for h in res.hits for s in h.explanation.seeds if s.kind == "passage"]
+    assert any("bm25=" in w for w in why)  # the lexical share is named in the explanation
     idx.close()
 
 
