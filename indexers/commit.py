@@ -25,6 +25,7 @@ from hipporag.index import IndexWriter
 from hipporag.index.parts import write_tables
 from indexers.changes import Delta
 from indexers.dbchange import live_after, table_change
+from indexers.lexical import write_lexical
 from indexers.state import GraphState
 from indexers.storage import write_columns, write_graph, write_segments
 
@@ -135,6 +136,9 @@ def write_generation(
         "columns": write_columns(w, arrays, base if parent is not None else None),
         "segments": write_segments(w, state, parent),
         "graph": write_graph(w, state, edges, parent),
+        "lexical": write_lexical(
+            w, base if reuse else None, state.live_p, d.passages, d.passage_rows, rewrite=rewrite
+        ),
     }
     path = w.commit({**meta, **layout, "counts": counts, "db_parts": db_parts})
     return path, counts

@@ -1,4 +1,7 @@
-"""Converting a format version 1 index to version 2 (``hipporag upgrade INDEX``).
+"""Converting an older index to the current format (``hipporag upgrade INDEX``).
+
+A format version 2 or 3 index made before the lexical (BM25) part existed gets
+it as a new generation that shares every other file (:func:`add_lexical`).
 
 The tables, vectors and extractions are kept; what version 2 adds is
 computed once: live masks (all rows live), the per-entity synonymy lists, the
@@ -34,7 +37,10 @@ def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
     old = Index.open(root)
     if old.format_version != 1:
         old.close()
-        return {"path": str(root), "from": old.format_version, "to": old.format_version}
+        out = {"path": str(root), "from": old.format_version, "to": old.format_version}
+        if "lexical" not in old.meta:
+            out["added"] = add_lexical(root)
+        return out
     state = GraphState.load(old)
     state.base = None
     d = Delta(
@@ -55,4 +61,26 @@ def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"path": str(root), "from": 1, "to": FORMAT_VERSION}
 
 
-__all__ = ["upgrade"]
+def add_lexical(path: str | os.PathLike[str]) -> list[str]:
+    """Add the lexical part to an index that lacks it (one new generation); the parts added."""
+    from indexers.lexical import write_lexical
+
+    with IndexWriter(Path(path).absolute(), operation="upgrade") as w:
+        base = Index.open(w.target)
+        try:
+            if base.generation != int(w.base["generation"]) or "lexical" in base.meta:
+                return []
+            for logical in w.base["files"]:
+                w.share(logical)
+            live = np.array(base.live("passages"))
+            entry = write_lexical(w, base, live, [], np.zeros(0, np.int64))
+            meta = {k: v for k, v in w.base.items() if k not in _COMMIT_KEYS}
+            w.commit({**meta, "lexical": entry})
+        finally:
+            base.close()
+    return ["lexical"]
+
+
+_COMMIT_KEYS = ("files", "generation", "parent", "time", "operation", "format", "format_version")
+
+__all__ = ["add_lexical", "upgrade"]

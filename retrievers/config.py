@@ -14,7 +14,7 @@ Example:
     >>> RetrievalConfig(mode="hybird")
     Traceback (most recent call last):
     ...
-    hipporag.errors.ConfigError: retrieval.mode must be one of ('dense', 'hipporag1', 'hipporag2', 'hybrid'), got 'hybird'
+    hipporag.errors.ConfigError: retrieval.mode must be one of ('dense', 'hipporag1', 'hipporag2', 'hybrid', 'lexical'), got 'hybird'
       how to fix: did you mean 'hybrid'?
 """
 
@@ -34,7 +34,7 @@ class RetrievalConfig(Section):
     """Every parameter of online retrieval. Validated when built; round-trips dict/TOML.
 
     ``mode`` names a registered retriever (:func:`retrievers.registry.names`):
-    ``"dense"``, ``"hipporag1"``, ``"hipporag2"`` or ``"hybrid"`` (default);
+    ``"dense"``, ``"hipporag1"``, ``"hipporag2"``, ``"hybrid"`` (default) or ``"lexical"``;
     each one documents its parameters in its own module. ``query_backend``
     chooses how queries are embedded: ``"index"`` (default) uses the index's
     ``embedding.backend``; ``"torch"``, ``"onnx"`` or ``"auto"`` override it.
@@ -58,6 +58,16 @@ class RetrievalConfig(Section):
     passage_weight: float = 0.05
     dense_candidates: int = 50
     rrf_k: int = 60
+    lexical_mass: float = 0.2
+    lexical_weight: float = 0.0
+    lexical_candidates: int = 5
+    lexical_temperature: float = 0.02
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bridge_hops: int = 0
+    bridge_mass: float = 0.5
+    bridge_threshold: float = 0.3
+    bridge_width: int = 5
     ppr_method: str = "auto"
     ppr_eps: float = 1e-6
     explain: bool = True

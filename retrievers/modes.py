@@ -5,5 +5,5 @@ one import line here (see :mod:`retrievers.registry`; modes import
 :func:`retrievers.registration.register`, never the registry).
 """
 
-from retrievers import dense, hipporag1, hipporag2, hybrid  # noqa: F401
+from retrievers import dense, hipporag1, hipporag2, hybrid, lexical  # noqa: F401
 from retrievers.note import retriever as note  # noqa: F401

@@ -24,7 +24,7 @@ retrievers.registration import register``) and add one import line to
 
 Example:
     >>> names()
-    ('dense', 'hipporag1', 'hipporag2', 'hybrid', 'note')
+    ('dense', 'hipporag1', 'hipporag2', 'hybrid', 'lexical', 'note')
     >>> spec("hipporag2").params.__name__
     'HippoRAG2Params'
     >>> spec("hybird")

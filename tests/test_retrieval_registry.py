@@ -17,8 +17,14 @@ from retrievers.walk import WalkRetriever
 
 
 def test_builtin_modes_and_their_parameters() -> None:
-    assert registry.names() == ("dense", "hipporag1", "hipporag2", "hybrid", "note")
-    assert registry.names(rankers_only=True) == ("dense", "hipporag1", "hipporag2", "hybrid")
+    assert registry.names() == ("dense", "hipporag1", "hipporag2", "hybrid", "lexical", "note")
+    assert registry.names(rankers_only=True) == (
+        "dense",
+        "hipporag1",
+        "hipporag2",
+        "hybrid",
+        "lexical",
+    )
     hybrid = registry.spec("hybrid").parameters()
     assert {"fusion", "entity_mass", "top_facts", "damping"} <= set(hybrid)
     assert "link_k" not in hybrid and "link_k" in registry.spec("hipporag1").parameters()

@@ -48,8 +48,26 @@ def _structure(root: Path, problems: list[str]) -> None:
                     problems.append(f"table {table} disagrees with its live mask")
         except HippoRAGError as err:
             problems.append(err.message)
+        _lexical(idx, problems)
     finally:
         idx.close()
+
+
+def _lexical(idx: object, problems: list[str]) -> None:
+    """The lexical part: every segment readable, the segments tiling the passage rows."""
+    from hipporag.index.lexical import lexical_layout, load_lexical
+
+    layout = lexical_layout(getattr(idx, "meta", {}))
+    if layout is None:
+        return
+    stops = [0] + [s.stop for s in layout]
+    if any(s.start != a for s, a in zip(layout, stops, strict=False)):
+        problems.append("the lexical segments do not tile the passage rows")
+        return
+    try:
+        load_lexical(idx)
+    except HippoRAGError as err:
+        problems.append(err.message)
 
 
 def verify(path: str | os.PathLike[str]) -> dict[str, Any]:

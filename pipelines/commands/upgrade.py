@@ -1,4 +1,7 @@
-"""``hipporag upgrade INDEX``: convert a format version 1 index to the current version.
+"""``hipporag upgrade INDEX``: convert an older index to the current version.
+
+A format version 1 index is converted; a newer one made before the lexical
+(BM25) part existed gets it.
 
 Example:
     $ hipporag upgrade old-index
@@ -20,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from indexers.upgrade import upgrade
 
     out = upgrade(args.index)
-    if out["from"] == out["to"]:
+    if out.get("added"):
+        print(f"{out['path']}: added {', '.join(out['added'])} (a new generation)")
+    elif out["from"] == out["to"]:
         print(f"{out['path']} is already format version {out['to']}")
     else:
         print(f"{out['path']}: converted format version {out['from']} to {out['to']}")
