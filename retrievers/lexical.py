@@ -42,7 +42,7 @@ from retrievers.common import (
     top_k,
 )
 from retrievers.params import BaseParams
-from retrievers.registry import register
+from retrievers.registration import register
 from retrievers.timing import Stopwatch
 
 
