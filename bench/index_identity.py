@@ -1,32 +1,23 @@
 """Is one index the same as another? Tables row for row, arrays equal, vectors by cosine.
 
 Used by ``bench_gpu_jobs.py`` to check that an index built on N GPUs equals the
-one built on one GPU (or on the CPU). Only content is compared: ``meta.json``
-(timings, host) and the HNSW files (a search structure rebuilt from the
-vectors) are not.
+one built on one GPU (or on the CPU). Both are read through
+:class:`hipporag.index.reader.Index` (whatever generation and parts layout they
+have). Only content is compared: ``meta.json`` (timings, host) and the HNSW
+files (a search structure rebuilt from the vectors) are not.
 
-* DuckDB: every table and view of ``index.duckdb``, its rows ordered by all
-  columns and hashed in order (floats rounded to 4 decimals, so that weights
-  computed on another device still match); differing tables are reported with
-  both row counts.
-* ``arrays/*.npy``: 2-D float arrays named ``*_embeddings`` row by row within
-  cosine ``min_cosine``; other float arrays within ``atol``; integer and bool
-  arrays exactly (the share of differing elements is reported).
+* Tables: every table of the index (passages, entities, facts, fact_provenance,
+  mentions, edges), its rows ordered by all columns and hashed in order
+  (floats rounded to 4 decimals, so that weights computed on another device
+  still match); differing tables are reported with both row counts.
+* Arrays: ``*_embeddings`` row by row within cosine ``min_cosine``; other float
+  arrays within ``atol``; integer and bool arrays exactly (the count of
+  differing elements is reported).
 
 Example:
-    >>> import tempfile, numpy as np
-    >>> from pathlib import Path
-    >>> a, b = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
-    >>> for root, eps in ((a, 0.0), (b, 1e-4)):
-    ...     (root / "arrays").mkdir()
-    ...     np.save(root / "arrays" / "passage_embeddings.npy",
-    ...             np.eye(3, dtype=np.float32) + eps)
-    ...     np.save(root / "arrays" / "fact_subject.npy", np.arange(3, dtype=np.int32))
-    >>> compare_indexes(a, b)["identical"]
-    True
-    >>> np.save(b / "arrays" / "fact_subject.npy", np.array([0, 2, 1], dtype=np.int32))
-    >>> compare_indexes(a, b)["problems"]
-    ['array fact_subject: 2 of 3 elements differ']
+    >>> res = compare_indexes(DEMO_INDEX, DEMO_INDEX)
+    >>> res["identical"], res["tables"], res["arrays"] > 10
+    (True, 6, True)
 """
 
 from __future__ import annotations
@@ -37,33 +28,21 @@ from typing import Any
 
 import numpy as np
 
-DB_FILE = "index.duckdb"
 
-
-def table_digests(db: Path, decimals: int = 4) -> dict[str, tuple[int, str]]:
-    """``{table: (rows, sha256 of its rows ordered by all columns)}`` of a DuckDB file."""
-    import duckdb
+def table_digests(index: Any, decimals: int = 4) -> dict[str, tuple[int, str]]:
+    """``{table: (rows, sha256 of its rows ordered by all columns)}`` of an open Index."""
+    from hipporag.index.reader import TABLES
 
     out: dict[str, tuple[int, str]] = {}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'main' ORDER BY table_name"
-            ).fetchall()
-        ]
-        for name in names:
-            cur = con.execute(f'SELECT * FROM "{name}" ORDER BY ALL')
-            h, n = hashlib.sha256(), 0
-            while rows := cur.fetchmany(50_000):
-                for row in rows:
-                    h.update(repr(_normal(row, decimals)).encode("utf-8"))
-                n += len(rows)
-            out[name] = (n, h.hexdigest())
-    finally:
-        con.close()
+    con = index.connection()
+    for name in TABLES:
+        cur = con.execute(f"SELECT * FROM {name} ORDER BY ALL")
+        h, n = hashlib.sha256(), 0
+        while rows := cur.fetchmany(50_000):
+            for row in rows:
+                h.update(repr(_normal(row, decimals)).encode("utf-8"))
+            n += len(rows)
+        out[name] = (n, h.hexdigest())
     return out
 
 
@@ -109,7 +88,7 @@ def compare_arrays(
 
 
 def compare_indexes(
-    a: str | Path, b: str | Path, *, min_cosine: float = 0.999, atol: float = 1e-4
+    a: Any, b: Any, *, min_cosine: float = 0.999, atol: float = 1e-4
 ) -> dict[str, Any]:
     """Compare the content of two index directories.
 
@@ -117,36 +96,37 @@ def compare_indexes(
         ``{"identical": bool, "problems": [...], "tables": n, "arrays": n,
         "min_cosine": {array: value}}``.
     """
-    a, b = Path(a), Path(b)
+    from hipporag.index.format import ARRAYS, STATE_ARRAYS
+    from hipporag.index.reader import Index
+
     problems: list[str] = []
-    n_tables = 0
-    if (a / DB_FILE).is_file() or (b / DB_FILE).is_file():
-        ta, tb = table_digests(a / DB_FILE), table_digests(b / DB_FILE)
-        n_tables = len(ta)
-        for name in sorted(set(ta) | set(tb)):
-            if name not in ta or name not in tb:
-                problems.append(f"table {name}: only in {'first' if name in ta else 'second'}")
-            elif ta[name] != tb[name]:
-                problems.append(f"table {name}: rows {ta[name][0]} vs {tb[name][0]}, content differs")
-    arrays_a = {p.stem: p for p in sorted((a / "arrays").glob("*.npy"))}
-    arrays_b = {p.stem: p for p in sorted((b / "arrays").glob("*.npy"))}
     cosines: dict[str, float] = {}
-    for name in sorted(set(arrays_a) | set(arrays_b)):
-        if name not in arrays_a or name not in arrays_b:
-            problems.append(f"array {name}: only in {'first' if name in arrays_a else 'second'}")
-            continue
-        x = np.load(arrays_a[name], mmap_mode="r", allow_pickle=False)
-        y = np.load(arrays_b[name], mmap_mode="r", allow_pickle=False)
-        problem, figures = compare_arrays(name, np.asarray(x), np.asarray(y), min_cosine, atol)
-        if problem:
-            problems.append(problem)
-        if "min_cosine" in figures:
-            cosines[name] = round(figures["min_cosine"], 6)
+    x, y = Index.open(a), Index.open(b)
+    try:
+        ta, tb = table_digests(x), table_digests(y)
+        n_tables = len(ta)
+        for name in ta:
+            if ta[name] != tb[name]:
+                problems.append(
+                    f"table {name}: rows {ta[name][0]} vs {tb[name][0]}, content differs"
+                )
+        names = [*ARRAYS, *STATE_ARRAYS]
+        for name in names:
+            problem, figures = compare_arrays(
+                name, np.asarray(x.array(name)), np.asarray(y.array(name)), min_cosine, atol
+            )
+            if problem:
+                problems.append(problem)
+            if "min_cosine" in figures:
+                cosines[name] = round(figures["min_cosine"], 6)
+    finally:
+        x.close()
+        y.close()
     return {
         "identical": not problems,
         "problems": problems,
         "tables": n_tables,
-        "arrays": len(arrays_a),
+        "arrays": len(names),
         "min_cosine": cosines,
     }
 
