@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,10 +76,8 @@ def compare_arrays(
                 figures,
             )
         return None, figures
-    if a.dtype.kind == "f":
-        diff = ~np.isclose(a, b, atol=atol, rtol=0.0, equal_nan=True)
-    else:
-        diff = a != b
+    close = np.isclose(a, b, atol=atol, rtol=0.0, equal_nan=True) if a.dtype.kind == "f" else None
+    diff = ~close if close is not None else a != b
     bad = int(np.count_nonzero(diff))
     if bad:
         return f"array {name}: {bad} of {a.size} elements differ", {"differing": bad}
