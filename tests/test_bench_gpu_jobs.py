@@ -17,8 +17,9 @@ from hipporag.index.reader import Index
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_gpu_jobs import expand_corpus, summarize_gpu_log  # noqa: E402
+from bench_gpu_jobs import expand_corpus  # noqa: E402
 from index_identity import compare_indexes  # noqa: E402
+from samplers import summarize_gpu_log  # noqa: E402
 
 BASE = [
     {"title": "Teutberga", "text": "Teutberga died in 875. She was a queen of Lotharingia."},
@@ -52,9 +53,7 @@ def test_gpu_log_summary_skips_unreadable_lines() -> None:
     assert got["0"]["samples"] == 1 and got["1"]["util_mean"] == 30.0
 
 
-def test_identity_check_finds_a_turned_vector(
-    demo_index_path: Path, tmp_path: Path
-) -> None:
+def test_identity_check_finds_a_turned_vector(demo_index_path: Path, tmp_path: Path) -> None:
     same = compare_indexes(demo_index_path, demo_index_path)
     assert same["identical"] and same["tables"] == 6
     assert same["min_cosine"]["passage_embeddings"] > 0.9999
