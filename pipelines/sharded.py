@@ -32,8 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hipporag.config import IndexConfig
 from hipporag.errors import ConfigError, IndexFormatError, InputError
 from hipporag.index import Index
@@ -46,68 +44,21 @@ from hipporag.index.shardset import (
     rollback_shard,
     shard_name,
 )
-from hipporag.types import Passage, RetrievalResult
+from hipporag.types import RetrievalResult
 from pipelines.facade import HippoRAG, _merge, _passages, shared_embedder
 from pipelines.shard_merge import MERGES, hop_seeds, merge_results, shard_weights
+from pipelines.shard_parts import (
+    MemoEmbedder,
+    PinnedHippoRAG,
+    ShardedReport,
+    ShardUnion,
+    first_shard,
+    route,
+    unknown_ids,
+)
 from retrievers.config import RetrievalConfig
 
 FANOUTS = ("threads", "ray")
-
-
-class MemoEmbedder:
-    """An embedder wrapper that encodes a query once for all shards (bounded memo)."""
-
-    def __init__(self, inner: Any, size: int = 256) -> None:
-        self.inner, self.size = inner, size
-        self._memo: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def encode_query(self, query: str) -> np.ndarray:
-        with self._lock:
-            found = self._memo.get(query)
-        if found is not None:
-            return found
-        fast = getattr(self.inner, "encode_query", None)
-        v = fast(query) if fast else self.inner.encode([query], is_query=True)[0]
-        v = np.asarray(v, dtype=np.float32)
-        with self._lock:
-            if len(self._memo) >= self.size:
-                self._memo.pop(next(iter(self._memo)))
-            self._memo[query] = v
-        return v
-
-
-class PinnedHippoRAG(HippoRAG):
-    """One shard, opened at the generation its shard set names."""
-
-    def __init__(self, path: Path, config: RetrievalConfig, generation: int, embedder: Any):
-        super().__init__(path, config)
-        self.generation = generation
-        self._memo = embedder
-
-    @property
-    def index(self) -> Index:
-        if self._index is None:
-            with self._lock:
-                if self._index is None:
-                    self._index = Index.open(self.path, generation=self.generation)
-        return self._index
-
-    @property
-    def retriever(self) -> Any:
-        if self._retriever is None:
-            with self._lock:
-                if self._retriever is None:
-                    from retrievers.graph import GraphRetriever
-
-                    self._retriever = GraphRetriever(self.index, self.config, embedder=self._memo)
-        return self._retriever
-
-    def refresh(self) -> bool:  # the shard set decides which generation a shard is at
-        return False
 
 
 class ShardedHippoRAG:
@@ -262,7 +213,7 @@ class ShardedHippoRAG:
                     report = getattr(builder, operation)(work, shard)
                 gens[i] = int(report.generation)
                 reports[shard_name(i)] = report
-            unknown = _unknown_ids(reports, ids) if operation == "delete" else []
+            unknown = unknown_ids(reports, ids) if operation == "delete" else []
             change = {"shards": sorted(reports), "unknown_ids": unknown}
             if gens != state["shard_generations"]:
                 commit_shardset(
@@ -313,9 +264,9 @@ class ShardedHippoRAG:
         return len(self.shards)
 
     @property
-    def index(self) -> Index:
-        """The first shard's index (its config stands for all shards)."""
-        return self.shards[0].index
+    def index(self) -> ShardUnion:
+        """A read view over every shard (ids, counts, SQL; shard 0's config)."""
+        return ShardUnion(self.shards)
 
     def _map(
         self, method: str, per_shard: Sequence[dict[str, Any]] | None, *args: Any, **kw: Any
@@ -406,56 +357,4 @@ class ShardedHippoRAG:
         )
 
 
-def first_shard(owner: ShardedHippoRAG, index: Index) -> PinnedHippoRAG:
-    """Shard 0, reusing the index opened to read the embedding config."""
-    s = PinnedHippoRAG(index.path, owner.config, index.generation, owner._embedder)
-    s._index = index
-    return s
-
-
-def route(spec: ShardSpec, passages: Sequence[Passage]) -> dict[int, list[Passage]]:
-    """Passages grouped by shard (all chunks of a document go to the same shard)."""
-    groups: dict[int, list[Passage]] = {i: [] for i in range(spec.n)}
-    for p in passages:
-        groups[spec.route(p.document, p.metadata)].append(p)
-    return groups
-
-
-def _unknown_ids(reports: Mapping[str, Any], ids: Sequence[str]) -> list[str]:
-    """Ids that no shard knew (each shard reports the ids it did not hold)."""
-    unknown = set(ids)
-    for r in reports.values():
-        unknown &= set(getattr(r, "unknown_ids", []) or [])
-    return sorted(unknown)
-
-
-class ShardedReport:
-    """What a change of a sharded index did: the shard set committed and each shard's report."""
-
-    def __init__(
-        self, operation: str, generation: int, shards: dict[str, Any], unknown: list[str]
-    ) -> None:
-        self.operation, self.generation, self.shards, self.unknown_ids = (
-            operation,
-            generation,
-            shards,
-            unknown,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "generation": self.generation,
-            "unknown_ids": self.unknown_ids,
-            "shards": {k: v.to_dict() for k, v in self.shards.items()},
-        }
-
-    def summary(self) -> str:
-        parts = [f"{k}: {v.summary()}" for k, v in self.shards.items()]
-        head = f"{self.operation}: shard set generation {self.generation}"
-        return "\n".join(
-            [head, *parts] + ([f"unknown ids: {self.unknown_ids}"] if self.unknown_ids else [])
-        )
-
-
-__all__ = ["ShardedHippoRAG", "ShardedReport", "route"]
+__all__ = ["ShardedHippoRAG"]

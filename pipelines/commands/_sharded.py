@@ -54,7 +54,7 @@ def index(args: argparse.Namespace, spec: Any) -> int:
     for path in spec.inputs:
         got, _ = read_corpus(path, metadata_fields=spec.metadata_fields)
         passages.extend(got)
-    rag = ShardedHippoRAG.build(passages, spec.output, shard_spec, spec.index_config())
+    rag = ShardedHippoRAG.build(passages, spec.output, shard_spec, spec.index_config)
     state = rag.state
     data = {
         "path": str(rag.path),
