@@ -311,7 +311,11 @@ class ShardedHippoRAG:
         qvec = self._embedder.encode_query(query)
         kw = {"filters": filters, "exclude": exclude}
         results = self._map("retrieve", None, query, k, mode, **kw)
-        weights = shard_weights(self, qvec, filters) if self.merge == "calibrated" else None
+        # Cosine scores are comparable across shards as they are; graph scores are not.
+        graph = (mode or self.config.mode) != "dense"
+        weights = (
+            shard_weights(self, qvec, filters) if self.merge == "calibrated" and graph else None
+        )
         merged = merge_results(results, k, self.merge, weights)
         if self.hops == 2:
             seeds = hop_seeds(self, merged)
