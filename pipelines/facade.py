@@ -25,6 +25,7 @@ from hipporag.errors import ConfigError, InputError
 from hipporag.filters import allowed_passages, validate_filters
 from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
 from hipporag.index import Index
+from hipporag.index.shardset import is_sharded
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
@@ -144,6 +145,10 @@ class HippoRAG(AnswerMixin, AsyncMixin):
             IndexFormatError: No index there, or of another format version.
             ConfigError: An unknown or invalid retrieval parameter.
         """
+        if is_sharded(index_dir):  # a set of shards behind the same API
+            from pipelines.sharded import ShardedHippoRAG
+
+            return ShardedHippoRAG.open(index_dir, config, auto_refresh=auto_refresh, **overrides)  # type: ignore[return-value]
         rag = cls(index_dir, _merge(config, overrides), auto_refresh=auto_refresh)
         _ = rag.index  # fail now, with a clear message, if the index is unusable
         return rag
@@ -157,6 +162,7 @@ class HippoRAG(AnswerMixin, AsyncMixin):
         retrieval: RetrievalConfig | None = None,
         *,
         metadata_fields: Sequence[str] = (),
+        shards: int | None = None,
     ) -> HippoRAG:
         """Index a corpus (JSON, JSONL, Parquet, CSV, .txt/.md folder) or records, then open it.
 
@@ -167,8 +173,17 @@ class HippoRAG(AnswerMixin, AsyncMixin):
             config: Index parameters (default :class:`IndexConfig`: spaCy OpenIE, MiniLM).
             retrieval: Retrieval parameters of the returned object.
             metadata_fields: Top-level record fields to keep as metadata.
+            shards: Write a sharded index of this many shards (or a
+                :class:`~hipporag.index.shardset.ShardSpec`); see :mod:`pipelines.sharded`.
         """
         from indexers.builder import IndexBuilder
+
+        if shards is not None:
+            from pipelines.sharded import ShardedHippoRAG
+
+            return ShardedHippoRAG.build(  # type: ignore[return-value]
+                corpus, out_dir, shards, config, retrieval, metadata_fields=metadata_fields
+            )
 
         passages, stats = _passages(corpus, metadata_fields)
         IndexBuilder(config).build(

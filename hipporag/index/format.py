@@ -248,6 +248,19 @@ def read_meta(index_dir: str | Path) -> dict[str, Any]:
     return parse_meta(text, meta_path)
 
 
+def read_generation(index_dir: str | Path, number: int) -> dict[str, Any]:
+    """Read and check the stored manifest of generation ``number`` (``generations/N.json``)."""
+    path = Path(index_dir) / GENERATIONS_DIR / f"{number:06d}.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise IndexFormatError(
+            f"generation {number} of {index_dir} cannot be read ({err})",
+            hint="it may have been dropped by 'hipporag gc'; reopen the index",
+        ) from None
+    return parse_meta(text, path)
+
+
 def dump_meta(meta: dict[str, Any]) -> str:
     """A manifest as the JSON text written to disk."""
     return json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -285,5 +298,6 @@ __all__ = [
     "generation_dir",
     "library_versions",
     "parse_meta",
+    "read_generation",
     "read_meta",
 ]

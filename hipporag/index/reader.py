@@ -38,6 +38,7 @@ from hipporag.index.format import (
     LIVE_ARRAYS,
     STATE_ARRAYS,
     file_path,
+    read_generation,
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
@@ -70,10 +71,17 @@ class Index(IndexLookups):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], mmap: bool = True, *, external_access: bool = False
+        self,
+        path: str | os.PathLike[str],
+        mmap: bool = True,
+        *,
+        external_access: bool = False,
+        generation: int | None = None,
     ) -> None:
         self.path = Path(path).absolute()
         self.meta: dict[str, Any] = read_meta(self.path)
+        if generation is not None and int(self.meta.get("generation", 0)) != generation:
+            self.meta = read_generation(self.path, generation)
         self._mmap = mmap
         self._external = external_access
         self._arrays: dict[str, np.ndarray] = {}
@@ -97,10 +105,19 @@ class Index(IndexLookups):
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], mmap: bool = True, *, external_access: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        mmap: bool = True,
+        *,
+        external_access: bool = False,
+        generation: int | None = None,
     ) -> Index:
-        """Open an index directory at its current generation (checks format and sizes)."""
-        return cls(path, mmap=mmap, external_access=external_access)
+        """Open an index directory at its current generation (checks format and sizes).
+
+        ``generation`` pins an older stored generation instead (a sharded
+        index's readers use the generation its shard set names).
+        """
+        return cls(path, mmap=mmap, external_access=external_access, generation=generation)
 
     def refresh(self) -> Index:
         """This index at the newest committed generation (``self`` when nothing changed)."""

@@ -15,6 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
 from pipelines.commands.index import add_job_options, apply_overrides, print_report
 
 
@@ -34,6 +36,9 @@ def _register(subparsers: Any, name: str, help_text: str) -> None:
 
 def run(args: argparse.Namespace, operation: str) -> int:
     from hipporag.index import Index
+
+    if is_sharded(args.index):
+        return _sharded.change(args, operation)
     from pipelines.jobs import JobSpec, run_job
 
     idx = Index.open(args.index)

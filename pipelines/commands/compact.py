@@ -17,6 +17,9 @@ import argparse
 import json
 from typing import Any
 
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("compact", help="rewrite an index as one piece per file")
@@ -26,6 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_sharded(args.index):
+        return _sharded.compact(args)
     from hipporag.index import Index
     from indexers.builder import IndexBuilder
 

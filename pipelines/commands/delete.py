@@ -15,6 +15,8 @@ import json
 from typing import Any
 
 from hipporag.errors import InputError
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         ids += sorted({p.document for p in passages})
     if not ids:
         raise InputError("nothing to delete", hint="give --ids ID... or --corpus FILE")
+    if is_sharded(args.index):
+        return _sharded.change(args, "delete", ids)
     idx = Index.open(args.index)
     config = idx.config
     idx.close()

@@ -14,6 +14,9 @@ import argparse
 import json
 from typing import Any
 
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("gc", help="drop unreferenced generations of an index")
@@ -30,6 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_sharded(args.index):
+        return _sharded.gc(args)
     from hipporag.index.generations import gc
 
     out = gc(args.index, grace_s=args.grace)

@@ -11,6 +11,9 @@ import json
 import time
 from typing import Any
 
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("history", help="list the generations of an index")
@@ -44,6 +47,8 @@ def rows(path: str) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_sharded(args.index):
+        return _sharded.history(args)
     data = rows(args.index)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.errors import ConfigError
+from pipelines.commands import _sharded
 from pipelines.jobs import JobSpec, run_job
 from pipelines.preflight import check_job_paths
 
@@ -51,6 +52,7 @@ def register(subparsers: Any) -> None:
         help="index files of a folder corpus that link outside the folder (skipped by default)",
     )
     add_job_options(p)
+    _sharded.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -182,6 +184,8 @@ def print_report(report: Any, as_json: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    if getattr(args, "shards", None):
+        return _sharded.index(args, spec)
     check_job_paths(spec)
     report = run_job(spec, fresh=args.fresh, max_failed_share=spec.executor.max_failed_share)
     print_report(report, args.json)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.config import IndexConfig
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
 from pipelines.termsafe import printable
 
 
@@ -126,6 +128,8 @@ def render(d: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_sharded(args.index):
+        return _sharded.info(args)
     d = describe(args.index)
     print(json.dumps(d, indent=2, sort_keys=True) if args.json else printable(render(d)))
     return 0

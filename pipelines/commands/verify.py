@@ -14,6 +14,9 @@ import json
 import sys
 from typing import Any
 
+from hipporag.index.shardset import is_sharded
+from pipelines.commands import _sharded
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="check an index's files and structure")
@@ -23,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_sharded(args.index):
+        return _sharded.verify(args)
     from hipporag.index.verify import verify
 
     out = verify(args.index)

@@ -1,0 +1,364 @@
+"""A sharded index behind the :class:`~pipelines.facade.HippoRAG` API.
+
+``HippoRAG.build(corpus, out, shards=4)`` (or ``hipporag index --shards 4``)
+writes a sharded index (:mod:`hipporag.index.shardset`); ``HippoRAG.open`` of
+such a directory returns a :class:`ShardedHippoRAG`. Each shard is a full
+living index with its own graph; a query is encoded once, fanned out to every
+shard (threads by default, Ray actors with ``fanout="ray"``) and the shards'
+rankings are merged into one (:mod:`pipelines.shard_merge` says how scores are
+calibrated). Writes route documents to their shard, commit the shards they
+touch, then commit the shard set, so readers move from one consistent set of
+shard generations to the next.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "sharded"
+    >>> docs = [{"id": "ada", "text": "Ada Lovelace wrote the first program."},
+    ...         {"id": "babbage", "text": "Charles Babbage designed the Analytical Engine."},
+    ...         {"id": "both", "text": "Ada Lovelace worked with Charles Babbage."}]
+    >>> rag = HippoRAG.build(docs, out, shards=2)
+    >>> rag.n_shards, sorted(h.passage_id for h in rag.retrieve("Who is Ada?", k=3))
+    (2, ['ada', 'babbage', 'both'])
+    >>> rag.delete(["babbage"]).generation, len(rag.retrieve("Babbage", k=3))
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hipporag.config import IndexConfig
+from hipporag.errors import ConfigError, IndexFormatError, InputError
+from hipporag.index import Index
+from hipporag.index.generations import WriteLock
+from hipporag.index.shardset import (
+    SHARDS_LOCK,
+    ShardSpec,
+    commit_shardset,
+    read_shardset,
+    rollback_shard,
+    shard_name,
+)
+from hipporag.types import RetrievalResult
+from pipelines.facade import HippoRAG, _merge, _passages, shared_embedder
+from pipelines.shard_merge import MERGES, hop_seeds, merge_results, shard_weights
+from pipelines.shard_parts import (
+    MemoEmbedder,
+    PinnedHippoRAG,
+    ShardedReport,
+    ShardUnion,
+    first_shard,
+    route,
+    unknown_ids,
+)
+from retrievers.config import RetrievalConfig
+
+FANOUTS = ("threads", "ray")
+
+
+class ShardedHippoRAG:
+    """Several shards queried as one index (see the module docstring).
+
+    Args:
+        index_dir: A sharded index directory.
+        config: Retrieval parameters, shared by every shard.
+        fanout: ``"threads"`` (default) or ``"ray"`` (one actor per shard).
+        merge: How shard rankings are merged (:data:`pipelines.shard_merge.MERGES`).
+        hops: 2 re-seeds every shard with the entities of the first round's best
+            passages (recovers bridges that cross shards; doubles the work).
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str],
+        config: RetrievalConfig | None = None,
+        *,
+        fanout: str = "threads",
+        merge: str = "calibrated",
+        hops: int = 1,
+        auto_refresh: float | None = None,
+    ) -> None:
+        if fanout not in FANOUTS:
+            raise ConfigError(f"unknown fanout {fanout!r}", hint="use 'threads' or 'ray'")
+        if merge not in MERGES:
+            raise ConfigError(f"unknown merge {merge!r}", hint=f"use one of {', '.join(MERGES)}")
+        if hops not in (1, 2):
+            raise ConfigError(f"hops must be 1 or 2, got {hops!r}", hint="use hops=1 or hops=2")
+        self.path = Path(index_dir).absolute()
+        self.config = _merge(config, {})
+        self.fanout, self.merge, self.hops = fanout, merge, hops
+        self.auto_refresh = auto_refresh
+        self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._ray: Any = None
+        self._open(read_shardset(self.path))
+
+    def _open(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.spec = ShardSpec.from_dict(state["spec"])
+        self.generation = int(state["generation"])
+        live = [
+            (name, gen)
+            for name, gen in zip(state["shards"], state["shard_generations"], strict=True)
+            if gen > 0  # 0: no document was routed there yet (no directory)
+        ]
+        if not live:
+            raise IndexFormatError(f"{self.path} has no shard with documents", hint="add documents")
+        first = Index.open(self.path / live[0][0], generation=live[0][1])
+        self._embedder = MemoEmbedder(
+            shared_embedder(
+                first.config.embedding, self.config.query_backend, self.config.query_device
+            )
+        )
+        self.shards = [first_shard(self, first)] + [
+            PinnedHippoRAG(self.path / name, self.config, gen, self._embedder)
+            for name, gen in live[1:]
+        ]
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | os.PathLike[str],
+        config: RetrievalConfig | None = None,
+        *,
+        fanout: str = "threads",
+        merge: str = "calibrated",
+        hops: int = 1,
+        auto_refresh: float | None = None,
+        **overrides: Any,
+    ) -> ShardedHippoRAG:
+        """Open a sharded index; ``overrides`` replace retrieval parameters."""
+        return cls(
+            index_dir,
+            _merge(config, overrides),
+            fanout=fanout,
+            merge=merge,
+            hops=hops,
+            auto_refresh=auto_refresh,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        corpus: Any,
+        out_dir: str | os.PathLike[str],
+        shards: int | ShardSpec,
+        config: IndexConfig | None = None,
+        retrieval: RetrievalConfig | None = None,
+        *,
+        metadata_fields: Sequence[str] = (),
+        **components: Any,
+    ) -> ShardedHippoRAG:
+        """Index a corpus into ``shards`` shards (documents routed by a stable hash)."""
+        from indexers.builder import IndexBuilder
+
+        spec = shards if isinstance(shards, ShardSpec) else ShardSpec(int(shards))
+        out = Path(out_dir).absolute()
+        if out.exists() and any(out.iterdir()):
+            raise IndexFormatError(
+                f"{out} exists and is not empty", hint="choose a new --out directory"
+            )
+        passages, _ = _passages(corpus, metadata_fields)
+        groups = route(spec, passages)
+        builder = IndexBuilder(config, **components)
+        out.mkdir(parents=True, exist_ok=True)
+        with WriteLock(out / SHARDS_LOCK):
+            gens = []
+            for i in range(spec.n):
+                if groups[i]:
+                    gens.append(int(builder.build(groups[i], out / shard_name(i)).generation))
+                else:
+                    gens.append(0)  # empty: created by the first insert routed to it
+            commit_shardset(out, spec, gens, operation="build", parent=None)
+        return cls.open(out, retrieval)
+
+    # -- writes ------------------------------------------------------------------------
+    def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = ()) -> Any:
+        from indexers.builder import IndexBuilder
+
+        with WriteLock(self.path / SHARDS_LOCK):
+            state = read_shardset(self.path)
+            for name, gen in zip(state["shards"], state["shard_generations"], strict=True):
+                if gen > 0:
+                    rollback_shard(self.path / name, gen)  # undo what a killed writer left
+            spec = ShardSpec.from_dict(state["spec"])
+            config = self.shards[0].index.config
+            builder = IndexBuilder(config, embedder=shared_embedder(config.embedding))
+            gens = list(state["shard_generations"])
+            reports: dict[str, Any] = {}
+            if operation == "delete":
+                targets = {i: list(ids) for i in range(spec.n)}  # an id's shard is not known
+            elif operation == "compact":
+                targets = {i: [] for i in range(spec.n)}
+            else:
+                passages, _ = _passages(corpus)
+                targets = {i: g for i, g in route(spec, passages).items() if g}
+            for i, work in sorted(targets.items()):
+                shard = self.path / shard_name(i)
+                if gens[i] == 0:  # an empty shard: only new documents can change it
+                    if operation not in ("insert", "update"):
+                        continue
+                    report = builder.build(work, shard)
+                elif operation == "delete":
+                    report = builder.delete(work, shard)
+                elif operation == "compact":
+                    report = builder.compact(shard)
+                else:
+                    report = getattr(builder, operation)(work, shard)
+                gens[i] = int(report.generation)
+                reports[shard_name(i)] = report
+            unknown = unknown_ids(reports, ids) if operation == "delete" else []
+            change = {"shards": sorted(reports), "unknown_ids": unknown}
+            if gens != state["shard_generations"]:
+                commit_shardset(
+                    self.path,
+                    spec,
+                    gens,
+                    operation=operation,
+                    parent=state["generation"],
+                    change=change,
+                )
+        self.refresh()
+        return ShardedReport(operation, self.generation, reports, unknown)
+
+    def insert(self, corpus: Any, **_: Any) -> ShardedReport:
+        """Add documents, each to its shard (see :meth:`HippoRAG.insert`)."""
+        return self._change("insert", corpus)
+
+    def delete(self, ids: str | Sequence[str], **_: Any) -> ShardedReport:
+        """Remove passages or documents by id from whichever shard holds them."""
+        return self._change("delete", ids=[ids] if isinstance(ids, str) else list(ids))
+
+    def update(self, corpus: Any, **_: Any) -> ShardedReport:
+        """Upsert documents, each in its shard."""
+        return self._change("update", corpus)
+
+    def compact(self) -> ShardedReport:
+        """Compact every shard (see :meth:`HippoRAG.compact`)."""
+        return self._change("compact")
+
+    def refresh(self) -> bool:
+        """Move to the newest committed shard set; True when it changed."""
+        with self._lock:
+            state = read_shardset(self.path)
+            if state["generation"] == self.generation:
+                return False
+            old = self.shards
+            self._open(state)
+            for s in old:
+                s.close() if hasattr(s, "close") else None
+            if self._ray is not None:
+                self._ray.close()
+                self._ray = None
+            return True
+
+    # -- retrieval ---------------------------------------------------------------------
+    @property
+    def n_shards(self) -> int:
+        return len(self.shards)
+
+    @property
+    def index(self) -> ShardUnion:
+        """A read view over every shard (ids, counts, SQL; shard 0's config)."""
+        return ShardUnion(self.shards)
+
+    def _map(
+        self, method: str, per_shard: Sequence[dict[str, Any]] | None, *args: Any, **kw: Any
+    ) -> list[Any]:
+        """Call ``method`` on every shard (``per_shard[i]`` adds keyword arguments)."""
+        extra = per_shard or [{}] * len(self.shards)
+        if self.fanout == "ray":
+            from pipelines.shard_ray import RayFanout
+
+            if self._ray is None:
+                self._ray = RayFanout(self)
+            return self._ray.map(method, extra, args, kw)
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(min(len(self.shards), os.cpu_count() or 1))
+        futures = [
+            self._pool.submit(getattr(s, method), *args, **kw, **e)
+            for s, e in zip(self.shards, extra, strict=True)
+        ]
+        return [f.result() for f in futures]
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 5,
+        mode: str | None = None,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        exclude: Any = None,
+        group_by: str | None = None,
+        **_: Any,
+    ) -> Any:
+        """The ``k`` best passages over all shards (same arguments as :meth:`HippoRAG.retrieve`)."""
+        if group_by is not None:
+            raise InputError(
+                "group_by is not supported on a sharded index yet",
+                hint="retrieve passages and group them by hit.doc_id",
+            )
+        if self.auto_refresh is not None:
+            self.refresh()
+        qvec = self._embedder.encode_query(query)
+        kw = {"filters": filters, "exclude": exclude}
+        results = self._map("retrieve", None, query, k, mode, **kw)
+        # Cosine scores are comparable across shards as they are; graph scores are not.
+        graph = (mode or self.config.mode) != "dense"
+        weights = (
+            shard_weights(self, qvec, filters) if self.merge == "calibrated" and graph else None
+        )
+        merged = merge_results(results, k, self.merge, weights)
+        if self.hops == 2:
+            seeds = hop_seeds(self, merged)
+            second = self._map(
+                "retrieve", [{"extra_seeds": x or None} for x in seeds], query, k, mode, **kw
+            )
+            merged = merge_results(second, k, self.merge, weights)
+            merged.flags.append("hops=2")
+        merged.flags.append(f"shards={self.n_shards}")
+        return merged
+
+    def retrieve_batch(
+        self, queries: Sequence[str], k: int = 5, mode: str | None = None, **kw: Any
+    ) -> list[RetrievalResult]:
+        """:meth:`retrieve` for each query."""
+        return [self.retrieve(q, k, mode, **kw) for q in queries]
+
+    @staticmethod
+    def modes() -> tuple[str, ...]:
+        return HippoRAG.modes()
+
+    def close(self) -> None:
+        """Release the shards' files, the thread pool and any Ray actors."""
+        for s in self.shards:
+            if s._index is not None:
+                s._index.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None
+
+    def __enter__(self) -> ShardedHippoRAG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"ShardedHippoRAG({str(self.path)!r}, shards={self.n_shards}, "
+            f"generation={self.generation}, mode={self.config.mode!r})"
+        )
+
+
+__all__ = ["ShardedHippoRAG"]
