@@ -20,67 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from hipporag.config import EmbeddingConfig, IndexConfig
-from hipporag.errors import ConfigError, InputError
+from hipporag.config import IndexConfig
+from hipporag.errors import InputError
 from hipporag.filters import allowed_passages, validate_filters
 from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
 from hipporag.index import Index
 from hipporag.index.shardset import is_sharded
-from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
 from pipelines.facade_answer import AnswerMixin
 from pipelines.facade_async import AsyncMixin
+from pipelines.facade_util import _combine, _merge, _passages, shared_embedder
 from retrievers.config import RetrievalConfig
-
-
-def shared_embedder(
-    config: EmbeddingConfig, backend: str = "index", device: str = "index"
-) -> Embedder:
-    """One embedder per embedding config, backend and device and process (models load once).
-
-    ``backend`` / ``device`` other than ``"index"`` replace the config's (query
-    encoding only). The cache is :func:`hipporag.embedders.cached_embedder`'s.
-    """
-    from hipporag.embedders import cached_embedder
-
-    return cached_embedder(config, backend=backend, device=device)
-
-
-def _passages(corpus: Any, metadata_fields: Sequence[str] = ()) -> tuple[list[Passage], Any]:
-    """Passages (and read stats) from a corpus path or a list of passages/records/strings."""
-    from indexers.readers import passages_from_records, read_corpus
-
-    if isinstance(corpus, str | bytes | os.PathLike):
-        return read_corpus(corpus, metadata_fields=metadata_fields)
-    if isinstance(corpus, Sequence):
-        if corpus and all(isinstance(p, Passage) for p in corpus):
-            return list(corpus), None
-        return passages_from_records(corpus, metadata_fields=metadata_fields)
-    raise InputError(
-        f"corpus must be a path or a list of passages, got {type(corpus).__name__}",
-        hint='pass "corpus.json" or [{"title": ..., "text": ...}, ...]',
-    )
-
-
-def _merge(config: RetrievalConfig | None, overrides: Mapping[str, Any]) -> RetrievalConfig:
-    if config is not None and not isinstance(config, RetrievalConfig):
-        raise ConfigError(
-            f"config must be a RetrievalConfig, got {type(config).__name__}",
-            hint="build one with RetrievalConfig(...) or RetrievalConfig.from_dict({...})",
-        )
-    base = config or RetrievalConfig()
-    if not overrides:
-        return base
-    return RetrievalConfig.from_dict({**base.to_dict(), **dict(overrides)})
-
-
-def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
-    """The passages in both an explicit allow-list and a filter's (None stands for all)."""
-    if allow is None:
-        return filtered
-    arr = np.unique(np.asarray(allow, dtype=np.int64))
-    return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
 class HippoRAG(AnswerMixin, AsyncMixin):
