@@ -44,5 +44,5 @@ def run(args: argparse.Namespace, operation: str) -> int:
     )
     spec = apply_overrides(spec, args)
     report = run_job(spec, fresh=args.fresh, operation=operation)
-    print_report(report, args.json)
+    print_report(report, args.json, getattr(args, "quiet", False))
     return 0

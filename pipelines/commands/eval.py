@@ -28,6 +28,40 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def with_recognition_llm(config: Any, mode: str, args: argparse.Namespace) -> Any:
+    """Give ``--llm-base-url``/``--llm-model`` to the one thing that uses an LLM in a ranker.
+
+    A ranking mode uses an LLM only as the recognition filter of the fact-seeded
+    modes (``--set recognition=true``); an LLM given for a mode that would not
+    use it is an error, never silently ignored.
+    """
+    from dataclasses import replace
+
+    from hipporag.errors import ConfigError
+    from retrievers import registry
+
+    if not getattr(args, "llm_base_url", None) or getattr(args, "no_llm", False):
+        llm_from_args(args)  # --llm-model alone: the usual error
+        return config
+    fields = registry.spec(mode).params.field_names()
+    if "recognition" not in fields or not config.recognition:
+        where = (
+            "add --set recognition=true to filter the linked facts with it"
+            if "recognition" in fields
+            else "use a fact-seeded mode (hipporag2, hybrid) with --set recognition=true"
+        )
+        raise ConfigError(
+            f"--llm-base-url is not used by eval --mode {mode}: a ranking mode calls an LLM "
+            "only as the recognition filter, which is off",
+            hint=f"{where}; or use --mode note (LLM policy and reader); or drop --llm-base-url",
+        )
+    llm_from_args(args)  # --llm-base-url without --llm-model: the usual error
+    llm = replace(config.llm, base_url=args.llm_base_url, model=args.llm_model)
+    if getattr(args, "llm_cache_dir", None):
+        llm = replace(llm, cache_dir=args.llm_cache_dir)
+    return replace(config, llm=llm)
+
+
 def run(args: argparse.Namespace) -> int:
     from hipporag.errors import InputError
     from pipelines.evaluate import RUNNERS, evaluate, get_runner, load_questions
@@ -44,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         runner = NoteRunner(note_config_from_args(args), llm_from_args(args))
     else:
         runner = get_runner(mode)  # unknown mode: fail before loading anything
+        config = with_recognition_llm(config, mode, args)
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json

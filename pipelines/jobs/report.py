@@ -128,7 +128,7 @@ class JobReport:
             lines.append(f"  checkpoints kept in {self.checkpoint_dir}")
         if self.config_changed:
             lines.append(
-                "  note: the spec changed since the checkpoints were written; "
+                "  note: the settings changed since the checkpoints were written; "
                 "only batches of unchanged stages were reused"
             )
         return "\n".join(lines)
