@@ -103,6 +103,11 @@ class JobReport:
             "usage": self.usage,
             "usage_all_batches": self.usage_all_batches,
             "extractor_stats": self.extractor_stats,
+            "change": {
+                k: v
+                for k, v in self.build.to_dict().items()
+                if k in ("operation", "generation", "committed", "added", "removed", "input")
+            },
         }
 
     def summary(self) -> str:
