@@ -46,6 +46,7 @@ from hipporag.embedders.loading import resolve_embedding_model
 from hipporag.errors import InputError
 from hipporag.log import get_logger
 from hipporag.types import Passage
+from indexers.chunk_bound import surely_fit
 
 logger = get_logger(__name__)
 
@@ -274,6 +275,10 @@ def chunk_passages_with_stats(
     if config.max_words > 0:
         split = lambda p: _word_windows(p, config)  # noqa: E731
         stats.tokenizer = "words"
+    elif tokenizer is None and (fits := surely_fit(passages, config, embedding)) is not None:
+        split = lambda p: [p]  # noqa: E731
+        stats.window_tokens = fits
+        stats.tokenizer = "not needed (every passage is shorter than the window)"
     else:
         window = (
             window_for(embedding)

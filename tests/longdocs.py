@@ -44,16 +44,29 @@ def write_longdocs(folder: Path) -> tuple[Path, Path]:
         triples = [list(t) for _, ts in sents for t in ts]
         ents = sorted({x for t in triples for x in (t[0], t[2])})
         records.append({"title": title, "text": text})
-        docs.append({"title": title, "text": text, "passage": f"{title}\n{text}",
-                     "extracted_entities": ents, "extracted_triples": triples})
+        docs.append(
+            {
+                "title": title,
+                "text": text,
+                "passage": f"{title}\n{text}",
+                "extracted_entities": ents,
+                "extracted_triples": triples,
+            }
+        )
     for s in range(SHORT):
         who, town = PEOPLE[s + 1], TOWNS[s + 2]
         title = f"{town} notes"
         text = f"{who} was born in {town}."
         records.append({"title": title, "text": text})
-        docs.append({"title": title, "text": text, "passage": f"{title}\n{text}",
-                     "extracted_entities": [who, town],
-                     "extracted_triples": [[who, "born in", town]]})
+        docs.append(
+            {
+                "title": title,
+                "text": text,
+                "passage": f"{title}\n{text}",
+                "extracted_entities": [who, town],
+                "extracted_triples": [[who, "born in", town]],
+            }
+        )
     corpus, openie = folder / "corpus.json", folder / "openie.json"
     corpus.write_text(json.dumps(records, indent=1), encoding="utf-8")
     openie.write_text(json.dumps({"docs": docs}, indent=1), encoding="utf-8")

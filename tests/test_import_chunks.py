@@ -122,7 +122,10 @@ def test_cli_job_run_local_matches_every_chunk_and_equals_the_facade(longdocs, t
 def test_cli_job_run_ray_matches_every_chunk(longdocs, tmp_path):
     corpus, openie = longdocs
     proc = cli(
-        "job", "run", str(_spec(tmp_path, corpus, openie, "ray", "ray")), "--json",
+        "job",
+        "run",
+        str(_spec(tmp_path, corpus, openie, "ray", "ray")),
+        "--json",
         env={"RAY_ADDRESS": ""},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -41,7 +41,6 @@ import threading
 
 from hipporag.config import EmbeddingConfig
 from hipporag.embedders.device import is_gpu, resolve_device
-from hipporag.errors import ConfigError
 from hipporag.protocols import Embedder
 
 _CACHE: dict[tuple[EmbeddingConfig, str | None], Embedder] = {}
@@ -49,14 +48,20 @@ _CACHE_LOCK = threading.Lock()
 
 
 def onnx_available() -> bool:
-    """True when the ONNX backend's libraries (onnxruntime, onnx, tokenizers) import."""
-    from hipporag.embedders.onnx_runner import require_onnxruntime
+    """True when the ONNX backend's libraries (onnxruntime, onnx, tokenizers) are installed.
+
+    They are looked up, not imported (importing onnx takes seconds); the
+    backend imports them when it loads.
+    """
+    import importlib.util
 
     try:
-        require_onnxruntime()
-    except ConfigError:
+        return all(importlib.util.find_spec(m) is not None for m in _ONNX_MODULES)
+    except (ImportError, ValueError):
         return False
-    return True
+
+
+_ONNX_MODULES = ("onnx", "onnxruntime", "tokenizers")
 
 
 def choose_backend(backend: str, device: str) -> str:

