@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hipporag.config import ChunkConfig, EmbeddingConfig
-from hipporag.embedders.loading import resolve_embedding_model
+from hipporag.embedders.loading import check_hub_model, resolve_embedding_model
 from hipporag.errors import InputError
 from hipporag.log import get_logger
 from hipporag.types import Passage
@@ -131,6 +131,8 @@ def _load_window(config: EmbeddingConfig) -> Window:
     path = resolve_embedding_model(config.model)
     if os.path.isdir(path):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    else:  # a hub name: fail in seconds when it cannot be fetched (embedding would fail too)
+        check_hub_model(path)
     try:
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
