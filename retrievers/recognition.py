@@ -134,7 +134,8 @@ def _truncated(llm: Any) -> int:
     """How many replies of ``llm`` stopped at ``max_tokens`` so far (0 if it does not say)."""
     usage = getattr(llm, "usage", None)
     try:
-        return int(getattr(usage(), "truncated", 0)) if callable(usage) else 0
+        u = usage() if callable(usage) else None
+        return int(u.get("truncated", 0) if isinstance(u, dict) else getattr(u, "truncated", 0))
     except Exception:  # a client's counters must never break the filter
         return 0
 
