@@ -8,6 +8,7 @@ Ray cluster on the machine).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -53,10 +54,8 @@ def stop_head(marker: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         pids = own_processes(marker)
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 15
         while own_processes(marker) and time.monotonic() < deadline:
             time.sleep(0.5)
