@@ -3,9 +3,7 @@
 The query's named entities (spaCy; noun chunks when there are none) are each
 linked to their ``link_k`` nearest entity nodes, weighted by node specificity
 ``1 / n_passages``; PPR runs from these entities and ranks the passages it
-reaches; only passages the walk reaches are returned (no dense padding with
-score 0: fewer than ``k`` hits carry the flag ``"fewer_than_k"``). Per-query
-cost is that of the local push: no step is O(passages).
+reaches. Per-query cost is that of the local push: no step is O(passages).
 
 Example:
     >>> from hipporag.index import Index
@@ -51,7 +49,6 @@ class HippoRAG1Retriever(WalkRetriever):
     """HippoRAG 1: query entities linked to entity nodes, PPR from them."""
 
     Params = HippoRAG1Params
-    backfill = False
 
     def link(self, query: str, qvec: np.ndarray | None = None) -> Linking:
         p = self.params

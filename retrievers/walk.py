@@ -18,9 +18,10 @@ says so).
 When a query links to no entity (and no ``extra_seeds`` are given) the hits are
 the dense ones and both the result and every explanation carry ``"no_seeds"``.
 When graph scores reach fewer than ``k`` passages, dense hits fill the rest
-(flag ``"dense_backfill"``, score 0) in the retrievers whose ``backfill`` is
-True; ``hipporag1`` ranks by the walk alone and returns only the passages it
-reached (flag ``"fewer_than_k"``), as HippoRAG 1 does.
+(flag ``"dense_backfill"``), ranked after every walk hit: a fill hit with
+dense cosine ``c`` scores ``lowest * (2 + c) / 6`` (``lowest`` = the lowest
+walk score, 1 when the walk reached none), so scores stay positive and
+decreasing, never a padding of zeros.
 """
 
 from __future__ import annotations
@@ -142,8 +143,6 @@ class WalkRetriever:
     name: ClassVar[str] = ""
     Params: ClassVar[type[PPRParams]] = PPRParams
     accepts = frozenset({"extra_seeds", "exclude", "allow"})
-    backfill: ClassVar[bool] = True
-    """Fill up to ``k`` with dense hits (score 0) when the walk reaches fewer passages."""
 
     def __init__(
         self,
@@ -287,15 +286,17 @@ class WalkRetriever:
         idxs, scores = idxs[keep], scores[keep]
         best = top_k(scores, k)
         idxs, ranked = idxs[best].astype(np.int64), scores[best].astype(np.float64)
-        if idxs.size < k and not self.backfill:
-            flags.append("fewer_than_k")
-        elif idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
-            fill, _ = dense.candidates(qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs))
+        if idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
+            fill, cos = dense.candidates(
+                qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs)
+            )
             if fill.size:
                 log.debug("%s: walk reached %d passages, %d dense", self.name, idxs.size, fill.size)
                 flags.append("dense_backfill")
                 idxs = np.concatenate([idxs, fill])
-                ranked = np.concatenate([ranked, np.zeros(fill.size)])
+                lowest = float(ranked[-1]) if ranked.size else 1.0
+                below = lowest * (2.0 + np.clip(cos.astype(np.float64), -1.0, 1.0)) / 6.0
+                ranked = np.concatenate([ranked, below])
         watch.lap("rank")
         explanations = None
         if p.explain:
