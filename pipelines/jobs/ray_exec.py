@@ -229,22 +229,25 @@ def use_token_if_available() -> bool:
 
 
 def join_error(err: BaseException, address: str | None) -> JobError:
-    """The one-line error of a failed ``ray.init``: what to set, for auth problems exactly."""
-    text = f"{type(err).__name__}: {err}"
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    if address and any(w in text.lower() for w in ("auth", "token", "unauthenticated")):
-        return JobError(
-            f"the Ray cluster at {address} refused this driver's authentication ({first})",
-            hint="set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the cluster's token (`ray "
-            "get-auth-token` on the head node prints it; on the head node ~/.ray/auth_token "
-            "is used), or run with executor.kind = 'local'",
-        )
+    """The one-line error of a failed ``ray.init``; for a join it says what auth needs.
+
+    A cluster that refuses a driver's token (or gets none) shows as a failed
+    connection, so the hint of every failed join names the token settings.
+    """
+    text = f"{type(err).__name__}: {err}".strip()
+    first = text.splitlines()[0] if text else type(err).__name__
     if address:
+        sent = os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "token"
+        token = (
+            "the cluster may have refused this driver's token: set RAY_AUTH_TOKEN"
+            if sent
+            else "a cluster with token authentication needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN"
+        )
         return JobError(
             f"could not join the Ray cluster at {address} ({first})",
-            hint="check executor.ray_address / RAY_ADDRESS (e.g. 'auto' on a cluster node) and "
-            "that the cluster is up (`ray status`); unset RAY_ADDRESS and stop stale clusters "
-            "(`ray stop`) to start a local one; or use executor.kind = 'local'",
+            hint=f"{token} to the cluster's token (`ray get-auth-token` on the head node prints "
+            "it); check executor.ray_address / RAY_ADDRESS and that the cluster is up (`ray "
+            "status`); or unset RAY_ADDRESS, or use executor.kind = 'local'",
         )
     return JobError(
         f"could not start a local Ray instance ({first})",
