@@ -63,16 +63,18 @@ def stop_head(marker: str) -> None:
             return
 
 
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[dict[str, str]]:
-    """A ``ray start --head`` with default settings but a free port and its own temp dir."""
-    if not RAY.is_file():
-        pytest.skip("the ray command is not installed")
-    tmp = tempfile.mkdtemp(prefix="hrh", dir="/tmp")  # short: Ray's socket paths are limited
-    port = free_port()
-    env = {**os.environ, "RAY_TMPDIR": tmp}
-    env.pop("RAY_ADDRESS", None)
-    try:
+def start_head() -> tuple[str, int]:
+    """``ray start --head`` (default settings, a free port, its own temp dir); (dir, port).
+
+    Ray waits 30 s for its raylet, which a loaded machine can miss: a failed
+    start is cleaned up and tried again, twice at most.
+    """
+    last = ""
+    for _ in range(3):
+        tmp = tempfile.mkdtemp(prefix="hrh", dir="/tmp")  # short: Ray's socket paths
+        port = free_port()
+        env = {**os.environ, "RAY_TMPDIR": tmp}
+        env.pop("RAY_ADDRESS", None)
         r = subprocess.run(
             [str(RAY), "start", "--head", f"--port={port}", f"--temp-dir={tmp}/ray"],
             env=env,
@@ -80,7 +82,20 @@ def ray_head() -> Iterator[dict[str, str]]:
             text=True,
             timeout=300,
         )
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        if r.returncode == 0:
+            return tmp, port
+        stop_head(tmp)
+        last = r.stdout[-1500:] + r.stderr[-1500:]
+    pytest.fail(f"ray start --head failed three times: {last}")
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[dict[str, str]]:
+    """A running ``ray start --head`` head, stopped after the module's tests."""
+    if not RAY.is_file():
+        pytest.skip("the ray command is not installed")
+    tmp, port = start_head()
+    try:
         yield {"RAY_TMPDIR": tmp, "address": f"127.0.0.1:{port}"}
     finally:
         stop_head(tmp)
