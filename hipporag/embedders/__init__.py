@@ -41,6 +41,7 @@ import threading
 
 from hipporag.config import EmbeddingConfig
 from hipporag.embedders.device import is_gpu, resolve_device
+from hipporag.errors import ConfigError
 from hipporag.protocols import Embedder
 
 _CACHE: dict[tuple[EmbeddingConfig, str | None], Embedder] = {}
@@ -50,18 +51,16 @@ _CACHE_LOCK = threading.Lock()
 def onnx_available() -> bool:
     """True when the ONNX backend's libraries (onnxruntime, onnx, tokenizers) are installed.
 
-    They are looked up, not imported (importing onnx takes seconds); the
-    backend imports them when it loads.
+    onnx is looked up, not imported (that takes seconds; it is needed only to
+    export a model, when the backend loads).
     """
-    import importlib.util
+    from hipporag.embedders.onnx_runner import require_onnxruntime
 
     try:
-        return all(importlib.util.find_spec(m) is not None for m in _ONNX_MODULES)
-    except (ImportError, ValueError):
+        require_onnxruntime(load=False)
+    except ConfigError:
         return False
-
-
-_ONNX_MODULES = ("onnx", "onnxruntime", "tokenizers")
+    return True
 
 
 def choose_backend(backend: str, device: str) -> str:

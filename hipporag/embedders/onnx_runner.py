@@ -31,20 +31,20 @@ MAX_ROWS = 2048
 def require_onnxruntime(*, load: bool = True) -> None:
     """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them.
 
-    ``load=False`` only looks them up (importing onnx takes seconds; the
-    embedder imports them when it loads its model).
+    ``load=False`` only looks onnx up (importing it takes seconds; it is needed
+    only to export a model, when the embedder loads).
     """
     try:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
         if not load:
             import importlib.util
 
-            for m in ("onnx", "onnxruntime", "tokenizers"):
-                if importlib.util.find_spec(m) is None:
-                    raise ImportError(f"No module named {m!r}")
+            if importlib.util.find_spec("onnx") is None:
+                raise ImportError("No module named 'onnx'")
             return
         import onnx  # noqa: F401  (needed to export and fuse)
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
     except ImportError as err:
         raise ConfigError(
             f"the onnx embedding backend needs onnxruntime and onnx ({err})",
