@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hipporag.config import ChunkConfig, EmbeddingConfig
-from hipporag.embedders.loading import resolve_embedding_model
+from hipporag.embedders.loading import check_hub_model, resolve_embedding_model
 from hipporag.errors import InputError
 from hipporag.log import get_logger
 from hipporag.types import Passage
+from indexers.chunk_bound import surely_fit
 
 logger = get_logger(__name__)
 
@@ -130,6 +131,8 @@ def _load_window(config: EmbeddingConfig) -> Window:
     path = resolve_embedding_model(config.model)
     if os.path.isdir(path):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    else:  # a hub name: fail in seconds when it cannot be fetched (embedding would fail too)
+        check_hub_model(path)
     try:
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -274,6 +277,10 @@ def chunk_passages_with_stats(
     if config.max_words > 0:
         split = lambda p: _word_windows(p, config)  # noqa: E731
         stats.tokenizer = "words"
+    elif tokenizer is None and (fits := surely_fit(passages, config, embedding)) is not None:
+        split = lambda p: [p]  # noqa: E731
+        stats.window_tokens = fits
+        stats.tokenizer = "not needed (every passage is shorter than the window)"
     else:
         window = (
             window_for(embedding)

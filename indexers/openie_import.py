@@ -40,8 +40,47 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.errors import InputError
+from hipporag.log import get_logger
 from hipporag.text import normalize_text, passage_id
 from hipporag.types import Extraction, Passage, Triple
+
+logger = get_logger(__name__)
+
+
+def check_coverage(missing: int, n: int, operation: str, extractor: dict[str, Any]) -> None:
+    """Stop an insert/update of passages the import file lacks; warn on a build.
+
+    An index extracted from an OpenIE file cannot extract new documents from
+    it: they would be indexed without entities or facts. A build counts and
+    warns (``extractor_stats.missing``); an insert or update stops before
+    anything is written.
+
+    Example:
+        >>> check_coverage(0, 5, "insert", {"kind": "hipporag", "path": "ie.json"})
+        >>> check_coverage(2, 5, "insert", {"kind": "hipporag", "path": "ie.json"})
+        Traceback (most recent call last):
+        ...
+        hipporag.errors.InputError: 2 of the 5 new passages are not in the OpenIE file ie.json that this index is extracted with; nothing was written
+          how to fix: extract them with --openie spacy (or --openie llm): the generation's manifest records which extractor added them; or add them to the OpenIE file
+    """
+    if missing <= 0:
+        return
+    path = extractor.get("path", "?")
+    if operation == "build":
+        logger.warning(
+            "%d of %d passages are not in the OpenIE file %s: indexed without entities or "
+            "facts (extractor_stats.missing)",
+            missing,
+            n,
+            path,
+        )
+        return
+    raise InputError(
+        f"{missing} of the {n} new passages are not in the OpenIE file {path} that this "
+        "index is extracted with; nothing was written",
+        hint="extract them with --openie spacy (or --openie llm): the generation's manifest "
+        "records which extractor added them; or add them to the OpenIE file",
+    )
 
 
 def _clean_triples(raw: Any) -> tuple[list[Triple], int]:
@@ -177,4 +216,4 @@ class HippoRAGOpenIEImporter:
         return {"kind": "hipporag", "path": str(self.path)}
 
 
-__all__ = ["HippoRAGOpenIEImporter"]
+__all__ = ["HippoRAGOpenIEImporter", "check_coverage"]

@@ -146,9 +146,16 @@ def plan_delete(
 
 
 def plan_update(
-    index: Index | None, state: GraphState, passages: Sequence[Passage]
+    index: Index | None,
+    state: GraphState,
+    passages: Sequence[Passage],
+    reextract: bool = False,
 ) -> tuple[np.ndarray, list[Passage], dict[str, Any]]:
-    """Documents whose passages differ from the index: their rows to delete, passages to add."""
+    """Documents whose passages differ from the index: their rows to delete, passages to add.
+
+    With ``reextract`` every given document the index holds is replaced, so its
+    passages are extracted again (counted as ``reextracted``).
+    """
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
         by_doc.setdefault(p.document, []).append(p)
@@ -179,7 +186,9 @@ def plan_update(
         ) and all(
             have[r].metadata == next(p for p in ps if p.id == have[r].id).metadata for r in old
         )
-        if same:
+        if same and reextract:
+            info["reextracted"] = info.get("reextracted", 0) + 1
+        elif same:
             info["unchanged"] += 1
             continue
         info["replaced"] += 1
@@ -200,6 +209,7 @@ def run_change(
     ids: Sequence[str] = (),
     dim: int = 0,
     timings: dict[str, float] | None = None,
+    reextract: bool = False,
 ) -> ChangeReport:
     """Run one change against ``target`` and commit it as a new generation.
 
@@ -214,6 +224,10 @@ def run_change(
         ids: passage or document ids to delete (delete).
         dim: the embedding dimension (for an empty index).
         timings: stage seconds measured by the caller so far (updated in place).
+        reextract: ``update`` replaces unchanged documents too (extracted again).
+
+    The generation's manifest records, under ``change.extracted``, how many
+    passages it extracted and with which extractor.
     """
     if operation not in OPERATIONS:
         raise InputError(f"unknown operation {operation!r}", hint=f"one of {OPERATIONS}")
@@ -243,7 +257,7 @@ def run_change(
                 logger.warning("delete: no passage or document with id %r", u)
         elif operation == "update":
             uniq, info["duplicates"] = _dedupe(passages)
-            rows, add, more = plan_update(base, state, uniq)
+            rows, add, more = plan_update(base, state, uniq, reextract)
             info.update(more)
         else:
             uniq, info["duplicates"] = _dedupe(passages)
@@ -289,7 +303,10 @@ def run_change(
         delta = d.counts()
         full_meta = meta(timings)
         full_meta["embedding"] = {**full_meta.get("embedding", {}), "dim": int(state.dim)}
-        full_meta["change"] = {**delta, "input": info}
+        extracted = {"passages": len(add)}
+        if add:
+            extracted["extractor"] = full_meta.get("components", {}).get("extractor")
+        full_meta["change"] = {**delta, "input": info, "extracted": extracted}
         path, counts = write_generation(
             w, state, d, config, meta=full_meta, extra_counts=extra, rewrite=compact
         )

@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +40,28 @@ DEMO_QUESTIONS = ROOT / "pipelines" / "demo_data" / "questions.json"
 SHARED_DATA = Path(os.environ.get("HIPPORAG_DATA") or ROOT.parent / "shared" / "data")
 
 
+_SCRATCH: list[Path] = []
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary folder for this notebook, removed by :func:`remove_scratch`.
+
+    Removal also happens when the kernel exits, so a notebook run leaves nothing
+    behind in the temp folder; only folders made here are ever removed.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if not _SCRATCH:
+        atexit.register(remove_scratch)
+    _SCRATCH.append(path)
+    return path
+
+
+def remove_scratch() -> None:
+    """Delete the folders :func:`scratch_dir` made (and only those)."""
+    while _SCRATCH:
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
+
+
 def demo_index_dir() -> Path:
     """``HIPPORAG_DEMO_INDEX``, else ``.demo-index``, else a fresh build in a temp dir."""
     from hipporag.errors import IndexFormatError
@@ -52,9 +76,18 @@ def demo_index_dir() -> Path:
             continue
     from hipporag import HippoRAG
 
-    out = Path(wanted) if wanted else Path(tempfile.mkdtemp(prefix="hipporag-demo-")) / "index"
+    out = Path(wanted) if wanted else scratch_dir("hipporag-demo-") / "index"
     HippoRAG.build(DEMO_CORPUS, out)
     return out
 
 
-__all__ = ["DEMO_CORPUS", "DEMO_QUESTIONS", "ROOT", "SHARED_DATA", "demo_index_dir", "find_repo_root"]
+__all__ = [
+    "DEMO_CORPUS",
+    "DEMO_QUESTIONS",
+    "ROOT",
+    "SHARED_DATA",
+    "demo_index_dir",
+    "find_repo_root",
+    "remove_scratch",
+    "scratch_dir",
+]

@@ -120,12 +120,48 @@ class RecognitionFilter:
         facts = list(facts)[: self.max_candidates]
         if not facts:
             return FilterOutcome([], failed=False)
+        cut_before = _truncated(self.llm)
         try:
             text = self.llm.chat(self.messages(query, facts), json_schema=SCHEMA)
             kept = _parse(text, len(facts))
         except Exception as err:  # any LLM trouble is reported, never swallowed silently
-            return FilterOutcome([], failed=True, error=f"{type(err).__name__}: {err}")
+            cut = _truncated(self.llm) > cut_before
+            return FilterOutcome([], failed=True, error=_describe(err, self.llm, cut))
         return FilterOutcome(kept[: self.max_facts], failed=False)
+
+
+def _truncated(llm: Any) -> int:
+    """How many replies of ``llm`` stopped at ``max_tokens`` so far (0 if it does not say)."""
+    usage = getattr(llm, "usage", None)
+    try:
+        u = usage() if callable(usage) else None
+        return int(u.get("truncated", 0) if isinstance(u, dict) else getattr(u, "truncated", 0))
+    except Exception:  # a client's counters must never break the filter
+        return 0
+
+
+def _describe(err: Exception, llm: Any, cut: bool) -> str:
+    """``Type: message`` of a failure, with the hint that fits the client's settings.
+
+    A reply cut at ``max_tokens`` is not fixed by a JSON schema; a schema that
+    is on already is not the fix either.
+    """
+    message = getattr(err, "message", None) or str(err)
+    hint = getattr(err, "hint", None)
+    config = getattr(llm, "config", None)
+    if cut:
+        limit = getattr(config, "max_tokens", None)
+        hint = (
+            f"the reply stopped at llm.max_tokens ({limit}) before the JSON was complete; "
+            "raise llm.max_tokens"
+        )
+    elif hint and "json_schema" in hint and getattr(config, "json_schema", False):
+        hint = (
+            "llm.json_schema is on, but the server did not follow the schema; use a server "
+            "that supports response_format (llama.cpp, vLLM, OpenAI) or a stronger model"
+        )
+    text = f"{type(err).__name__}: {message}"
+    return f"{text}\n  how to fix: {hint}" if hint else text
 
 
 __all__ = ["SCHEMA", "FilterOutcome", "RecognitionFilter"]

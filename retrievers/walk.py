@@ -18,7 +18,10 @@ says so).
 When a query links to no entity (and no ``extra_seeds`` are given) the hits are
 the dense ones and both the result and every explanation carry ``"no_seeds"``.
 When graph scores reach fewer than ``k`` passages, dense hits fill the rest
-(flag ``"dense_backfill"``).
+(flag ``"dense_backfill"``), ranked after every walk hit: a fill hit with
+dense cosine ``c`` scores ``lowest * (2 + c) / 6`` (``lowest`` = the lowest
+walk score, 1 when the walk reached none), so scores stay positive and
+decreasing, never a padding of zeros.
 """
 
 from __future__ import annotations
@@ -329,12 +332,16 @@ class WalkRetriever:
         best = stable_top_k(scores, k, keys_of(index, "passages")[idxs])
         idxs, ranked = idxs[best].astype(np.int64), scores[best].astype(np.float64)
         if idxs.size < k:  # the walk reached fewer than k passages: fill with dense hits
-            fill, _ = dense.candidates(qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs))
+            fill, cos = dense.candidates(
+                qvec, k - idxs.size, allow=allow, exclude=filt.without(idxs)
+            )
             if fill.size:
                 log.debug("%s: walk reached %d passages, %d dense", self.name, idxs.size, fill.size)
                 flags.append("dense_backfill")
                 idxs = np.concatenate([idxs, fill])
-                ranked = np.concatenate([ranked, np.zeros(fill.size)])
+                lowest = float(ranked[-1]) if ranked.size else 1.0
+                below = lowest * (2.0 + np.clip(cos.astype(np.float64), -1.0, 1.0)) / 6.0
+                ranked = np.concatenate([ranked, below])
         watch.lap("rank")
         explanations = None
         if p.explain:

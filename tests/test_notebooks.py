@@ -79,8 +79,14 @@ def notebook_env(monkeypatch: pytest.MonkeyPatch, demo_index_path: Path) -> None
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in NOTEBOOKS if not n.startswith("04_")])
-def test_demo_notebook_runs(name: str, notebook_env: None) -> None:
+def test_demo_notebook_runs(
+    name: str, notebook_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the kernel's temp folder
     nb = execute(nbformat.read(NB_DIR / name, as_version=4))
+    assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("hipporag-")) == []
     errors = [o for o in outputs(nb) if o.get("output_type") == "error"]
     assert not errors, errors
     html = [o for o in outputs(nb) if "text/html" in o.get("data", {})]

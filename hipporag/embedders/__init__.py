@@ -49,11 +49,15 @@ _CACHE_LOCK = threading.Lock()
 
 
 def onnx_available() -> bool:
-    """True when the ONNX backend's libraries (onnxruntime, onnx, tokenizers) import."""
+    """True when the ONNX backend's libraries (onnxruntime, onnx, tokenizers) are installed.
+
+    onnx is looked up, not imported (that takes seconds; it is needed only to
+    export a model, when the backend loads).
+    """
     from hipporag.embedders.onnx_runner import require_onnxruntime
 
     try:
-        require_onnxruntime()
+        require_onnxruntime(load=False)
     except ConfigError:
         return False
     return True

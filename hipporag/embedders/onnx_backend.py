@@ -67,7 +67,7 @@ class OnnxEmbedder:
         quantize: bool = False,
         fallback: bool = False,
     ) -> None:
-        require_onnxruntime()
+        require_onnxruntime(load=False)
         self.config = config or EmbeddingConfig()
         self._device_spec = device
         self.device = resolve_device(device or self.config.device)
@@ -102,6 +102,7 @@ class OnnxEmbedder:
             if self._runner is not None or self._delegate is not None:
                 return
             try:
+                require_onnxruntime()
                 art = ensure_artifact(self.config.model, self.cache_dir, quantize=self.quantize)
             except ConfigError:
                 if not self.fallback:

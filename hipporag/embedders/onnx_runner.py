@@ -28,12 +28,23 @@ DEFAULT_TOKEN_BUDGET = 2048
 MAX_ROWS = 2048
 
 
-def require_onnxruntime() -> None:
-    """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them."""
+def require_onnxruntime(*, load: bool = True) -> None:
+    """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them.
+
+    ``load=False`` only looks onnx up (importing it takes seconds; it is needed
+    only to export a model, when the embedder loads).
+    """
     try:
-        import onnx  # noqa: F401  (needed to export and fuse)
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
+
+        if not load:
+            import importlib.util
+
+            if importlib.util.find_spec("onnx") is None:
+                raise ImportError("No module named 'onnx'")
+            return
+        import onnx  # noqa: F401  (needed to export and fuse)
     except ImportError as err:
         raise ConfigError(
             f"the onnx embedding backend needs onnxruntime and onnx ({err})",

@@ -8,9 +8,7 @@
 # walks the knowledge graph. Building takes about half a minute.
 
 # %%
-from pathlib import Path
-
-from nbsetup import DEMO_CORPUS, DEMO_QUESTIONS
+from nbsetup import DEMO_CORPUS, DEMO_QUESTIONS, remove_scratch, scratch_dir
 
 # %% [markdown]
 # ## Build the index
@@ -21,12 +19,11 @@ from nbsetup import DEMO_CORPUS, DEMO_QUESTIONS
 # `make demo` target writes the same index to `.demo-index/`.
 
 # %%
-import tempfile
 import time
 
 from hipporag import HippoRAG
 
-workdir = Path(tempfile.mkdtemp(prefix="hipporag-quickstart-"))
+workdir = scratch_dir("hipporag-quickstart-")  # removed at the end (and when the kernel exits)
 started = time.perf_counter()
 rag = HippoRAG.build(DEMO_CORPUS, workdir / "demo-index")
 print(f"built in {time.perf_counter() - started:.1f} s")
@@ -137,3 +134,6 @@ with pl.Config(fmt_str_lengths=60, tbl_width_chars=140):
 # * `04_evaluation.ipynb` -- recall by hop count on MuSiQue.
 # * On the command line: `hipporag retrieve INDEX "question"`,
 #   `hipporag export INDEX --format graphml --out kg.graphml`.
+
+# %%
+remove_scratch()  # this notebook's temporary index folder

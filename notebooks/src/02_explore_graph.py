@@ -16,7 +16,7 @@
 # `make demo`, else it builds one in a temporary folder, ~30 s).
 
 # %%
-from nbsetup import demo_index_dir
+from nbsetup import demo_index_dir, remove_scratch, scratch_dir
 
 # %%
 from hipporag.index.reader import Index
@@ -230,14 +230,14 @@ for members in sorted(parts, key=len, reverse=True)[:5]:
 # (`hipporag export INDEX --format graphml|parquet --out PATH` on the command line).
 
 # %%
-import tempfile
-from pathlib import Path
-
 from hipporag.index.analysis import export_graphml, export_parquet
 
-out = Path(tempfile.mkdtemp(prefix="hipporag-export-"))
+out = scratch_dir("hipporag-export-")  # removed at the end (and when the kernel exits)
 graphml = export_graphml(index, out / "demo.graphml")
 files = export_parquet(index, out / "tables")
 back = nx.read_graphml(graphml, node_type=int)
 print(f"GraphML: {back.number_of_nodes()} nodes, {back.number_of_edges()} edges")
 pl.read_parquet(files["entities"]).head(3)
+
+# %%
+remove_scratch()  # the exported files of this notebook

@@ -4,9 +4,15 @@ Only passages the index does not hold are extracted and embedded; OpenIE and
 embedding run as a job (``--executor ray`` works) with checkpoints, and the
 change is committed as a new generation that readers pick up on refresh.
 
+The passages are extracted with the index's extractor (its config); an index
+built from an OpenIE import file cannot extract documents the file lacks, so
+``add`` stops with an error, and ``--openie spacy`` (or ``llm``) extracts them
+instead (the new generation's manifest records which extractor added them).
+
 Example:
     $ hipporag add my-index new_docs.json
     $ hipporag add my-index more.jsonl --executor ray --workers 4
+    $ hipporag add my-index new_docs.json --openie spacy
 """
 
 from __future__ import annotations
@@ -31,6 +37,13 @@ def _register(subparsers: Any, name: str, help_text: str) -> None:
     p.add_argument("index", metavar="INDEX_DIR", help="an index written by 'hipporag index'")
     p.add_argument("corpus", nargs="+", help="corpus file(s): .json, .jsonl, .txt or a folder")
     add_job_options(p)
+    if name == "update":
+        p.add_argument(
+            "--reextract",
+            action="store_true",
+            help="extract the given documents again even when unchanged (e.g. with "
+            "--openie spacy after an import that lacked them)",
+        )
     p.set_defaults(func=lambda args: run(args, "insert" if name == "add" else name))
 
 
@@ -48,6 +61,11 @@ def run(args: argparse.Namespace, operation: str) -> int:
         [str(Path(c).absolute()) for c in args.corpus], str(Path(args.index).absolute()), config
     )
     spec = apply_overrides(spec, args)
-    report = run_job(spec, fresh=args.fresh, operation=operation)
-    print_report(report, args.json)
+    report = run_job(
+        spec,
+        fresh=args.fresh,
+        operation=operation,
+        reextract=getattr(args, "reextract", False),
+    )
+    print_report(report, args.json, getattr(args, "quiet", False))
     return 0

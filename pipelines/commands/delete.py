@@ -51,5 +51,6 @@ def run(args: argparse.Namespace) -> int:
     config = idx.config
     idx.close()
     report = IndexBuilder(config).delete(ids, args.index)  # no model is loaded for a delete
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    if args.json or not getattr(args, "quiet", False):
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0

@@ -35,6 +35,31 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def with_recognition_llm(config: Any, mode: str, args: argparse.Namespace) -> Any:
+    """Give ``--llm-base-url``/``--llm-model`` to the recognition filter when it is on.
+
+    A ranking mode uses an LLM only as the recognition filter of the fact-seeded
+    modes (``--set recognition=true``); with an LLM, every retrieval mode also
+    answers each question from its hits (EM/F1 and citations in the report),
+    so the LLM is never silently ignored.
+    """
+    from dataclasses import replace
+
+    from retrievers import registry
+
+    if not getattr(args, "llm_base_url", None) or getattr(args, "no_llm", False):
+        llm_from_args(args)  # --llm-model alone: the usual error
+        return config
+    fields = registry.spec(mode).params.field_names()
+    if "recognition" not in fields or not config.recognition:
+        return config  # the LLM answers (see run); the ranking itself calls none
+    llm_from_args(args)  # --llm-base-url without --llm-model: the usual error
+    llm = replace(config.llm, base_url=args.llm_base_url, model=args.llm_model)
+    if getattr(args, "llm_cache_dir", None):
+        llm = replace(llm, cache_dir=args.llm_cache_dir)
+    return replace(config, llm=llm)
+
+
 def run(args: argparse.Namespace) -> int:
     from hipporag.errors import InputError
     from pipelines.evaluate import RUNNERS, evaluate, get_runner, load_questions
@@ -56,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             from pipelines.answer_eval import answer_runner
 
             runner = answer_runner(runner, llm)
+        config = with_recognition_llm(config, mode, args)
     questions = load_questions(args.questions, args.limit)
     rag = HippoRAG.open(args.index, config)
     show = sys.stderr.isatty() and not args.json

@@ -175,10 +175,11 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     return spec
 
 
-def print_report(report: Any, as_json: bool) -> None:
+def print_report(report: Any, as_json: bool, quiet: bool = False) -> None:
+    """The report on stdout: JSON with ``--json``, nothing with ``-q``, else the summary."""
     if as_json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
-    else:
+    elif not quiet:
         print(report.summary())
 
 
@@ -188,5 +189,5 @@ def run(args: argparse.Namespace) -> int:
         return _sharded.index(args, spec)
     check_job_paths(spec)
     report = run_job(spec, fresh=args.fresh, max_failed_share=spec.executor.max_failed_share)
-    print_report(report, args.json)
+    print_report(report, args.json, getattr(args, "quiet", False))
     return 0

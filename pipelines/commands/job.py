@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     spec = apply_overrides(JobSpec.load(args.spec), args)
     check_job_paths(spec)
     report = run_job(spec, fresh=args.fresh, max_failed_share=spec.executor.max_failed_share)
-    print_report(report, args.json)
+    print_report(report, args.json, getattr(args, "quiet", False))
     return 0
 
 

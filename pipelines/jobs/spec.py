@@ -277,6 +277,15 @@ class JobSpec(_Section):
         }
         return digest(content)
 
+    def settings_fingerprint(self) -> str:
+        """:meth:`fingerprint` without the inputs: another corpus is not a change of settings."""
+        content = {
+            "config": self.index_config.to_dict(),
+            "batch_size": self.executor.batch_size,
+            "embed_batch_size": self.executor.embed_batch_size,
+        }
+        return digest(content)
+
     def check_paths(self) -> None:
         """Fail early on missing inputs or an output path that may not be replaced."""
         for i in self.inputs:

@@ -129,10 +129,45 @@ def plan_openie(
     out = []
     for s in range(0, len(passages), batch_size):
         part = passages[s : s + batch_size]
-        key = digest([fp, [p.id for p in part]], 32)
-        payload = json.dumps([[p.id, p.title, p.text] for p in part], ensure_ascii=False)
-        out.append(Batch(key, tuple(range(s, s + len(part))), payload))
+        rows = [passage_row(p) for p in part]
+        # The key covers what the extractor sees besides the text: the document, the
+        # chunk and the span (an importer matches chunks through them) and the metadata.
+        key = digest([fp, "passages-v2", rows], 32)
+        out.append(Batch(key, tuple(range(s, s + len(part))), json.dumps(rows, ensure_ascii=False)))
     return out
+
+
+def passage_row(p: Passage) -> dict[str, Any]:
+    """A passage as JSON for a worker: every field, so chunks keep their document.
+
+    Example:
+        >>> p = Passage("d#1", "T", "b", doc_id="d", chunk=1, span=(2, 3))
+        >>> passage_from_row(json.loads(json.dumps(passage_row(p)))) == p
+        True
+    """
+    return {
+        "id": p.id,
+        "title": p.title,
+        "text": p.text,
+        "doc_id": p.doc_id,
+        "chunk": p.chunk,
+        "span": list(p.span) if p.span is not None else None,
+        "metadata": p.metadata,
+    }
+
+
+def passage_from_row(row: dict[str, Any]) -> Passage:
+    """The :class:`Passage` of :func:`passage_row`."""
+    span = row.get("span")
+    return Passage(
+        row["id"],
+        row["title"],
+        row["text"],
+        doc_id=row.get("doc_id", ""),
+        metadata=dict(row.get("metadata") or {}),
+        chunk=int(row.get("chunk", 0)),
+        span=(int(span[0]), int(span[1])) if span is not None else None,
+    )
 
 
 def plan_embedding(
@@ -225,7 +260,7 @@ class OpenIEWorker(_Worker):
 
     Example:
         >>> w = OpenIEWorker(IndexConfig())                             # doctest: +SKIP
-        >>> data, info = w.process('[["p_1", "Paris", "Paris is in France."]]')  # doctest: +SKIP
+        >>> data, info = w.process('[{"id": "p_1", "title": "Paris", "text": "Paris."}]')  # doctest: +SKIP
     """
 
     def __init__(self, config: IndexConfig, extractor: Extractor | None = None) -> None:
@@ -235,8 +270,7 @@ class OpenIEWorker(_Worker):
         self.baseline = _numbers(getattr(self.extractor, "stats", None))
 
     def process(self, payload: str) -> tuple[bytes, str]:
-        rows = json.loads(payload)
-        passages = [Passage(pid, title, text) for pid, title, text in rows]
+        passages = [passage_from_row(row) for row in json.loads(payload)]
         stats0 = _numbers(getattr(self.extractor, "stats", None))
         usage0 = usage_of(self.extractor)
         t = time.perf_counter()
@@ -306,6 +340,8 @@ __all__ = [
     "embedding_fingerprint",
     "file_digest",
     "openie_fingerprint",
+    "passage_from_row",
+    "passage_row",
     "plan_embedding",
     "plan_openie",
     "usage_of",
