@@ -104,7 +104,8 @@ def _preflight(config: IndexConfig, extractor: Extractor, custom: bool) -> None:
                 "openie.spacy_model to an installed pipeline or a path",
             )
         for lang, name in sorted(config.openie.spacy_models.items()):
-            if not (spacy.util.is_package(name) or Path(name).exists()):
+            found = name.isidentifier() and importlib.util.find_spec(name) is not None
+            if not (found or _is_distribution(name) or Path(name).exists()):
                 raise ConfigError(
                     f"spaCy model {name!r} (openie.spacy_models.{lang}) is not installed",
                     hint=f"pip install {name.replace('_', '-')}, or name an installed "
