@@ -91,7 +91,7 @@ def build_all(args: argparse.Namespace, out: Path) -> dict[int, Path]:
     from hipporag.config import IndexConfig, OpenIEConfig
     from indexers.builder import IndexBuilder, make_extractor
     from indexers.readers import read_corpus
-    from pipelines.facade import shared_embedder
+    from pipelines.facade import HippoRAG, shared_embedder
     from pipelines.sharded import ShardedHippoRAG
 
     data = Path(args.data) / "musique100"
@@ -112,7 +112,13 @@ def build_all(args: argparse.Namespace, out: Path) -> dict[int, Path]:
             IndexBuilder(config, extractor=extractor, embedder=embedder).build(passages, path)
         else:
             ShardedHippoRAG.build(
-                passages, path, n, config, extractor=extractor, embedder=embedder
+                passages,
+                path,
+                n,
+                config,
+                extractor=extractor,
+                embedder=embedder,
+                single=HippoRAG,
             ).close()
         print(f"built {n} shard(s) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         paths[n] = path
@@ -148,7 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HIPPORAG_PROGRESS", "0")
     from pipelines.evaluate import load_questions
     from pipelines.facade import HippoRAG
-    from pipelines.sharded import ShardedHippoRAG
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-shards-"))
     paths = build_all(args, out)
@@ -163,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rag = (
                 HippoRAG.open(path)
                 if n == 1
-                else ShardedHippoRAG.open(path, merge=merge, hops=hops, fanout=fanout)
+                else HippoRAG.open(path, merge=merge, hops=hops, fanout=fanout)
             )
             row = {
                 "openie": args.openie,

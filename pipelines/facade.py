@@ -31,6 +31,7 @@ from hipporag.types import Passage, RetrievalResult, Seed
 from pipelines.facade_answer import AnswerMixin
 from pipelines.facade_async import AsyncMixin
 from pipelines.facade_util import _combine, _merge, _passages, shared_embedder
+from pipelines.sharded import ShardedHippoRAG
 from retrievers.config import RetrievalConfig
 
 
@@ -97,9 +98,9 @@ class HippoRAG(AnswerMixin, AsyncMixin):
             ConfigError: An unknown or invalid retrieval parameter.
         """
         if is_sharded(index_dir):  # a set of shards behind the same API
-            from pipelines.sharded import ShardedHippoRAG
-
-            return ShardedHippoRAG.open(index_dir, config, auto_refresh=auto_refresh, **overrides)  # type: ignore[return-value]
+            return ShardedHippoRAG.open(  # type: ignore[return-value]
+                index_dir, config, single=cls, auto_refresh=auto_refresh, **overrides
+            )
         rag = cls(index_dir, _merge(config, overrides), auto_refresh=auto_refresh)
         _ = rag.index  # fail now, with a clear message, if the index is unusable
         return rag
@@ -130,10 +131,14 @@ class HippoRAG(AnswerMixin, AsyncMixin):
         from indexers.builder import IndexBuilder
 
         if shards is not None:
-            from pipelines.sharded import ShardedHippoRAG
-
             return ShardedHippoRAG.build(  # type: ignore[return-value]
-                corpus, out_dir, shards, config, retrieval, metadata_fields=metadata_fields
+                corpus,
+                out_dir,
+                shards,
+                config,
+                retrieval,
+                metadata_fields=metadata_fields,
+                single=cls,
             )
 
         passages, stats = _passages(corpus, metadata_fields)

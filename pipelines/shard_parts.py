@@ -20,7 +20,6 @@ import numpy as np
 from hipporag.index import Index
 from hipporag.index.shardset import ShardSpec
 from hipporag.types import Passage
-from pipelines.facade import HippoRAG
 from retrievers.config import RetrievalConfig
 
 
@@ -50,39 +49,54 @@ class MemoEmbedder:
         return v
 
 
-class PinnedHippoRAG(HippoRAG):
-    """One shard, opened at the generation its shard set names."""
+class PinnedShard:
+    """Mixed into the single-index facade class: one shard, at the generation its set names.
+
+    The class is made with :func:`pinned` from whatever facade class opened the
+    sharded index (normally :class:`~pipelines.facade.HippoRAG`), so this
+    module needs no import of the facade.
+    """
 
     def __init__(self, path: Path, config: RetrievalConfig, generation: int, embedder: Any):
-        super().__init__(path, config)
+        super().__init__(path, config)  # type: ignore[call-arg]
         self.generation = generation
         self._memo = embedder
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            with self._lock:
+        if self._index is None:  # type: ignore[has-type]
+            with self._lock:  # type: ignore[attr-defined]
                 if self._index is None:
-                    self._index = Index.open(self.path, generation=self.generation)
+                    self._index = Index.open(self.path, generation=self.generation)  # type: ignore[attr-defined]
         return self._index
 
     @property
     def retriever(self) -> Any:
-        if self._retriever is None:
-            with self._lock:
+        if self._retriever is None:  # type: ignore[has-type]
+            with self._lock:  # type: ignore[attr-defined]
                 if self._retriever is None:
                     from retrievers.graph import GraphRetriever
 
-                    self._retriever = GraphRetriever(self.index, self.config, embedder=self._memo)
+                    self._retriever = GraphRetriever(self.index, self.config, embedder=self._memo)  # type: ignore[attr-defined]
         return self._retriever
 
     def refresh(self) -> bool:  # the shard set decides which generation a shard is at
         return False
 
 
-def first_shard(owner: Any, index: Index) -> PinnedHippoRAG:
+_PINNED: dict[type, type] = {}
+
+
+def pinned(single: type) -> type:
+    """The pinned-shard class of a facade class (made once per class)."""
+    if single not in _PINNED:
+        _PINNED[single] = type("Pinned" + single.__name__, (PinnedShard, single), {})
+    return _PINNED[single]
+
+
+def first_shard(owner: Any, index: Index) -> Any:
     """Shard 0, reusing the index opened to read the embedding config."""
-    s = PinnedHippoRAG(index.path, owner.config, index.generation, owner._embedder)
+    s = pinned(owner.single)(index.path, owner.config, index.generation, owner._embedder)
     s._index = index
     return s
 
@@ -140,7 +154,7 @@ class ShardUnion:
     (all shards are built with one config).
     """
 
-    def __init__(self, shards: Sequence[HippoRAG]) -> None:
+    def __init__(self, shards: Sequence[Any]) -> None:
         self._shards = list(shards)
 
     @property
@@ -167,10 +181,11 @@ class ShardUnion:
 
 __all__ = [
     "MemoEmbedder",
-    "PinnedHippoRAG",
+    "PinnedShard",
     "ShardUnion",
     "ShardedReport",
     "first_shard",
+    "pinned",
     "route",
     "unknown_ids",
 ]

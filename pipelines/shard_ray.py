@@ -9,8 +9,8 @@ existing cluster is joined through ``RAY_ADDRESS``, otherwise a local one is
 started.
 
 Example:
-    >>> from pipelines.sharded import ShardedHippoRAG
-    >>> rag = ShardedHippoRAG.open("my-sharded-index", fanout="ray")  # doctest: +SKIP
+    >>> from pipelines.facade import HippoRAG
+    >>> rag = HippoRAG.open("my-sharded-index", fanout="ray")  # doctest: +SKIP
     >>> rag.retrieve("Who directed Salt Harbour?", k=5)  # doctest: +SKIP
 """
 
@@ -28,18 +28,20 @@ def _actor_class() -> Any:
     class ShardActor:
         """One shard, opened pinned, answering facade calls."""
 
-        def __init__(self, path: str, config: dict[str, Any], generation: int) -> None:
+        def __init__(
+            self, path: str, config: dict[str, Any], generation: int, single: type
+        ) -> None:
             from pathlib import Path
 
             from hipporag.index import Index
-            from pipelines.facade import shared_embedder
-            from pipelines.sharded import MemoEmbedder, PinnedHippoRAG
+            from pipelines.facade_util import shared_embedder
+            from pipelines.shard_parts import MemoEmbedder, pinned
             from retrievers.config import RetrievalConfig
 
             cfg = RetrievalConfig.from_dict(config)
             index = Index.open(path, generation=generation)
             emb = MemoEmbedder(shared_embedder(index.config.embedding, cfg.query_backend))
-            self.rag = PinnedHippoRAG(Path(path), cfg, generation, emb)
+            self.rag = pinned(single)(Path(path), cfg, generation, emb)
             self.rag._index = index
 
         def call(self, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:

@@ -45,14 +45,14 @@ from hipporag.index.shardset import (
     shard_name,
 )
 from hipporag.types import RetrievalResult
-from pipelines.facade import HippoRAG, _merge, _passages, shared_embedder
+from pipelines.facade_util import _merge, _passages, shared_embedder
 from pipelines.shard_merge import MERGES, hop_seeds, merge_results, shard_weights
 from pipelines.shard_parts import (
     MemoEmbedder,
-    PinnedHippoRAG,
     ShardedReport,
     ShardUnion,
     first_shard,
+    pinned,
     route,
     unknown_ids,
 )
@@ -71,6 +71,8 @@ class ShardedHippoRAG:
         merge: How shard rankings are merged (:data:`pipelines.shard_merge.MERGES`).
         hops: 2 re-seeds every shard with the entities of the first round's best
             passages (recovers bridges that cross shards; doubles the work).
+        single: The facade class each shard is opened with (``HippoRAG``, which
+            opens a sharded index as this class: use ``HippoRAG.open(path, ...)``).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class ShardedHippoRAG:
         merge: str = "calibrated",
         hops: int = 1,
         auto_refresh: float | None = None,
+        single: type,
     ) -> None:
         if fanout not in FANOUTS:
             raise ConfigError(f"unknown fanout {fanout!r}", hint="use 'threads' or 'ray'")
@@ -91,6 +94,7 @@ class ShardedHippoRAG:
             raise ConfigError(f"hops must be 1 or 2, got {hops!r}", hint="use hops=1 or hops=2")
         self.path = Path(index_dir).absolute()
         self.config = _merge(config, {})
+        self.single = single
         self.fanout, self.merge, self.hops = fanout, merge, hops
         self.auto_refresh = auto_refresh
         self._lock = threading.RLock()
@@ -116,7 +120,7 @@ class ShardedHippoRAG:
             )
         )
         self.shards = [first_shard(self, first)] + [
-            PinnedHippoRAG(self.path / name, self.config, gen, self._embedder)
+            pinned(self.single)(self.path / name, self.config, gen, self._embedder)
             for name, gen in live[1:]
         ]
 
@@ -131,6 +135,7 @@ class ShardedHippoRAG:
         merge: str = "calibrated",
         hops: int = 1,
         auto_refresh: float | None = None,
+        single: type,
         **overrides: Any,
     ) -> ShardedHippoRAG:
         """Open a sharded index; ``overrides`` replace retrieval parameters."""
@@ -141,6 +146,7 @@ class ShardedHippoRAG:
             merge=merge,
             hops=hops,
             auto_refresh=auto_refresh,
+            single=single,
         )
 
     @classmethod
@@ -153,6 +159,7 @@ class ShardedHippoRAG:
         retrieval: RetrievalConfig | None = None,
         *,
         metadata_fields: Sequence[str] = (),
+        single: type,
         **components: Any,
     ) -> ShardedHippoRAG:
         """Index a corpus into ``shards`` shards (documents routed by a stable hash)."""
@@ -176,7 +183,7 @@ class ShardedHippoRAG:
                 else:
                     gens.append(0)  # empty: created by the first insert routed to it
             commit_shardset(out, spec, gens, operation="build", parent=None)
-        return cls.open(out, retrieval)
+        return cls.open(out, retrieval, single=single)
 
     # -- writes ------------------------------------------------------------------------
     def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = ()) -> Any:
@@ -333,9 +340,9 @@ class ShardedHippoRAG:
         """:meth:`retrieve` for each query."""
         return [self.retrieve(q, k, mode, **kw) for q in queries]
 
-    @staticmethod
-    def modes() -> tuple[str, ...]:
-        return HippoRAG.modes()
+    def modes(self) -> tuple[str, ...]:
+        """The retrieval modes (as :meth:`HippoRAG.modes`)."""
+        return self.single.modes()
 
     def close(self) -> None:
         """Release the shards' files, the thread pool and any Ray actors."""

@@ -187,10 +187,8 @@ def test_kill_between_shard_and_set_commits(sharded, tmp_path):
 
 @pytest.mark.ray
 def test_ray_fanout_equals_threads(sharded):
-    from pipelines.sharded import ShardedHippoRAG
-
-    threads = ShardedHippoRAG.open(sharded)
-    ray = ShardedHippoRAG.open(sharded, fanout="ray")
+    threads = HippoRAG.open(sharded)
+    ray = HippoRAG.open(sharded, fanout="ray")
     try:
         for q in ("Who directed Salt Harbour?", "Which award did Paper Comets win?"):
             a, b = threads.retrieve(q, k=5), ray.retrieve(q, k=5)

@@ -47,14 +47,14 @@ def index(args: argparse.Namespace, spec: Any) -> int:
     """``hipporag index --shards N``: route, build each shard, commit the shard set."""
     from hipporag.index.shardset import ShardSpec
     from indexers.readers import read_corpus
-    from pipelines.sharded import ShardedHippoRAG
+    from pipelines.facade import HippoRAG
 
     shard_spec = ShardSpec.parse(args.shards, args.shard_by)
     passages: list[Any] = []
     for path in spec.inputs:
         got, _ = read_corpus(path, metadata_fields=spec.metadata_fields)
         passages.extend(got)
-    rag = ShardedHippoRAG.build(passages, spec.output, shard_spec, spec.index_config)
+    rag = HippoRAG.build(passages, spec.output, spec.index_config, shards=shard_spec)
     state = rag.state
     data = {
         "path": str(rag.path),
@@ -71,9 +71,9 @@ def index(args: argparse.Namespace, spec: Any) -> int:
 
 def change(args: argparse.Namespace, operation: str, ids: list[str] | None = None) -> int:
     """``add`` / ``update`` / ``delete`` on a sharded index."""
-    from pipelines.sharded import ShardedHippoRAG
+    from pipelines.facade import HippoRAG
 
-    rag = ShardedHippoRAG.open(args.index)
+    rag = HippoRAG.open(args.index)
     try:
         if operation == "delete":
             report = rag.delete(ids or [])
@@ -169,9 +169,9 @@ def gc(args: argparse.Namespace) -> int:
 
 def compact(args: argparse.Namespace) -> int:
     """Compact every shard, then commit the shard set."""
-    from pipelines.sharded import ShardedHippoRAG
+    from pipelines.facade import HippoRAG
 
-    with ShardedHippoRAG.open(args.index) as rag:
+    with HippoRAG.open(args.index) as rag:
         report = rag.compact()
     _emit(report.to_dict(), args.json, report.summary())
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from hipporag.index.shardset import is_sharded
 from pipelines.commands import _sharded
+from pipelines.generation_rows import rows
 
 
 def register(subparsers: Any) -> None:
@@ -20,30 +21,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("index", metavar="INDEX_DIR")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=run)
-
-
-def rows(path: str) -> list[dict[str, Any]]:
-    """One summary dict per stored generation."""
-    from hipporag.index.format import read_meta
-    from hipporag.index.generations import history
-
-    current = read_meta(path).get("generation")
-    out = []
-    for m in history(path):
-        ch = m.get("change", {})
-        out.append(
-            {
-                "generation": m["generation"],
-                "parent": m.get("parent"),
-                "time": m.get("time"),
-                "operation": m.get("operation"),
-                "current": m["generation"] == current,
-                "passages": m["counts"].get("live", {}).get("passages", m["counts"]["passages"]),
-                "added": ch.get("added", {}).get("passages", 0),
-                "removed": ch.get("removed", {}).get("passages", 0),
-            }
-        )
-    return out
 
 
 def run(args: argparse.Namespace) -> int:

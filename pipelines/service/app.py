@@ -174,7 +174,7 @@ def _router() -> APIRouter:
 
     @r.get("/history", summary="The index's generations, oldest first")
     async def history(s: ServedIndex, p: ReadKey) -> JSONResponse:
-        from pipelines.commands.history import rows
+        from pipelines.generation_rows import rows
 
         if p.filter:
             raise ScopeError(
