@@ -127,14 +127,12 @@ def test_bad_input(tmp_path):
 
 
 def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
-    import subprocess
-    import sys
+    from tests.faults.test_write_lock import _holder
 
     ps = corpus(4)
     builder().build(ps, tmp_path / "a")
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = _holder(tmp_path / "a")  # a live process holding the lock
     try:
-        (tmp_path / "a" / "write.lock").write_text(str(holder.pid))
         with pytest.raises(IndexFormatError, match=f"process {holder.pid}"):
             builder().insert(corpus(6)[4:], tmp_path / "a")
     finally:

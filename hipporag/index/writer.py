@@ -48,7 +48,8 @@ from hipporag.index.format import (
     library_versions,
     parse_meta,
 )
-from hipporag.index.generations import WriteLock, sweep_orphans, write_manifest
+from hipporag.index.generations import sweep_orphans, write_manifest
+from hipporag.index.locking import WriteLock
 from hipporag.index.tables import DELTA_SCHEMA_SQL
 
 CRASH_ENV = "HIPPORAG_CRASH_AT"
@@ -120,7 +121,17 @@ class IndexWriter:
             self.generation = 1 if self.base is None else int(self.base.get("generation", 0)) + 1
             self.staged = True
         self.gen_dir = generation_dir(self.generation)
-        (self.root / self.gen_dir / ARRAYS_DIR).mkdir(parents=True, exist_ok=True)
+        self._created_gen = False
+        try:  # ours only if we create it: abort never deletes another writer's files
+            (self.root / self.gen_dir).mkdir(parents=True)
+            self._created_gen = True
+        except FileExistsError:
+            self._finish()
+            raise IndexFormatError(
+                f"{self.root / self.gen_dir} already exists; another writer may be committing",
+                hint="retry; if it persists, run 'hipporag verify' on the index",
+            ) from None
+        (self.root / self.gen_dir / ARRAYS_DIR).mkdir(exist_ok=True)
         (self.root / self.gen_dir / HNSW_DIR).mkdir(exist_ok=True)
         self._install_signal_handler()
 
@@ -340,7 +351,7 @@ class IndexWriter:
                 self._db = None
         if self.staged:
             shutil.rmtree(self.root, ignore_errors=True)
-        else:
+        elif self._created_gen:
             shutil.rmtree(self.root / self.gen_dir, ignore_errors=True)
         self._done = True
         self._finish()
