@@ -51,14 +51,25 @@ def manifest_path(root: Path, number: int) -> Path:
     return root / GENERATIONS_DIR / f"{number:06d}.json"
 
 
-def history(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every stored generation's manifest, oldest first."""
+def history(root: str | os.PathLike[str], *, strict: bool = False) -> list[dict[str, Any]]:
+    """Every stored generation's manifest, oldest first.
+
+    An unreadable manifest is skipped with a warning, or raises
+    :class:`IndexFormatError` if ``strict`` (``gc`` cannot know what it used).
+    """
     d = Path(root) / GENERATIONS_DIR
     out = []
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
         try:
             out.append(parse_meta(p.read_bytes().decode("utf-8"), p))
-        except (IndexFormatError, OSError, UnicodeDecodeError):
+        except (IndexFormatError, OSError, UnicodeDecodeError) as err:
+            if strict:
+                raise IndexFormatError(
+                    f"generation manifest {p} is damaged ({type(err).__name__}); gc cannot tell "
+                    "which files it uses",
+                    hint=f"if generation {p.stem.lstrip('0') or 0} is no longer read, move "
+                    "that file out of the index and run gc again",
+                ) from None
             logger.warning("skipping unreadable generation manifest %s", p)
     return out
 
@@ -145,7 +156,7 @@ def gc(root: str | os.PathLike[str], *, grace_s: float = 600.0) -> dict[str, Any
         leased = leased_generations(root)
         now = time.time()
         keep, drop = [], []
-        for m in history(root):
+        for m in history(root, strict=True):
             n = int(m["generation"])
             young = now - float(m.get("time", 0)) < grace_s
             (keep if n == current["generation"] or n in leased or young else drop).append(m)

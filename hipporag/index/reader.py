@@ -41,7 +41,7 @@ from hipporag.index.format import (
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
-from hipporag.index.integrity import check_shape, check_sizes, damaged
+from hipporag.index.integrity import check_file, check_shape, check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
 from hipporag.index.segments import Segment, SegmentedHNSW, load_segments
 from hipporag.log import get_logger
@@ -115,6 +115,7 @@ class Index(IndexLookups):
         rel = file_path(self.meta, logical)
         if rel is None:
             raise damaged(self.path, f"the manifest lists no {logical}")
+        check_file(self.path, self.meta, logical, self.path / rel)
         return self.path / rel
 
     # -- pickling: reference only -----------------------------------------
@@ -202,7 +203,7 @@ class Index(IndexLookups):
         path = self.file(logical)
         try:
             return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
+        except Exception as err:  # a damaged header: ValueError, TokenError, SyntaxError...
             raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
 
     @property

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from hipporag.errors import IndexFormatError
-from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, temp_name
+from hipporag.fsio import atomic_write_text, file_checksum, fsync_dir, fsync_file, temp_name
 from hipporag.index.format import (
     ARRAYS_DIR,
     DB_FILE,
@@ -66,11 +65,7 @@ def crash_point(name: str) -> None:
 
 def checksum(path: Path) -> str:
     """blake2b (128 bits) of a file's bytes, as hex."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_checksum(path)
 
 
 class IndexWriter:
