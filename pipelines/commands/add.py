@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,5 +45,9 @@ def run(args: argparse.Namespace, operation: str) -> int:
     )
     spec = apply_overrides(spec, args)
     report = run_job(spec, fresh=args.fresh, operation=operation)
-    print_report(report, args.json)
+    if args.json:  # the change fields of 'delete --json' too: generation, added, removed...
+        change = report.build.to_dict() if hasattr(report.build, "input") else {}
+        print(json.dumps({**change, **report.to_dict()}, indent=2, sort_keys=True, default=str))
+    else:
+        print_report(report, False)
     return 0
