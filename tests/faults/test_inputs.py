@@ -13,8 +13,8 @@ from hipporag.errors import InputError, RetrievalError
 from hipporag.index import Index
 from hipporag.types import Passage
 from indexers.builder import IndexBuilder
-from tests.faults.test_cli_errors import assert_one_line_error, cli
 from tests.fakes import CapitalizedWordsExtractor, HashEmbedder
+from tests.faults.test_cli_errors import assert_one_line_error, cli
 from tests.test_living import builder, corpus
 
 
