@@ -28,6 +28,7 @@ from hipporag.index import Index
 from hipporag.protocols import Embedder
 from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
+from pipelines.facade_lifecycle import ClosableMixin
 from retrievers.config import RetrievalConfig
 
 
@@ -80,7 +81,7 @@ def _combine(allow: Any, filtered: np.ndarray | None) -> np.ndarray | None:
     return arr if filtered is None else np.intersect1d(arr, filtered, assume_unique=True)
 
 
-class HippoRAG:
+class HippoRAG(ClosableMixin):
     """An index plus retrieval parameters: the main entry point of the toolkit.
 
     Cheap to create and to pickle (the index path and the parameters only);
@@ -179,6 +180,7 @@ class HippoRAG:
     def index(self) -> Index:
         """The open :class:`~hipporag.index.Index`."""
         if self._index is None:
+            self._check_open()
             with self._lock:
                 if self._index is None:
                     self._index = Index.open(self.path)

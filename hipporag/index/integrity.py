@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hipporag.errors import IndexFormatError
+from hipporag.errors import HippoRAGError, IndexFormatError
 from hipporag.fsio import file_checksum
 from hipporag.index.format import ARRAYS, ARRAYS_DIR, DB_FILE, STATE_ARRAYS
 
@@ -105,4 +105,25 @@ def check_file(root: Path, meta: dict[str, Any], logical: str, path: Path) -> No
     _CHECKED[key] = entry["blake2b"]
 
 
-__all__ = ["check_file", "check_shape", "check_sizes", "checksum_limit", "damaged"]
+def check_open(index: Any) -> None:
+    """Raise a clear error when a closed :class:`~hipporag.index.Index` is used."""
+    if getattr(index, "_closed", False):
+        raise IndexClosedError(
+            f"this Index of {index.path} was closed",
+            hint="open it again with Index.open(path) (or HippoRAG.open(path))",
+        )
+
+
+class IndexClosedError(HippoRAGError, RuntimeError):
+    """An :class:`~hipporag.index.Index` (or ``HippoRAG``) was used after ``close()``."""
+
+
+__all__ = [
+    "IndexClosedError",
+    "check_file",
+    "check_open",
+    "check_shape",
+    "check_sizes",
+    "checksum_limit",
+    "damaged",
+]

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -125,6 +126,10 @@ class Lease:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    def __del__(self) -> None:  # a reader dropped without close(): its lease goes too
+        with contextlib.suppress(Exception):
+            self.release()
+
 
 class _Heartbeat:
     """One daemon thread per process renewing its leases."""
@@ -166,6 +171,15 @@ class _Heartbeat:
             for lease in leases:
                 lease.renew()
             time.sleep(max(0.05, min(lease.ttl_s for lease in leases) / 4))
+
+
+@atexit.register
+def _release_all() -> None:
+    """A process that exits releases its leases (one killed leaves them to expire)."""
+    inst = _Heartbeat._instance
+    if inst is not None and inst.pid == os.getpid():
+        for lease in list(inst.leases):
+            lease.release()
 
 
 def _fs_now(d: Path) -> float:

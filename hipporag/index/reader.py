@@ -16,11 +16,8 @@ Example:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import threading
-import weakref
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,7 @@ from hipporag.index.format import (
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
-from hipporag.index.integrity import check_file, check_shape, check_sizes, damaged
+from hipporag.index.integrity import check_file, check_open, check_shape, check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
 from hipporag.index.segments import Segment, SegmentedHNSW, load_segments
 from hipporag.log import get_logger
@@ -49,7 +46,6 @@ from hipporag.types import Passage
 
 logger = get_logger(__name__)
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
-_OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
 
 
 class Index(IndexLookups):
@@ -93,7 +89,7 @@ class Index(IndexLookups):
             )
         check_sizes(self.path, self.meta)
         self._lease = take_lease(self.path, self.generation) if not self.read_only else None
-        _OPEN.add(self)
+        self._closed = False
 
     @classmethod
     def open(
@@ -180,6 +176,7 @@ class Index(IndexLookups):
         """
         arr = self._arrays.get(name)
         if arr is None:
+            check_open(self)
             if name not in ARRAYS and name not in STATE_ARRAYS:
                 raise KeyError(f"unknown array {name!r}; known: {sorted(ARRAYS)}")
             pieces, patches = column_layout(self.meta, name)
@@ -247,6 +244,7 @@ class Index(IndexLookups):
         """
         if name in self._hnsw:
             return self._hnsw[name]
+        check_open(self)
         with self._lock:
             if name not in self._hnsw:
                 self._hnsw[name] = self._load_hnsw(name)
@@ -275,6 +273,7 @@ class Index(IndexLookups):
         """A DuckDB cursor for this thread on the index tables (see :mod:`.tableviews`)."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
+            check_open(self)
             with self._lock:
                 if self._con is None:
                     self._con = self._open_tables()
@@ -374,23 +373,13 @@ class Index(IndexLookups):
         return index_html(self)
 
     def close(self) -> None:
-        """Close the database and give up this generation's lease."""
+        """Close the database and give up this generation's lease; later use raises."""
         if self._con is not None:
             self._con.close()
             self._con = None
         self._local = threading.local()
         drop_lease(getattr(self, "_lease", None))
-        self._lease = None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            drop_lease(self._lease)
-
-
-@atexit.register
-def _drop_all_leases() -> None:
-    for idx in list(_OPEN):
-        drop_lease(getattr(idx, "_lease", None))
+        self._lease, self._closed = None, True
 
 
 __all__ = ["TABLES", "Index", "damaged"]

@@ -47,20 +47,28 @@ from hipporag.index.format import (
     library_versions,
     parse_meta,
 )
-from hipporag.index.generations import sweep_orphans, write_manifest
+from hipporag.index.generations import current_generation, sweep_orphans, write_manifest
 from hipporag.index.locking import WriteLock
 from hipporag.index.tables import DELTA_SCHEMA_SQL
 
 CRASH_ENV = "HIPPORAG_CRASH_AT"
 
 
-def crash_point(name: str) -> None:
-    """Fault injection for tests: SIGKILL this process at the named point.
+INTERRUPT_ENV = "HIPPORAG_INTERRUPT_AT"
+# (index directory, generation) of every commit of this process, for truthful exit messages.
+COMMITTED: list[tuple[Path, int]] = []
 
-    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to use it.
+
+def crash_point(name: str) -> None:
+    """Fault injection for tests: SIGKILL (or SIGINT) this process at the named point.
+
+    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to kill it
+    there, ``HIPPORAG_INTERRUPT_AT=NAME`` to send it a Ctrl-C there.
     """
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(INTERRUPT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def checksum(path: Path) -> str:
@@ -311,6 +319,9 @@ class IndexWriter:
         write_manifest(self.root, full, text)
         crash_point("commit:before-pointer")
         atomic_write_text(self.root / META_FILE, text)
+        if not self.staged:
+            self._committed()
+        crash_point("commit:after-pointer")
         if self.staged:
             fsync_dir(self.root)
             old = None
@@ -320,6 +331,7 @@ class IndexWriter:
             elif self.target.exists():
                 self.target.rmdir()
             os.rename(self.root, self.target)
+            self._committed()
             fsync_dir(self.target.parent)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
@@ -337,14 +349,26 @@ class IndexWriter:
             if pid is not None and not pid_alive(pid) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
 
+    def _committed(self) -> None:
+        if (self.target, self.generation) not in COMMITTED:
+            COMMITTED.append((self.target, self.generation))
+
     def abort(self) -> None:
-        """Discard this generation's files; the index stays at its previous generation."""
+        """Discard this generation's files; the index stays at its previous generation.
+
+        Interrupted after the commit point was replaced, the generation is
+        committed: nothing is deleted, and :data:`COMMITTED` records it.
+        """
         if self._db is not None:
             try:
                 self._db.close()
             finally:
                 self._db = None
-        if self.staged:
+        if (self.target, self.generation) in COMMITTED or (
+            not self.staged and current_generation(self.target) == self.generation
+        ):
+            self._committed()
+        elif self.staged:
             shutil.rmtree(self.root, ignore_errors=True)
         elif self._created_gen:
             shutil.rmtree(self.root / self.gen_dir, ignore_errors=True)
@@ -357,4 +381,4 @@ class IndexWriter:
             self._lock.release()
 
 
-__all__ = ["CRASH_ENV", "IndexWriter", "checksum", "crash_point"]
+__all__ = ["COMMITTED", "CRASH_ENV", "INTERRUPT_ENV", "IndexWriter", "checksum", "crash_point"]
