@@ -43,7 +43,8 @@ def as_os_error(err: BaseException) -> OSError | None:
     text = str(err).lower()
     for needle, code in _MESSAGES.items():
         if needle in text:
-            return OSError(code, needle.capitalize())
+            detail = " ".join(str(err).split())[:200]
+            return OSError(code, f"{needle.capitalize()} ({detail})")
     cause = err.__cause__ or err.__context__
     return as_os_error(cause) if cause is not None and cause is not err else None
 

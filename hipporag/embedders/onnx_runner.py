@@ -32,8 +32,11 @@ def require_onnxruntime() -> None:
     """Import onnxruntime, onnx and tokenizers, or raise a :class:`ConfigError` saying how to get them."""
     try:
         import onnx  # noqa: F401  (needed to export and fuse)
-        import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
+
+        from hipporag.embedders.ort_quiet import import_onnxruntime
+
+        import_onnxruntime()
     except ImportError as err:
         raise ConfigError(
             f"the onnx embedding backend needs onnxruntime and onnx ({err})",
@@ -88,8 +91,11 @@ class OnnxRunner:
         max_seq_length: int | None = None,
         device: str = "cpu",
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from hipporag.embedders.ort_quiet import import_onnxruntime
+
+        ort = import_onnxruntime()
 
         self.settings = settings
         self.pooling: str = settings["pooling"]
