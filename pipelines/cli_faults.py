@@ -26,7 +26,9 @@ def interrupted_message() -> str:
 
 def is_interrupt(err: BaseException) -> bool:
     """A library's own 'interrupted' exception (DuckDB turns Ctrl-C into one)."""
-    return type(err).__name__ == "InterruptException"
+    if type(err).__name__ == "InterruptException":
+        return True
+    return isinstance(err, RuntimeError) and str(err).strip() == "Query interrupted"
 
 
 _MESSAGES = {
