@@ -8,8 +8,9 @@ Layout (format version 3)::
       generations/N.json     every committed generation's manifest (history, gc)
       data/gN/...            files written by generation N, never modified; a
                              later generation references the ones it does not change
-      leases/                one small file per reader process and generation
-      write.lock             held by the one writer (holds its pid)
+      leases/                heartbeat files of readers (hipporag.index.leases)
+      write.lock             flock of the one writer, with its owner record
+                             (hipporag.index.locking; absent when no writer)
 
 A manifest names, per logical file (``index.duckdb``, ``db/N.duckdb``,
 ``arrays/NAME.npy``, ``hnsw/NAME.bin`` and the pieces below), the relative path
