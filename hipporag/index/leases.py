@@ -95,7 +95,7 @@ class Lease:
         record = {"generation": self.generation, "ttl_s": self.ttl_s, **_identity()}
         self.path.parent.mkdir(exist_ok=True)
         self.path.write_text(json.dumps(record))
-        self.held = True
+        self.held, self._pid = True, os.getpid()
         _Heartbeat.get().add(self)
         return self
 
@@ -113,8 +113,8 @@ class Lease:
             pass
 
     def release(self) -> None:
-        """Drop the lease (idempotent)."""
-        if self.held:
+        """Drop the lease (idempotent; a forked child never drops its parent's)."""
+        if self.held and getattr(self, "_pid", None) == os.getpid():
             self.held = False
             _Heartbeat.get().discard(self)
             with contextlib.suppress(OSError):
