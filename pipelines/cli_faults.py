@@ -1,8 +1,8 @@
 """What the CLI says after a Ctrl-C or an exception from a library that hides an OS error.
 
 Example:
-    >>> interrupted_message()
-    'interrupted; any index at the target path is unchanged'
+    >>> is_interrupt(RuntimeError("Query interrupted"))
+    True
     >>> import errno
     >>> as_os_error(RuntimeError("IO Error: No space left on device")).errno == errno.ENOSPC
     True

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hipporag.config import IndexConfig
-from hipporag.errors import IndexFormatError
+from hipporag.errors import IndexFormatError, InputError
 from hipporag.index import Index
 from hipporag.types import Passage
 from indexers.builder import IndexBuilder
@@ -187,6 +187,10 @@ def test_random_sequences_equal_a_fresh_build(tmp_path_factory, ops):
     for op, picks in ops:
         chosen = [pool[i] for i in picks]
         if op == "insert":
+            if any(p.id in current and current[p.id].text != p.text for p in chosen):
+                with pytest.raises(InputError, match="already indexed with other text"):
+                    builder().insert(chosen, d / "a")  # a changed text needs update
+                continue
             builder().insert(chosen, d / "a")
             for p in chosen:
                 current.setdefault(p.id, p)
