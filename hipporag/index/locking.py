@@ -36,6 +36,17 @@ from typing import Any
 from hipporag.errors import IndexFormatError
 from hipporag.index.format import LOCK_FILE
 
+WAIT_ENV = "HIPPORAG_LOCK_WAIT"
+
+
+def default_wait() -> float:
+    """Seconds a writer waits for the lock (``HIPPORAG_LOCK_WAIT``, default 0: fail at once)."""
+    try:
+        wait = float(os.environ.get(WAIT_ENV, 0))
+    except ValueError:
+        return 0.0
+    return wait if 0 <= wait < float("inf") else 0.0
+
 
 class IndexLockedError(IndexFormatError):
     """Another live process is writing this index."""
@@ -47,12 +58,15 @@ class WriteLock:
     Args:
         root: the index directory (created if missing only by callers that
             write an index; the lock itself never creates folders).
-        wait_s: how long :meth:`acquire` waits for another holder (0: fail at once).
+        wait_s: how long :meth:`acquire` waits for another holder (0: fail at once;
+            default ``HIPPORAG_LOCK_WAIT`` seconds, else 0). Writers (add, delete,
+            gc, ...) use the default, so several server processes sharing an
+            index can queue their changes by setting it.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, wait_s: float = 0.0) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, wait_s: float | None = None) -> None:
         self.path = Path(root) / LOCK_FILE
-        self.wait_s = float(wait_s)
+        self.wait_s = default_wait() if wait_s is None else float(wait_s)
         self.held = False
         self._fd: int | None = None
 
@@ -137,4 +151,4 @@ class WriteLock:
         self.release()
 
 
-__all__ = ["IndexLockedError", "WriteLock"]
+__all__ = ["WAIT_ENV", "IndexLockedError", "WriteLock", "default_wait"]

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +136,19 @@ def test_abort_never_deletes_a_generation_it_did_not_create(tmp_path, monkeypatc
         IndexWriter(tmp_path / "i", operation="insert")
     assert (other / "theirs.npy").read_bytes() == b"x"
     assert not (tmp_path / "i" / "write.lock").exists()
+
+
+def test_a_writer_can_queue_for_the_lock(tmp_path, monkeypatch):
+    holder = _holder(tmp_path)
+    try:
+        with pytest.raises(IndexLockedError):
+            WriteLock(tmp_path).acquire()  # the default: fail at once
+        monkeypatch.setenv("HIPPORAG_LOCK_WAIT", "30")
+        t0 = time.monotonic()
+        threading.Timer(1.0, holder.kill).start()
+        with WriteLock(tmp_path) as lock:  # waits until the holder is gone
+            assert lock.owner()["pid"] == os.getpid()
+        assert time.monotonic() - t0 >= 0.9
+    finally:
+        holder.kill()
+        holder.wait()
