@@ -141,6 +141,7 @@ class _Heartbeat:
         self.leases: weakref.WeakSet[Lease] = weakref.WeakSet()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.wake = threading.Event()  # a new lease may need an earlier heartbeat
         self.pid = os.getpid()
 
     @classmethod
@@ -153,6 +154,7 @@ class _Heartbeat:
     def add(self, lease: Lease) -> None:
         with self.lock:
             self.leases.add(lease)
+            self.wake.set()
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="hipporag-lease", daemon=True)
                 self.thread.start()
@@ -165,12 +167,11 @@ class _Heartbeat:
         while True:
             with self.lock:
                 leases = list(self.leases)
-            if not leases:
-                time.sleep(0.5)
-                continue
             for lease in leases:
                 lease.renew()
-            time.sleep(max(0.05, min(lease.ttl_s for lease in leases) / 4))
+            pause = min((lease.ttl_s for lease in leases), default=4.0) / 4
+            self.wake.wait(max(0.05, pause))
+            self.wake.clear()
 
 
 @atexit.register

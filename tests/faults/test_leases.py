@@ -104,13 +104,17 @@ def test_lease_of_a_killed_foreign_reader_expires(tmp_path):
 
 
 def test_lease_api_renews_and_releases(tmp_path):
-    lease = Lease(tmp_path, 7, ttl_s=0.4).acquire()
+    keep = Lease(tmp_path / "other", 1, ttl_s=60)  # a long-TTL lease first: slow heartbeat
+    (tmp_path / "other").mkdir()
+    keep.acquire()
+    lease = Lease(tmp_path, 7, ttl_s=1.0).acquire()
     try:
-        time.sleep(1.0)  # the heartbeat thread renewed it
+        time.sleep(2.5)  # the heartbeat thread renewed it (woken for the shorter TTL)
         assert live_generations(tmp_path) == {7}
         lease.renew()
     finally:
         lease.release()
+        keep.release()
     assert live_generations(tmp_path) == set() and not lease.path.exists()
     lease.release()  # idempotent
 
