@@ -89,36 +89,46 @@ class Lease:
         self.ttl_s = float(ttl_s) if ttl_s is not None else default_ttl()
         self.path = self.root / LEASES_DIR / f"g{self.generation}.{uuid.uuid4().hex[:16]}{SUFFIX}"
         self.held = False
+        self._guard = threading.Lock()  # renew (heartbeat thread) vs. release
 
     def acquire(self) -> Lease:
         """Write the lease file and start renewing it (raises ``OSError`` if unwritable)."""
-        record = {"generation": self.generation, "ttl_s": self.ttl_s, **_identity()}
-        self.path.parent.mkdir(exist_ok=True)
-        self.path.write_text(json.dumps(record))
-        self.held, self._pid = True, os.getpid()
+        with self._guard:
+            self._write()
+            self.held, self._pid = True, os.getpid()
         _Heartbeat.get().add(self)
         return self
 
+    def _write(self) -> None:
+        record = {"generation": self.generation, "ttl_s": self.ttl_s, **_identity()}
+        self.path.parent.mkdir(exist_ok=True)
+        self.path.write_text(json.dumps(record))
+
     def renew(self) -> None:
         """Refresh the heartbeat (re-creating the file if something removed it)."""
-        if not self.held:
-            return
-        try:
-            os.utime(self.path)
-        except FileNotFoundError:
-            logger.warning("lease %s was removed while held; writing it again", self.path)
-            with contextlib.suppress(OSError):
-                self.acquire()
-        except OSError:
-            pass
+        with self._guard:
+            if not self.held:
+                return
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                logger.warning("lease %s was removed while held; writing it again", self.path)
+                with contextlib.suppress(OSError):
+                    self._write()
+            except OSError:
+                pass
 
     def release(self) -> None:
         """Drop the lease (idempotent; a forked child never drops its parent's)."""
-        if self.held and getattr(self, "_pid", None) == os.getpid():
+        if getattr(self, "_pid", None) != os.getpid():
+            return  # checked first: a lock copied by fork() may be held forever
+        with self._guard:
+            if not (self.held and getattr(self, "_pid", None) == os.getpid()):
+                return
             self.held = False
-            _Heartbeat.get().discard(self)
             with contextlib.suppress(OSError):
                 self.path.unlink(missing_ok=True)
+        _Heartbeat.get().discard(self)
 
     def __enter__(self) -> Lease:
         return self.acquire()
