@@ -80,17 +80,23 @@ def answer_index(demo_index_path: Path, tmp_path: Path) -> Path:
 
 def test_answer_against_a_stalled_server_is_bounded(server, answer_index, tmp_path):
     server.delay = 60.0  # every chat request stalls
+    first: list[float] = []
+
+    def stamp(body: dict[str, Any]) -> None:
+        first.append(time.monotonic())
+        return None
+
+    server.responder = stamp
     common = ["answer", str(answer_index), "Who won the Golden Heron Award in 1987?"]
     llm = ["--llm-base-url", server.url, "--llm-model", "m", "--llm-cache-dir", str(tmp_path)]
-    t0 = time.monotonic()
-    proc = cli(*common, *llm, "--timeout", "4", timeout=120)
-    took = time.monotonic() - t0
+    proc = cli(*common, *llm, "--timeout", "4", timeout=600)
     line = assert_one_line_error(proc)
     assert "--timeout 4" in line
-    assert took < 60, took  # model loading included; the LLM part is bounded by 4 s
-    t0 = time.monotonic()
-    proc = cli(*common, *llm, "--llm-timeout", "1", "--llm-retries", "0", timeout=120)
-    assert time.monotonic() - t0 < 60
+    if first:  # the alarm may fire while the models still load on a busy machine
+        assert time.monotonic() - first[0] < 4 + 20  # not 5 x 60 s
+    first.clear()
+    proc = cli(*common, *llm, "--llm-timeout", "1", "--llm-retries", "0", timeout=600)
+    assert first and time.monotonic() - first[0] < 2 * 60  # every request gave up after 1 s
     assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     if proc.returncode == 2:
         assert_one_line_error(proc)
