@@ -175,13 +175,16 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while True:
-            with self.lock:
-                leases = list(self.leases)
-            for lease in leases:
-                lease.renew()
-            pause = min((lease.ttl_s for lease in leases), default=4.0) / 4
-            self.wake.wait(max(0.05, pause))
+            self.wake.wait(self._beat())
             self.wake.clear()
+
+    def _beat(self) -> float:
+        """Renew every lease; the pause until the next beat (no lease stays referenced)."""
+        with self.lock:
+            leases = list(self.leases)
+        for lease in leases:
+            lease.renew()
+        return max(0.05, min((x.ttl_s for x in leases), default=4.0) / 4)
 
 
 @atexit.register
