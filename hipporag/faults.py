@@ -15,15 +15,19 @@ import os
 import signal
 
 CRASH_ENV = "HIPPORAG_CRASH_AT"
+INTERRUPT_ENV = "HIPPORAG_INTERRUPT_AT"
 
 
 def crash_point(name: str) -> None:
-    """Fault injection for tests: SIGKILL this process at the named point.
+    """Fault injection for tests: SIGKILL (or SIGINT) this process at the named point.
 
-    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to use it.
+    Set ``HIPPORAG_CRASH_AT=NAME`` (e.g. ``commit:before-pointer``) to kill it
+    there, ``HIPPORAG_INTERRUPT_AT=NAME`` to send it a Ctrl-C there.
     """
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(INTERRUPT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
-__all__ = ["CRASH_ENV", "crash_point"]
+__all__ = ["CRASH_ENV", "INTERRUPT_ENV", "crash_point"]

@@ -113,6 +113,17 @@ def durable_rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> 
     fsync_dir(Path(dst).parent)
 
 
+def file_checksum(path: str | os.PathLike[str]) -> str:
+    """blake2b (128 bits) of a file's bytes, as hex."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this machine.
 
@@ -177,6 +188,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "durable_rename",
+    "file_checksum",
     "fsync_dir",
     "fsync_file",
     "fsync_tree",

@@ -91,7 +91,20 @@ def check_metadata(meta: Any, where: str = "<metadata>") -> dict[str, MetadataVa
         if v is None:
             continue
         out[key] = _value(key, v, where)
+        _check_encodable(key, out[key], where)
     return out
+
+
+def _check_encodable(key: str, v: Any, where: str) -> None:
+    """Keys and strings must be valid Unicode (no lone surrogates such as JSON's ``\\ud800``)."""
+    try:
+        json.dumps({key: v}, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"{where}: metadata[{key!r:.60}] holds a lone surrogate {err.object[err.start]!r} "
+            "(not valid Unicode)",
+            hint="fix the text encoding of that value (e.g. pair the \\ud8xx escape or drop it)",
+        ) from None
 
 
 def metadata_json(meta: dict[str, Any]) -> str:

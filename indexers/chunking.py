@@ -265,6 +265,18 @@ def _word_windows(p: Passage, config: ChunkConfig) -> list[Passage]:
     return out
 
 
+def _check_collision(first: Passage, piece: Passage) -> None:
+    """Two inputs with one passage id must be the same passage (else one would be lost)."""
+    if (first.document, first.text, first.title) != (piece.document, piece.text, piece.title):
+        raise InputError(
+            f"passage id {piece.id!r:.60} is used twice with different text (documents "
+            f"{first.document!r:.60} and {piece.document!r:.60}); a chunk of a long "
+            "document is named DOC#N",
+            hint="rename the document whose id looks like another document's chunk id "
+            "(ids ending in #N), or merge the two records",
+        )
+
+
 def chunk_passages_with_stats(
     passages: Sequence[Passage],
     config: ChunkConfig,
@@ -294,7 +306,7 @@ def chunk_passages_with_stats(
         stats.tokenizer = getattr(window.tokenizer, "name", type(window.tokenizer).__name__)
         split = lambda p: split_document(p, window, config)  # noqa: E731
     out: list[Passage] = []
-    seen: set[str] = set()
+    seen: dict[str, Passage] = {}
     for p in passages:
         if not config.enabled:
             pieces = [p]
@@ -312,9 +324,11 @@ def chunk_passages_with_stats(
                 stats.chunked += 1
         for piece in pieces:
             # Repeats are kept: the change pipeline drops them and reports how many.
-            if piece.id in seen:
+            first = seen.get(piece.id)
+            if first is not None:
+                _check_collision(first, piece)
                 stats.duplicates += 1
-            seen.add(piece.id)
+            seen[piece.id] = piece
             out.append(piece)
     stats.chunks = len(seen)
     if stats.truncated:

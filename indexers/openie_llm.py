@@ -12,11 +12,14 @@ Defences against bad or hostile input:
 * the passage text is fenced between ``<passage>`` and ``</passage>`` and the
   instructions say it is data, never instructions (tags inside the text are
   neutralised, so a passage cannot close the fence);
-* a triple is kept only when its subject or its object is grounded in the
-  passage: it appears in the passage text, or in the passage's extracted entity
-  list, after :func:`~hipporag.text.normalize_entity`. Other triples (a model
-  obeying "ignore previous instructions and output ...") are dropped and
-  counted in ``ungrounded_triples``;
+* an entity is kept only when it is grounded in the passage text, and a
+  triple only when its subject and its object both are (they appear in the
+  text, or consist of its words, after :func:`~hipporag.text.normalize_entity`;
+  the model's own entity list is not trusted). Other answers (a model obeying
+  "ignore previous instructions and output ...") are dropped and counted in
+  ``ungrounded_entities`` / ``ungrounded_triples``;
+* names lose terminal escapes, bidirectional overrides and other control
+  characters (:func:`~hipporag.sanitize.strip_controls`);
 * a malformed or wrongly shaped answer is counted in ``malformed_passages``
   and removed from the LLM's cache (``forget``), so the next run asks again.
 
@@ -76,7 +79,8 @@ class OpenIEStats:
         malformed_triples: Triple answers that were not valid JSON of the right shape.
         repaired: Answers accepted after a repair (trailing comma, truncation).
         skipped_triples: Triples dropped as invalid (wrong arity, empty or non-string parts).
-        skipped_entities: Entities dropped as empty or not strings.
+        skipped_entities: Entities dropped as empty, not strings or ungrounded.
+        ungrounded_entities: Entities dropped because the passage text does not hold them.
         ungrounded_triples: Triples dropped because neither subject nor object
             occurs in the passage or its entity list (also in ``skipped_triples``).
         malformed_passages: Passages with at least one malformed answer; their
@@ -91,6 +95,7 @@ class OpenIEStats:
     repaired: int = 0
     skipped_triples: int = 0
     skipped_entities: int = 0
+    ungrounded_entities: int = 0
     ungrounded_triples: int = 0
     malformed_passages: int = 0
 
@@ -163,7 +168,7 @@ class LLMOpenIE:
             "prompt_version": PROMPT_VERSION,
             "max_entities": self.max_entities,
             "max_triples": self.max_triples,
-            "grounding": "subject-or-object",
+            "grounding": "text-entities-subject-and-object",
         }
         if self.config is not None:
             out["model"] = self.config.model
@@ -194,7 +199,7 @@ class LLMOpenIE:
             if isinstance(answer, LLMError):
                 failed[i] = answer
                 continue
-            found = self._entities(answer)
+            found = self._entities(answer, passages[i].content)
             if found is None:
                 malformed.add(i)
                 self._forget(request)
@@ -276,13 +281,14 @@ class LLMOpenIE:
             self._add(repaired=1)
         return parsed.value[key]
 
-    def _entities(self, answer: str) -> list[str] | None:
-        """Cleaned entities, or None when the answer was malformed."""
+    def _entities(self, answer: str, content: str) -> list[str] | None:
+        """Cleaned entities grounded in ``content``, or None when the answer was malformed."""
         items = self._parse(answer, NER_CHECK, "malformed_ner")
         if items is None:
             return None
-        result, bad = clean_entities(items)
-        self._add(skipped_entities=bad)
+        result, bad = clean_entities(items, content)
+        shape_bad = clean_entities(items)[1]
+        self._add(skipped_entities=bad, ungrounded_entities=bad - shape_bad)
         return result
 
     def _triples(

@@ -129,6 +129,25 @@ def _dedupe(passages: Sequence[Passage]) -> tuple[list[Passage], int]:
     return out, len(passages) - len(out)
 
 
+def _refuse_changed_texts(index: Index | None, known: Sequence[Passage]) -> None:
+    """An insert of an indexed id with other text or title is an error: that is an update."""
+    if index is None or not known:
+        return
+    rows = index.sql(
+        "SELECT passage_id, title, text FROM passages WHERE passage_id IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [[p.id for p in known]],
+    ).rows()
+    stored = {pid: (title, text) for pid, title, text in rows}
+    changed = [p.id for p in known if p.id in stored and stored[p.id] != (p.title, p.text)]
+    if changed:
+        raise InputError(
+            f"{len(changed)} passage(s) are already indexed with other text "
+            f"(first: {changed[0]!r:.60}); add does not replace them",
+            hint="use 'hipporag update' (IndexBuilder.update) to replace changed passages",
+        )
+
+
 def plan_delete(
     index: Index | None, state: GraphState, ids: Sequence[str]
 ) -> tuple[np.ndarray, list[str]]:
@@ -264,6 +283,7 @@ def run_change(
             live_ids = {p for p, ok in zip(state.passage_ids, state.live_p, strict=True) if ok}
             add = [p for p in uniq if p.id not in live_ids]
             info["already_indexed"] = len(uniq) - len(add)
+            _refuse_changed_texts(base, [p for p in uniq if p.id in live_ids])
         timings["plan"] = time.perf_counter() - t
         compact = operation == "compact"
         if not add and rows.shape[0] == 0 and base is not None and not compact:

@@ -104,14 +104,15 @@ def _records_from_json(path: Path) -> list[Any]:
 
 
 def _records_from_csv(path: Path) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    reader = csv.DictReader(io.StringIO(_decode(path), newline=""), strict=True)
+    rows = _csv_rows(reader, path)
     if not reader.fieldnames or not any(k in reader.fieldnames for k in TEXT_KEYS):
         raise InputError(
             f"{path} has no 'text' column (columns: {reader.fieldnames or []})",
             hint="the first CSV row must name the columns, one of them 'text'",
         )
     out = []
-    for row in reader:
+    for row in rows:
         rec: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v != ""}
         if isinstance(rec.get("metadata"), str):
             try:
@@ -123,6 +124,24 @@ def _records_from_csv(path: Path) -> list[dict[str, Any]]:
                 ) from None
         out.append(rec)
     return out
+
+
+def _csv_rows(reader: csv.DictReader, path: Path) -> list[dict[str, Any]]:
+    """All rows; a malformed record (an unclosed quote) is an error naming its first line."""
+    rows: list[dict[str, Any]] = []
+    start = 1
+    try:
+        _ = reader.fieldnames  # the header line
+        start = reader.line_num + 1
+        for row in reader:
+            rows.append(row)
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise InputError(
+            f"{path}: line {start}: bad CSV record ({err}); a quote opened there is not closed",
+            hint='close the quote on that line, or double quotes inside a quoted field ("")',
+        ) from None
+    return rows
 
 
 def _records_from_parquet(path: Path) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ import traceback
 from collections.abc import Sequence
 
 from hipporag.errors import HippoRAGError, InputError
+from pipelines.cli_faults import as_os_error, interrupted_message, is_interrupt
 from pipelines.termsafe import printable
 
 COMMANDS = (
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except KeyboardInterrupt:
-        print("interrupted; any index at the target path is unchanged", file=sys.stderr)
+        print(interrupted_message(), file=sys.stderr)
         return 130
     except OSError as err:
         what = err.strerror or str(err)
@@ -153,6 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = one_line(f"input nested too deeply ({err})", "simplify the input")
         return _fail(line, EXIT_USER, verbose)
     except Exception as err:  # a bug: one line, and the traceback with -v
+        if is_interrupt(err):  # Ctrl-C inside DuckDB
+            print(interrupted_message(), file=sys.stderr)
+            return 130
+        os_err = as_os_error(err)  # e.g. a full disk under DuckDB
+        if os_err is not None:
+            hint = _OS_HINTS.get(os_err.errno or 0, "check the path and the free disk space")
+            return _fail(one_line(os_err.strerror or str(os_err), hint), EXIT_USER, verbose)
         msg = f"internal error: {type(err).__name__}: {err}"
         hint = "run again with -v for the traceback and report it"
         return _fail(one_line(msg, hint), EXIT_INTERNAL, verbose)

@@ -30,12 +30,13 @@ from hipporag.text import normalize_entity
 from hipporag.types import Passage, RetrievalResult, Seed
 from pipelines.facade_answer import AnswerMixin
 from pipelines.facade_async import AsyncMixin
+from pipelines.facade_lifecycle import ClosableMixin
 from pipelines.facade_util import _combine, _merge, _passages, shared_embedder
 from pipelines.sharded import ShardedHippoRAG
 from retrievers.config import RetrievalConfig
 
 
-class HippoRAG(AnswerMixin, AsyncMixin):
+class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
     """An index plus retrieval parameters: the main entry point of the toolkit.
 
     Cheap to create and to pickle (the index path and the parameters only);
@@ -152,6 +153,7 @@ class HippoRAG(AnswerMixin, AsyncMixin):
     def index(self) -> Index:
         """The open :class:`~hipporag.index.Index`."""
         if self._index is None:
+            self._check_open()
             with self._lock:
                 if self._index is None:
                     self._index = Index.open(self.path)

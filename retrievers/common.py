@@ -32,6 +32,7 @@ import numpy as np
 from hipporag.errors import RetrievalError
 from hipporag.protocols import Embedder
 from hipporag.types import Explanation, Hit, Passage, RetrievalResult
+from retrievers.limits import MAX_QUERY_ENV, max_query_chars
 from retrievers.timing import Stopwatch
 
 
@@ -45,6 +46,12 @@ def check_query(query: object) -> str:
     text = query.strip()
     if not text:
         raise RetrievalError("query is empty", hint="pass a non-empty question")
+    limit = max_query_chars()
+    if len(text) > limit:
+        raise RetrievalError(
+            f"query has {len(text)} characters, more than the limit of {limit}",
+            hint=f"shorten the query, or raise the limit with {MAX_QUERY_ENV}=N",
+        )
     return text
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hipporag.config import IndexConfig
-from hipporag.errors import IndexFormatError
+from hipporag.errors import IndexFormatError, InputError
 from hipporag.index import Index
 from hipporag.types import Passage
 from indexers.builder import IndexBuilder
@@ -127,14 +127,12 @@ def test_bad_input(tmp_path):
 
 
 def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
-    import subprocess
-    import sys
+    from tests.faults.test_write_lock import _holder
 
     ps = corpus(4)
     builder().build(ps, tmp_path / "a")
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = _holder(tmp_path / "a")  # a live process holding the lock
     try:
-        (tmp_path / "a" / "write.lock").write_text(str(holder.pid))
         with pytest.raises(IndexFormatError, match=f"process {holder.pid}"):
             builder().insert(corpus(6)[4:], tmp_path / "a")
     finally:
@@ -189,6 +187,10 @@ def test_random_sequences_equal_a_fresh_build(tmp_path_factory, ops):
     for op, picks in ops:
         chosen = [pool[i] for i in picks]
         if op == "insert":
+            if any(p.id in current and current[p.id].text != p.text for p in chosen):
+                with pytest.raises(InputError, match="already indexed with other text"):
+                    builder().insert(chosen, d / "a")  # a changed text needs update
+                continue
             builder().insert(chosen, d / "a")
             for p in chosen:
                 current.setdefault(p.id, p)

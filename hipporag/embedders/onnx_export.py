@@ -124,7 +124,9 @@ def _dir_digest(path: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
 
 def model_key(name: str, model_dir: Path | None) -> str:
     """Cache key: model file hashes (or the name), export format and onnxruntime version."""
-    import onnxruntime
+    from hipporag.embedders.ort_quiet import import_onnxruntime
+
+    onnxruntime = import_onnxruntime()
 
     if model_dir is not None:
         files = sorted(p for p in model_dir.rglob("*") if p.is_file() and ".git" not in p.parts)
@@ -254,9 +256,12 @@ def _st_settings(st: Any, name: str) -> dict[str, Any]:
 
 def export_model(name: str, out_dir: Path) -> dict[str, Any]:
     """Export model ``name`` into ``out_dir`` and verify it; returns the settings written."""
-    import onnxruntime
     import torch
     from tokenizers import Tokenizer
+
+    from hipporag.embedders.ort_quiet import import_onnxruntime
+
+    onnxruntime = import_onnxruntime()
 
     st = load_sentence_transformer(name, "cpu")
     settings = _st_settings(st, name)

@@ -35,9 +35,11 @@ def require_onnxruntime(*, load: bool = True) -> None:
     only to export a model, when the embedder loads).
     """
     try:
-        import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
 
+        from hipporag.embedders.ort_quiet import import_onnxruntime
+
+        import_onnxruntime()
         if not load:
             import importlib.util
 
@@ -99,8 +101,11 @@ class OnnxRunner:
         max_seq_length: int | None = None,
         device: str = "cpu",
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from hipporag.embedders.ort_quiet import import_onnxruntime
+
+        ort = import_onnxruntime()
 
         self.settings = settings
         self.pooling: str = settings["pooling"]

@@ -289,9 +289,16 @@ def export_graphml(
     """
     import networkx as nx
 
+    from hipporag.sanitize import xml_safe
+
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    nx.write_graphml(to_networkx(index, include_text=include_text), out)
+    g = to_networkx(index, include_text=include_text)
+    for _, data in [*g.nodes(data=True), *((e, d) for *e, d in g.edges(data=True))]:
+        for key, value in data.items():  # XML forbids control characters; escapes go too
+            if isinstance(value, str):
+                data[key] = xml_safe(value)
+    nx.write_graphml(g, out)
     return out
 
 

@@ -8,8 +8,9 @@ Layout (format version 3)::
       generations/N.json     every committed generation's manifest (history, gc)
       data/gN/...            files written by generation N, never modified; a
                              later generation references the ones it does not change
-      leases/                one small file per reader process and generation
-      write.lock             held by the one writer (holds its pid)
+      leases/                heartbeat files of readers (hipporag.index.leases)
+      write.lock             flock of the one writer, with its owner record
+                             (hipporag.index.locking; absent when no writer)
 
 A manifest names, per logical file (``index.duckdb``, ``db/N.duckdb``,
 ``arrays/NAME.npy``, ``hnsw/NAME.bin`` and the pieces below), the relative path
@@ -222,7 +223,30 @@ def parse_meta(text: str, where: Path) -> dict[str, Any]:
         raise IndexFormatError(
             f"{where} is corrupt: no file list", hint="rebuild the index with 'hipporag index'"
         )
+    if version >= 2:
+        _check_entries(meta, where)
     return meta
+
+
+def _check_entries(meta: dict[str, Any], where: Path) -> None:
+    """Types of the generation number and of every file entry (no path leaves the index)."""
+    gen = meta.get("generation")
+    bad = None
+    if not isinstance(gen, int) or isinstance(gen, bool) or gen < 0:
+        bad = f"generation {gen!r} is not a number"
+    for name, e in meta["files"].items():
+        if bad:
+            break
+        path = e.get("path") if isinstance(e, dict) else None
+        if not isinstance(path, str) or path.startswith("/") or ".." in path.split("/"):
+            bad = f"bad file entry for {name!r}"
+        elif not all(isinstance(e.get(k, 0), int) for k in ("size",)):
+            bad = f"bad size for {name!r}"
+    if bad:
+        raise IndexFormatError(
+            f"{where} is corrupt: {bad}",
+            hint="run 'hipporag verify' on the index, or rebuild it with 'hipporag index'",
+        )
 
 
 def read_meta(index_dir: str | Path) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Generations of a living index: the writer lock, reader leases, history and gc.
 
-* One writer at a time: :class:`WriteLock` creates ``write.lock`` holding its
-  pid; a second writer gets an :class:`IndexFormatError` naming the holder; a
-  lock left by a dead process is taken over.
-* Readers lease the generation they use (``leases/gN-PID-RAND``); :func:`gc`
-  never removes a generation leased by a live process, the current one, or one
-  younger than a grace period.
+* One writer at a time: :class:`WriteLock` (:mod:`hipporag.index.locking`,
+  an ``flock`` on ``write.lock``); a second writer gets an
+  :class:`IndexLockedError` naming the holder; a writer that dies releases it.
+* Readers lease the generation they use (:class:`Lease`,
+  :mod:`hipporag.index.leases`, a heartbeat file); :func:`gc` never removes a
+  generation with a live lease, the current one, or one younger than a grace
+  period.
 
 Example:
     >>> import tempfile, pathlib
@@ -19,117 +20,31 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from hipporag.errors import IndexFormatError
+from hipporag.errors import IndexFormatError, InputError
 from hipporag.faults import crash_point
-from hipporag.fsio import atomic_write_text, pid_alive, sweep_temporaries
+from hipporag.fsio import atomic_write_text, sweep_temporaries
 from hipporag.index.format import (
     DATA_DIR,
     GENERATIONS_DIR,
-    LEASES_DIR,
-    LOCK_FILE,
     META_FILE,
     parse_meta,
 )
+from hipporag.index.leases import Lease, drop_lease, live_generations, take_lease
+from hipporag.index.locking import IndexLockedError, WriteLock
 from hipporag.log import get_logger
 
 logger = get_logger(__name__)
 
 
-class IndexLockedError(IndexFormatError):
-    """Another live process is writing this index."""
-
-
-class WriteLock:
-    """The one-writer lock of an index directory (a file holding the writer's pid)."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.path = Path(root) / LOCK_FILE
-        self.held = False
-
-    def acquire(self) -> WriteLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = _lock_pid(self.path)
-                if holder is not None and holder != os.getpid() and pid_alive(holder):
-                    raise IndexLockedError(
-                        f"{self.path.parent} is being changed by process {holder}",
-                        hint=f"wait for process {holder} to finish (or stop it), then retry",
-                    ) from None
-                logger.info("taking over the stale write lock of process %s", holder)
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self.held = True
-            return self
-        raise IndexLockedError(f"could not lock {self.path}", hint="retry in a moment")
-
-    def release(self) -> None:
-        if self.held:
-            if _lock_pid(self.path) == os.getpid():
-                self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> WriteLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-# -- leases ------------------------------------------------------------------------
-def take_lease(root: Path, generation: int) -> Path | None:
-    """Record that this process reads ``generation`` (None where the folder is read-only)."""
-    d = root / LEASES_DIR
-    path = d / f"g{generation}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        d.mkdir(exist_ok=True)
-        path.write_text("")
-    except OSError:
-        return None
-    return path
-
-
-def drop_lease(path: Path | None) -> None:
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
-
-
 def leased_generations(root: Path) -> set[int]:
-    """Generations leased by live processes; stale leases of dead pids are removed."""
-    out: set[int] = set()
-    d = root / LEASES_DIR
-    if not d.is_dir():
-        return out
-    for p in d.iterdir():
-        parts = p.name.split("-")
-        if len(parts) != 3 or not parts[0][1:].isdigit() or not parts[1].isdigit():
-            continue
-        if pid_alive(int(parts[1])):
-            out.add(int(parts[0][1:]))
-        else:
-            p.unlink(missing_ok=True)
-    return out
+    """Generations held by a live reader lease; stale lease files are removed."""
+    return live_generations(root, remove_stale=True)
 
 
 # -- history -------------------------------------------------------------------------
@@ -137,14 +52,25 @@ def manifest_path(root: Path, number: int) -> Path:
     return root / GENERATIONS_DIR / f"{number:06d}.json"
 
 
-def history(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every stored generation's manifest, oldest first."""
+def history(root: str | os.PathLike[str], *, strict: bool = False) -> list[dict[str, Any]]:
+    """Every stored generation's manifest, oldest first.
+
+    An unreadable manifest is skipped with a warning, or raises
+    :class:`IndexFormatError` if ``strict`` (``gc`` cannot know what it used).
+    """
     d = Path(root) / GENERATIONS_DIR
     out = []
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
         try:
-            out.append(parse_meta(p.read_text(encoding="utf-8"), p))
-        except (IndexFormatError, OSError):
+            out.append(parse_meta(p.read_bytes().decode("utf-8"), p))
+        except (IndexFormatError, OSError, UnicodeDecodeError) as err:
+            if strict:
+                raise IndexFormatError(
+                    f"generation manifest {p} is damaged ({type(err).__name__}); gc cannot tell "
+                    "which files it uses",
+                    hint=f"if generation {p.stem.lstrip('0') or 0} is no longer read, move "
+                    "that file out of the index and run gc again",
+                ) from None
             logger.warning("skipping unreadable generation manifest %s", p)
     return out
 
@@ -210,16 +136,28 @@ def gc(root: str | os.PathLike[str], *, grace_s: float = 600.0) -> dict[str, Any
     Kept: the current generation, every generation leased by a live process,
     and every generation committed less than ``grace_s`` seconds ago.
     """
+    import math
+
     from hipporag.index.format import read_meta
 
+    if not isinstance(grace_s, (int, float)) or math.isnan(grace_s) or grace_s < 0:
+        raise InputError(
+            f"grace period {grace_s!r} is not a number of seconds >= 0",
+            hint="pass --grace SECONDS, e.g. --grace 600 (0 drops every unused generation)",
+        )
     root = Path(root).absolute()
+    if read_meta(root).get("format_version") == 1:  # before any lock: no folder is created
+        raise IndexFormatError(
+            f"{root} is a format version 1 index: it has no generations to collect",
+            hint=f"convert it first with 'hipporag upgrade {root}'",
+        )
     with WriteLock(root):
         current = read_meta(root)
         swept = sweep_orphans(root, current)
         leased = leased_generations(root)
         now = time.time()
         keep, drop = [], []
-        for m in history(root):
+        for m in history(root, strict=True):
             n = int(m["generation"])
             young = now - float(m.get("time", 0)) < grace_s
             (keep if n == current["generation"] or n in leased or young else drop).append(m)
@@ -259,6 +197,7 @@ def write_manifest(root: Path, meta: dict[str, Any], text: str) -> None:
 
 __all__ = [
     "IndexLockedError",
+    "Lease",
     "WriteLock",
     "current_generation",
     "drop_lease",

@@ -7,10 +7,12 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from hipporag.errors import IndexFormatError
+from hipporag.errors import HippoRAGError, IndexFormatError
+from hipporag.fsio import file_checksum
 from hipporag.index.format import ARRAYS, ARRAYS_DIR, DB_FILE, STATE_ARRAYS
 
 
@@ -65,4 +67,63 @@ def check_sizes(root: Path, meta: dict[str, Any]) -> None:
             )
 
 
-__all__ = ["check_shape", "check_sizes", "damaged"]
+LIMIT_ENV = "HIPPORAG_CHECKSUM_LIMIT"
+DEFAULT_LIMIT = 256 << 20
+# Files whose checksum this process has checked: (path, device, inode, size, mtime) -> sum.
+_CHECKED: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def checksum_limit() -> int:
+    """Largest file checked on first use (``HIPPORAG_CHECKSUM_LIMIT`` bytes; HNSW: all)."""
+    try:
+        return int(os.environ.get(LIMIT_ENV, DEFAULT_LIMIT))
+    except ValueError:
+        return DEFAULT_LIMIT
+
+
+def check_file(root: Path, meta: dict[str, Any], logical: str, path: Path) -> None:
+    """A file matches its manifest checksum before it is first read in this process.
+
+    Index files never change once written, so each is hashed once per process
+    (HNSW files always, since a damaged one can crash hnswlib; other files up
+    to :func:`checksum_limit` bytes; larger ones are checked by ``verify``).
+    """
+    entry = meta.get("files", {}).get(logical)
+    if not isinstance(entry, dict) or not isinstance(entry.get("blake2b"), str):
+        return
+    try:
+        st = path.stat()
+    except OSError:
+        raise damaged(root, f"{entry['path']} is missing") from None
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if _CHECKED.get(key) == entry["blake2b"]:
+        return
+    if not logical.startswith("hnsw/") and st.st_size > checksum_limit():
+        return
+    if file_checksum(path) != entry["blake2b"]:
+        raise damaged(root, f"{entry['path']} does not match its checksum (its content changed)")
+    _CHECKED[key] = entry["blake2b"]
+
+
+def check_open(index: Any) -> None:
+    """Raise a clear error when a closed :class:`~hipporag.index.Index` is used."""
+    if getattr(index, "_closed", False):
+        raise IndexClosedError(
+            f"this Index of {index.path} was closed",
+            hint="open it again with Index.open(path) (or HippoRAG.open(path))",
+        )
+
+
+class IndexClosedError(HippoRAGError, RuntimeError):
+    """An :class:`~hipporag.index.Index` (or ``HippoRAG``) was used after ``close()``."""
+
+
+__all__ = [
+    "IndexClosedError",
+    "check_file",
+    "check_open",
+    "check_shape",
+    "check_sizes",
+    "checksum_limit",
+    "damaged",
+]

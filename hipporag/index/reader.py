@@ -16,11 +16,8 @@ Example:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import threading
-import weakref
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -42,7 +39,7 @@ from hipporag.index.format import (
     read_meta,
 )
 from hipporag.index.generations import drop_lease, take_lease
-from hipporag.index.integrity import check_shape, check_sizes, damaged
+from hipporag.index.integrity import check_file, check_open, check_shape, check_sizes, damaged
 from hipporag.index.lookups import IndexLookups
 from hipporag.index.segments import Segment, SegmentedHNSW, load_segments
 from hipporag.log import get_logger
@@ -50,7 +47,6 @@ from hipporag.types import Passage
 
 logger = get_logger(__name__)
 TABLES = ("passages", "entities", "facts", "fact_provenance", "mentions", "edges")
-_OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
 
 
 class Index(IndexLookups):
@@ -101,7 +97,7 @@ class Index(IndexLookups):
             )
         check_sizes(self.path, self.meta)
         self._lease = take_lease(self.path, self.generation) if not self.read_only else None
-        _OPEN.add(self)
+        self._closed = False
 
     @classmethod
     def open(
@@ -132,6 +128,7 @@ class Index(IndexLookups):
         rel = file_path(self.meta, logical)
         if rel is None:
             raise damaged(self.path, f"the manifest lists no {logical}")
+        check_file(self.path, self.meta, logical, self.path / rel)
         return self.path / rel
 
     # -- pickling: reference only -----------------------------------------
@@ -196,6 +193,7 @@ class Index(IndexLookups):
         """
         arr = self._arrays.get(name)
         if arr is None:
+            check_open(self)
             if name not in ARRAYS and name not in STATE_ARRAYS:
                 raise KeyError(f"unknown array {name!r}; known: {sorted(ARRAYS)}")
             pieces, patches = column_layout(self.meta, name)
@@ -219,7 +217,7 @@ class Index(IndexLookups):
         path = self.file(logical)
         try:
             return np.load(path, mmap_mode="r" if self._mmap else None, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
+        except Exception as err:  # a damaged header: ValueError, TokenError, SyntaxError...
             raise damaged(self.path, f"{path.name} cannot be read ({err})") from None
 
     @property
@@ -263,6 +261,7 @@ class Index(IndexLookups):
         """
         if name in self._hnsw:
             return self._hnsw[name]
+        check_open(self)
         with self._lock:
             if name not in self._hnsw:
                 self._hnsw[name] = self._load_hnsw(name)
@@ -291,6 +290,7 @@ class Index(IndexLookups):
         """A DuckDB cursor for this thread on the index tables (see :mod:`.tableviews`)."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
+            check_open(self)
             with self._lock:
                 if self._con is None:
                     self._con = self._open_tables()
@@ -390,23 +390,13 @@ class Index(IndexLookups):
         return index_html(self)
 
     def close(self) -> None:
-        """Close the database and give up this generation's lease."""
+        """Close the database and give up this generation's lease; later use raises."""
         if self._con is not None:
             self._con.close()
             self._con = None
         self._local = threading.local()
         drop_lease(getattr(self, "_lease", None))
-        self._lease = None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            drop_lease(self._lease)
-
-
-@atexit.register
-def _drop_all_leases() -> None:
-    for idx in list(_OPEN):
-        drop_lease(getattr(idx, "_lease", None))
+        self._lease, self._closed = None, True
 
 
 __all__ = ["TABLES", "Index", "damaged"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from hipporag.errors import IndexFormatError, InputError
 from hipporag.index.format import VIEWS_SQL, file_path
-from hipporag.index.integrity import damaged
+from hipporag.index.integrity import check_file, damaged
 from hipporag.index.tables import (
     EDGES_SQL,
     KEYS,
@@ -98,6 +98,7 @@ def part_paths(root: Path, meta: dict[str, Any]) -> list[tuple[Part, Path]]:
         rel = file_path(meta, part.file)
         if rel is None:
             raise damaged(root, f"the manifest lists no {part.file}")
+        check_file(root, meta, part.file, root / rel)
         out.append((part, root / rel))
     return out
 

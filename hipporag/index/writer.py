@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -32,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from hipporag.errors import IndexFormatError
-from hipporag.faults import CRASH_ENV, crash_point
-from hipporag.fsio import atomic_write_text, fsync_dir, fsync_file, temp_name
+from hipporag.faults import CRASH_ENV, INTERRUPT_ENV, crash_point
+from hipporag.fsio import atomic_write_text, file_checksum, fsync_dir, fsync_file, temp_name
 from hipporag.index.format import (
     ARRAYS_DIR,
     DB_FILE,
@@ -49,17 +48,17 @@ from hipporag.index.format import (
     library_versions,
     parse_meta,
 )
-from hipporag.index.generations import WriteLock, sweep_orphans, write_manifest
+from hipporag.index.generations import current_generation, sweep_orphans, write_manifest
+from hipporag.index.locking import WriteLock
 from hipporag.index.tables import DELTA_SCHEMA_SQL
+
+# (index directory, generation) of every commit of this process, for truthful exit messages.
+COMMITTED: list[tuple[Path, int]] = []
 
 
 def checksum(path: Path) -> str:
     """blake2b (128 bits) of a file's bytes, as hex."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_checksum(path)
 
 
 class IndexWriter:
@@ -110,7 +109,17 @@ class IndexWriter:
             self.generation = 1 if self.base is None else int(self.base.get("generation", 0)) + 1
             self.staged = True
         self.gen_dir = generation_dir(self.generation)
-        (self.root / self.gen_dir / ARRAYS_DIR).mkdir(parents=True, exist_ok=True)
+        self._created_gen = False
+        try:  # ours only if we create it: abort never deletes another writer's files
+            (self.root / self.gen_dir).mkdir(parents=True)
+            self._created_gen = True
+        except FileExistsError:
+            self._finish()
+            raise IndexFormatError(
+                f"{self.root / self.gen_dir} already exists; another writer may be committing",
+                hint="retry; if it persists, run 'hipporag verify' on the index",
+            ) from None
+        (self.root / self.gen_dir / ARRAYS_DIR).mkdir(exist_ok=True)
         (self.root / self.gen_dir / HNSW_DIR).mkdir(exist_ok=True)
         self._install_signal_handler()
 
@@ -295,6 +304,9 @@ class IndexWriter:
         write_manifest(self.root, full, text)
         crash_point("commit:before-pointer")
         atomic_write_text(self.root / META_FILE, text)
+        if not self.staged:
+            self._committed()
+        crash_point("commit:after-pointer")
         if self.staged:
             fsync_dir(self.root)
             old = None
@@ -304,6 +316,7 @@ class IndexWriter:
             elif self.target.exists():
                 self.target.rmdir()
             os.rename(self.root, self.target)
+            self._committed()
             fsync_dir(self.target.parent)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
@@ -321,16 +334,28 @@ class IndexWriter:
             if pid is not None and not pid_alive(pid) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
 
+    def _committed(self) -> None:
+        if (self.target, self.generation) not in COMMITTED:
+            COMMITTED.append((self.target, self.generation))
+
     def abort(self) -> None:
-        """Discard this generation's files; the index stays at its previous generation."""
+        """Discard this generation's files; the index stays at its previous generation.
+
+        Interrupted after the commit point was replaced, the generation is
+        committed: nothing is deleted, and :data:`COMMITTED` records it.
+        """
         if self._db is not None:
             try:
                 self._db.close()
             finally:
                 self._db = None
-        if self.staged:
+        if (self.target, self.generation) in COMMITTED or (
+            not self.staged and current_generation(self.target) == self.generation
+        ):
+            self._committed()
+        elif self.staged:
             shutil.rmtree(self.root, ignore_errors=True)
-        else:
+        elif self._created_gen:
             shutil.rmtree(self.root / self.gen_dir, ignore_errors=True)
         self._done = True
         self._finish()
@@ -341,4 +366,4 @@ class IndexWriter:
             self._lock.release()
 
 
-__all__ = ["CRASH_ENV", "IndexWriter", "checksum", "crash_point"]
+__all__ = ["COMMITTED", "CRASH_ENV", "INTERRUPT_ENV", "IndexWriter", "checksum", "crash_point"]

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,5 +68,9 @@ def run(args: argparse.Namespace, operation: str) -> int:
         operation=operation,
         reextract=getattr(args, "reextract", False),
     )
-    print_report(report, args.json, getattr(args, "quiet", False))
+    if args.json:  # the change fields of 'delete --json' too: generation, added, removed...
+        change = report.build.to_dict() if hasattr(report.build, "input") else {}
+        print(json.dumps({**change, **report.to_dict()}, indent=2, sort_keys=True, default=str))
+    else:
+        print_report(report, False, getattr(args, "quiet", False))
     return 0

@@ -22,11 +22,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
-from hipporag.errors import ConfigError
+from hipporag.errors import ConfigError, LLMError
 from pipelines.commands._rerank_args import add_rerank_options, apply_rerank
 from pipelines.termsafe import json_safe, printable
 from retrievers.config import RetrievalConfig
@@ -109,7 +112,21 @@ def llm_from_args(args: argparse.Namespace) -> Any:
         )
     from pipelines.qa import make_llm
 
-    return make_llm(args.llm_base_url, args.llm_model, cache_dir=args.llm_cache_dir)
+    over: dict[str, Any] = {}
+    if getattr(args, "llm_timeout", None) is not None:
+        over["timeout_s"] = _positive(args.llm_timeout, "--llm-timeout")
+    if getattr(args, "llm_retries", None) is not None:
+        over["max_retries"] = max(0, int(args.llm_retries))
+    return make_llm(args.llm_base_url, args.llm_model, cache_dir=args.llm_cache_dir, **over)
+
+
+def _positive(value: float, flag: str) -> float:
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(
+            f"{flag} must be a positive number of seconds, got {value}",
+            hint=f"pass e.g. {flag} 30",
+        )
+    return float(value)
 
 
 def register(subparsers: Any) -> None:
@@ -138,6 +155,20 @@ def register(subparsers: Any) -> None:
     )
     add_note_arguments(p)
     add_rerank_options(p)
+    g = p.add_argument_group("time limits")
+    g.add_argument(
+        "--llm-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds one LLM request may take (default 60)",
+    )
+    g.add_argument("--llm-retries", type=int, metavar="N", help="retries of a failed request (4)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="bound on the whole answer, LLM calls and retries included (default: none)",
+    )
     p.set_defaults(func=run)
 
 
@@ -145,17 +176,22 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.facade import HippoRAG
     from pipelines.qa import NoteQA
 
+    if args.timeout is not None:
+        _positive(args.timeout, "--timeout")  # before any model loads
     if args.mode != "note":
         from pipelines.commands._answer_plain import run_plain
 
-        return run_plain(args, llm_from_args(args))
+        llm = llm_from_args(args)
+        with time_limit(args.timeout):
+            return run_plain(args, llm)
     config = note_config_from_args(args)
     llm = llm_from_args(args)
     rag = HippoRAG.open(args.index, apply_rerank(RetrievalConfig(), args))
     qa = NoteQA(rag, config, llm)
     from pipelines.commands.retrieve import filters_from_args
 
-    out = qa.ask(args.question, filters=filters_from_args(getattr(args, "filter", None)))
+    with time_limit(args.timeout):
+        out = qa.ask(args.question, filters=filters_from_args(getattr(args, "filter", None)))
     if args.json:
         data = out.to_dict()
         data["reader"] = qa.reader is not None
@@ -163,6 +199,29 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(printable(render(out, k=args.k, has_reader=qa.reader is not None)))
     return 0
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`LLMError` when the block runs longer than ``seconds`` (main thread)."""
+    if seconds is None:
+        yield
+        return
+    seconds = _positive(seconds, "--timeout")
+
+    def expired(signum: int, frame: Any) -> None:
+        raise LLMError(
+            f"no answer within --timeout {seconds:g} s (the LLM server is slow or stalled)",
+            hint="check the LLM server, or raise --timeout / lower --llm-timeout",
+        )
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def render(out: Any, *, k: int = 5, has_reader: bool = True) -> str:

@@ -1,7 +1,9 @@
 """``hipporag gc INDEX``: drop generations no reader needs, and their files.
 
-Kept: the current generation, generations a live reader process uses (leases),
-and generations younger than ``--grace`` seconds.
+Kept: the current generation, generations a reader holds a live lease on
+(a heartbeat file younger than its TTL, so readers on other machines sharing
+the volume count), and generations younger than ``--grace`` seconds (a
+number >= 0).
 
 Example:
     $ hipporag gc my-index

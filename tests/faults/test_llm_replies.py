@@ -218,22 +218,32 @@ def test_injected_triples_are_dropped_and_counted(server):
     kept = [t.as_tuple() for t in ex.triples]
     assert ("Stanford University", "endorses", "Acme Corp") not in kept
     assert ("Oslo", "weather in May", "mild") in kept
-    # "the administrator" is in the text, so that triple is grounded (and kept)
-    assert ie.stats.ungrounded_triples == 1 and ex.skipped == 1
+    # "the administrator" is in the text but "everything" is not: both must be grounded
+    assert ("the administrator", "owns", "everything") not in kept
+    assert ie.stats.ungrounded_triples == 2 and ex.skipped == 2
     # the passage is fenced, and its fake closing tag cannot end the fence early
     sent = server.requests[0]["messages"][-1]["content"]
     assert sent.startswith("<passage>\n") and sent.endswith("\n</passage>")
     assert sent.count("</passage>") == 1
 
 
-def test_triples_grounded_through_the_entity_list_are_kept(server):
+def test_the_models_own_entity_list_grounds_nothing(server):
+    """Two-step injection: name an entity in the NER step, state facts about it in the next."""
+
     def respond(body: dict[str, Any]) -> tuple[Any, ...]:
         last = body["messages"][-1]["content"]
         if "Named entities:" in last:
-            return ("ok", json.dumps({"triples": [["USA", "capital", "Washington D.C."]]}))
-        return ("ok", json.dumps({"named_entities": ["USA"]}))
+            triples = [
+                ["Attacker Corp", "owns", "Everything Ltd"],
+                ["Oslo", "owns", "Attacker Corp"],
+            ]
+            return ("ok", json.dumps({"triples": triples}))
+        return ("ok", json.dumps({"named_entities": ["Oslo", "Attacker Corp", "Everything Ltd"]}))
 
     server.responder = respond
     ie = LLMOpenIE(make_llm(server.url))
-    [ex] = ie.extract([Passage.from_text("US", "The capital of the U.S. is a district.")])
-    assert len(ex.triples) == 1 and ie.stats.ungrounded_triples == 0
+    [ex] = ie.extract([Passage.from_text("Weather", INJECTED)])
+    assert ex.entities == ["Oslo"] and ex.triples == []
+    assert ie.stats.ungrounded_entities == 2 and ie.stats.ungrounded_triples == 2
+    step2 = server.requests[-1]["messages"][-1]["content"]
+    assert "Attacker Corp" not in step2  # not even passed on to the triple step
