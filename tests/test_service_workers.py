@@ -92,13 +92,16 @@ def test_two_workers_share_one_index(two_workers):
 
 def test_answer_uses_the_llm_over_the_tenant_filtered_hits(two_workers, llm):
     q = "Who directed the film that won the Golden Heron Award in 1987?"
-    llm.script = [("ok", "Imre Valko", "stop")]
+    llm.script = [("ok", "Imre Valko [2] [9]", "stop")]
     r = httpx.post(two_workers.url + "/v1/answer", json={"question": q, "k": 3}, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["answer"] == "Imre Valko"
+    assert body["answer"] == "Imre Valko" and body["supported"]
     want = HippoRAG.open(two_workers.index).retrieve(q, k=3)
-    assert [c["passage_id"] for c in body["citations"]] == want.passage_ids
+    # [2] is the second passage shown; [9] was never shown and is dropped, not trusted
+    assert [c["passage_id"] for c in body["citations"]] == [want.passage_ids[1]]
+    assert body["invalid_citations"] == [9]
+    assert [p["passage_id"] for p in body["passages"]] == want.passage_ids
     prompt = llm.requests[-1]["messages"][-1]["content"]
     assert want[0].text[:60] in prompt and q in prompt
 

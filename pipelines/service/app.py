@@ -200,26 +200,19 @@ def _router() -> APIRouter:
             )
         k = ops.check_k(body.k, s.settings.max_k)
         rag = await s.at_least(body.min_generation)
-        spec = p.restrict(body.filters)
-        result = await rag.aretrieve(body.question, k, body.mode, filters=spec)
-        from pipelines.qa import Reader
+        scope = await ops._scoped(rag, p, body.filters)
+        result = await rag.aretrieve(body.question, k, body.mode, **scope)
+        from pipelines.answers import CitingReader
 
-        ans = await asyncio.to_thread(Reader(llm).answer, body.question, None, result.hits)
-        used = result.hits[: Reader(llm).max_passages]
+        # The citing reader of `hipporag answer`: [n] maps to passage ids, documents, spans.
+        ans = await asyncio.to_thread(
+            CitingReader(llm, max_passages=k).answer, body.question, None, result.hits
+        )
         return JSONResponse(
             {
                 "generation": int(rag.index.generation),
                 "question": body.question,
-                "answer": ans.text if hasattr(ans, "text") else str(ans),
-                "citations": [
-                    {
-                        "passage_id": h.passage_id,
-                        "doc_id": h.document,
-                        "title": h.title,
-                        "rank": h.rank,
-                    }
-                    for h in used
-                ],
+                **ans.to_dict(),
                 "hits": [ops.hit_dict(h, False) for h in result.hits],
             }
         )
