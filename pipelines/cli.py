@@ -54,6 +54,7 @@ COMMANDS = (
     "cache",
     "keys",
     "serve",
+    "mcp",
 )
 
 EXIT_INTERNAL = 1
