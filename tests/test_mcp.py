@@ -79,7 +79,10 @@ def test_stdio_read_tools_equal_in_process(demo_index_path):
     assert got.structured_content["generation"] == HippoRAG.open(demo_index_path).index.generation
     assert not why.is_error and why.structured_content["rank"] == 1
     assert why.structured_content["entities"], "the neighbourhood names the passage's entities"
-    assert not doc.is_error and doc.structured_content["passages"][0]["passage_id"] == hits[0]["passage_id"]
+    assert (
+        not doc.is_error
+        and doc.structured_content["passages"][0]["passage_id"] == hits[0]["passage_id"]
+    )
     assert unknown.is_error and "no-such-doc" in unknown.content[0].text
     assert "how to fix" in unknown.content[0].text
     assert write.is_error, "writes are refused without --allow-writes"
@@ -132,9 +135,9 @@ def test_http_transport_keys_and_tenant(demo_index_path, tmp_path):
     acme = add_key(keys, "acme", scopes=["read", "write"], filter={"tenant": "acme"})
     reader = add_key(keys, "reader", scopes=["read"])
     port = _free_port()
+    cmd = [sys.executable, "-m", "pipelines.cli", "-q", "mcp", str(path), "--transport", "http"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "-q", "mcp", str(path), "--transport", "http"]
-        + ["--port", str(port), "--keys", str(keys), "--allow-writes"],
+        [*cmd, "--port", str(port), "--keys", str(keys), "--allow-writes"],
         cwd=ROOT,
         env=_env(),
     )
