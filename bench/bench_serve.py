@@ -345,14 +345,18 @@ def main(argv: list[str] | None = None) -> int:
     report["load_before"] = os.getloadavg()
     report["inprocess"] = inprocess_rate(args.index, questions, args.seconds, args.k, args.mode)
     print(json.dumps({"inprocess": report["inprocess"]}), flush=True)
-    report["server"] = [run_server_part(args, questions, w) for w in args.workers]
+    report["server"] = []
+    for w in args.workers:  # the report so far is written after each part
+        report["server"].append(run_server_part(args, questions, w))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
     report["targets"] = targets(report)
+    print("\n".join(summary(report)), flush=True)
     if args.soak > 0:
         from bench.serve_soak import soak
 
         report["soak"] = soak(args, questions)
     report["load_after"] = os.getloadavg()
-    print("\n".join(summary(report)))
     if "soak" in report:
         print(json.dumps(report["soak"]["summary"], indent=1))
     if args.json:

@@ -125,11 +125,14 @@ async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body
     await send({"type": "http.response.body", "body": body})
 
 
+_HEALTH = {"health_check_period_s": 10, "health_check_timeout_s": 120}
+
+
 def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
     """The writer and reader Serve applications (bound, not yet run)."""
     from ray import serve
 
-    @serve.deployment(name=WRITER, num_replicas=1, max_ongoing_requests=64)
+    @serve.deployment(name=WRITER, num_replicas=1, max_ongoing_requests=64, **_HEALTH)
     @serve.ingress()
     class HippoRAGWriter:
         """The one writer: the app, called in-process for each forwarded write."""
@@ -152,7 +155,9 @@ def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
                 r = await c.request(method, url, headers=headers, content=body, timeout=None)
             return r.status_code, list(r.headers.items()), r.content
 
-    @serve.deployment(name="HippoRAGReader", num_replicas=replicas, max_ongoing_requests=32)
+    @serve.deployment(
+        name="HippoRAGReader", num_replicas=replicas, max_ongoing_requests=32, **_HEALTH
+    )
     @serve.ingress()
     class HippoRAGReader:
         """A read replica: the app, with writes forwarded to the writer."""
@@ -168,11 +173,20 @@ def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
     return HippoRAGWriter.bind(spec), HippoRAGReader.bind(spec)
 
 
+# Serve's proxy checks answer within 5-10 s by default; a busy machine (replicas
+# loading models) misses that and the proxy is killed. Patient defaults instead.
+PATIENT = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
+}
+
+
 def worker_env() -> dict[str, str]:
     """Environment of the replicas: this source tree importable, quiet tokenizers."""
     root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    return {"TOKENIZERS_PARALLELISM": "false", "HIPPORAG_PROGRESS": "0", "PYTHONPATH": path}
+    env = {"TOKENIZERS_PARALLELISM": "false", "HIPPORAG_PROGRESS": "0", "PYTHONPATH": path}
+    return env | {k: os.environ.get(k, v) for k, v in PATIENT.items()}
 
 
 def start(
@@ -200,6 +214,8 @@ def start(
     if address:
         ray.init(address=address, **kwargs)
     else:
+        for k, v in PATIENT.items():  # the local cluster's processes inherit them
+            os.environ.setdefault(k, v)
         ray.init(include_dashboard=False, _temp_dir=temp_dir, **kwargs)
     serve.start(http_options={"host": host, "port": port})
     writer, reader = deployments(spec, replicas)
