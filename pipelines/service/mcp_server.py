@@ -224,10 +224,11 @@ def check_bind(host: str, keys: Any, insecure: bool) -> None:
 
     Example:
         >>> check_bind("127.0.0.1", None, False)
-        >>> check_bind("0.0.0.0", None, False)
-        Traceback (most recent call last):
-        ...
-        hipporag.errors.InputError: refusing to serve MCP on 0.0.0.0 without API keys
+        >>> try:
+        ...     check_bind("0.0.0.0", None, False)
+        ... except InputError as err:
+        ...     print(err.message)
+        refusing to serve MCP on 0.0.0.0 without API keys
     """
     if keys is None and host not in LOCAL_HOSTS and not insecure:
         raise InputError(
