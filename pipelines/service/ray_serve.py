@@ -216,7 +216,15 @@ def start(
     else:
         for k, v in PATIENT.items():  # the local cluster's processes inherit them
             os.environ.setdefault(k, v)
-        ray.init(include_dashboard=False, _temp_dir=temp_dir, **kwargs)
+        for attempt in range(3):  # a busy machine may miss Ray's 30 s start-up wait
+            try:
+                ray.init(include_dashboard=False, _temp_dir=temp_dir, **kwargs)
+                break
+            except Exception as err:
+                if "timed out during startup" not in str(err) or attempt == 2:
+                    raise
+                logger.warning("local Ray did not start in time; trying again")
+                ray.shutdown()
     serve.start(http_options={"host": host, "port": port})
     writer, reader = deployments(spec, replicas)
     serve.run(writer, name=WRITER_APP, route_prefix=None)
