@@ -24,10 +24,12 @@ def free_port() -> int:
 class Server:
     """``python -m pipelines.cli serve ARGS`` on a free port; ``url`` once ready."""
 
-    def __init__(self, *args: str, log: Path, ready_s: float = 300.0) -> None:
+    def __init__(
+        self, *args: str, log: Path, ready_s: float = 300.0, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HIPPORAG_PROGRESS": "0"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HIPPORAG_PROGRESS": "0", **(env or {})}
         self.log = log
         self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

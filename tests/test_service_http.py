@@ -164,7 +164,7 @@ def test_malformed_json_huge_bodies_unknown_things(client, server):
 
 
 def test_health_ready_metrics_openapi_page(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/readyz").json()["ready"] is True
     client.post("/v1/retrieve", json={"query": "x", "k": 0})
     client.post("/v1/retrieve", json={"query": "x", "k": 1})

@@ -114,16 +114,26 @@ def _router() -> APIRouter:
                 hint="send them in several requests",
             )
         records = [d.model_dump(exclude_none=True) for d in body.documents]
-        passages = await asyncio.to_thread(ops.check_records, s.pin(), p, records)
-        report = await s.write("update" if body.upsert else "insert", passages)
+        await asyncio.to_thread(ops.check_records, s.pin(), p, records)  # fail fast
+        report = await s.write(
+            "update" if body.upsert else "insert",
+            records,
+            check=lambda rag: ops.check_records(rag, p, records),  # decided in the writer
+        )
         return JSONResponse(ops.change_dict(report))
 
     @r.delete("/documents", summary="Delete documents or passages by id; answers once committed")
     async def delete_documents(body: DeleteRequest, s: ServedIndex, p: WriteKey) -> JSONResponse:
         if not body.ids:
             raise InputError("nothing to delete", hint='send {"ids": ["doc-1", ...]}')
-        await asyncio.to_thread(ops.check_ids, s.pin(), p, body.ids)
-        report = await s.write("delete", list(body.ids))
+        ids = list(body.ids)
+        await asyncio.to_thread(ops.check_ids, s.pin(), p, ids)  # fail fast
+
+        def check(rag: Any) -> list[str]:  # decided again in the writer, on the newest state
+            ops.check_ids(rag, p, ids)
+            return ids
+
+        report = await s.write("delete", ids, check=check)
         return JSONResponse(ops.change_dict(report))
 
     @r.get("/documents/{doc_id:path}", summary="A document's passages and metadata")
@@ -270,8 +280,8 @@ def create_app(
     app.include_router(router, prefix="/v1/indexes/{name}")
 
     @app.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get("/readyz", summary="Every index is loaded (503 until then)")
     async def readyz() -> JSONResponse:
@@ -280,7 +290,8 @@ def create_app(
             for n, s in app.state.served.items()
         }
         ok = all(v == "ready" for v in state.values())
-        return JSONResponse({"ready": ok, "indexes": state}, status_code=200 if ok else 503)
+        body = {"ready": ok, "indexes": state, "pid": os.getpid()}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:

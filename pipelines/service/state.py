@@ -149,24 +149,29 @@ class Served:
             await asyncio.sleep(0.05)
 
     # -- the writer ------------------------------------------------------------------
-    async def write(self, operation: str, payload: Any) -> Any:
+    async def write(
+        self, operation: str, payload: Any, check: Callable[[Any], Any] | None = None
+    ) -> Any:
         """Queue a write (``insert``, ``update`` or ``delete``); its ``ChangeReport`` once committed.
 
-        The write is applied even when the caller stops waiting (a client that
-        disconnects): it is already queued.
+        ``check(reader)``, when given, runs in the writer just before the write,
+        on the newest generation, and returns the payload to write (or raises:
+        nothing is written): who may write what is decided on the state the
+        write changes. The write is applied even when the caller stops waiting
+        (a client that disconnects): it is already queued.
         """
         if self._queue is None:
             raise RuntimeError("the index is not loaded yet")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put((operation, payload, fut))
+        await self._queue.put((operation, payload, check, fut))
         return await asyncio.shield(fut)
 
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
-            operation, payload, fut = await self._queue.get()
+            operation, payload, check, fut = await self._queue.get()
             try:
-                report = await asyncio.to_thread(self._apply, operation, payload)
+                report = await asyncio.to_thread(self._apply, operation, payload, check)
                 if not fut.done():
                     fut.set_result(report)
             except Exception as err:
@@ -175,11 +180,15 @@ class Served:
             finally:
                 self._queue.task_done()
 
-    def _apply(self, operation: str, payload: Any) -> Any:
+    def _apply(self, operation: str, payload: Any, check: Callable[[Any], Any] | None) -> Any:
         """Run one write (blocking), then open and warm the new generation's reader."""
         from hipporag.index.generations import IndexLockedError
 
+        if self._disk_generation() != self.generation:  # another process wrote meanwhile
+            self.rag = self._open()
         writer = self.rag
+        if check is not None:
+            payload = check(writer)
         deadline = time.monotonic() + self.settings.lock_wait_s
         while True:
             try:
