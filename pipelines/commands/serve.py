@@ -147,5 +147,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning",
         timeout_graceful_shutdown=60,
+        # uvicorn's supervisor kills a worker that misses a 5 s ping; a busy machine
+        # (models loading, every core taken) misses it and workers get restarted.
+        timeout_worker_healthcheck=120,
     )
     return 0
