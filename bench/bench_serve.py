@@ -248,6 +248,7 @@ def run_server_part(args: argparse.Namespace, questions: list[str], workers: int
     res: dict[str, Any] = {"workers": workers, "levels": []}
     with Server(args.index, workers, args.threads) as srv:
         res["ready_s"] = srv.wait_ready()
+        pids = srv.worker_pids()
         asyncio.run(
             closed_loop(srv.url, questions, max(2, workers), args.warmup, args.k, args.mode)
         )
@@ -256,6 +257,7 @@ def run_server_part(args: argparse.Namespace, questions: list[str], workers: int
             res["levels"].append(level)
             print(json.dumps({"workers": workers} | level), flush=True)
         res["memory"] = [memory(p) | {"pid": p} for p in srv.worker_pids()]
+        res["worker_restarts"] = len(set(srv.worker_pids()) - set(pids))
         if args.write_sizes and workers == max(args.workers):
             res["writes"] = write_latency(srv.url, args.write_sizes)
     return res
@@ -287,6 +289,8 @@ def summary(report: dict[str, Any]) -> list[str]:
                 f"write of {w['documents']} documents: {w['wall_s']:.2f} s to commit, of which "
                 f"extract + embed {w['extract_embed_s']:.2f} s (rest {w['overhead_s']:.2f} s)"
             )
+    for part in report["server"]:
+        lines.append(f"workers {part['workers']}: {part['worker_restarts']} worker restarts")
     lines += [f"target: {t}" for t in report.get("targets", [])]
     return lines
 
