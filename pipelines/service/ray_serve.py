@@ -178,6 +178,8 @@ def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
 PATIENT = {
     "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
     "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
+    "RAY_worker_register_timeout_seconds": "120",
+    "RAY_enable_worker_prestart": "0",  # no idle workers competing with start-up
 }
 
 
