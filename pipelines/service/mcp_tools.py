@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from hipporag.errors import HippoRAGError
+from hipporag.errors import HippoRAGError, InputError
 
 RETRIEVE = """Search the indexed documents for passages that answer a question.
 
@@ -137,7 +138,8 @@ def make_tools(
         who = principal(ctx)
         who.require("read")
         rag = served().pin()
-        graph = ops.neighbourhood(rag, who, passage_id)  # NotFound for an unknown id
+        # NotFound for an unknown id (or one outside the key's tenant)
+        graph = await asyncio.to_thread(ops.neighbourhood, rag, who, passage_id)
         result = await ops.retrieve(
             rag,
             who,
@@ -168,7 +170,7 @@ def make_tools(
     ) -> dict[str, Any]:
         who = principal(ctx)
         who.require("read")
-        return ops.get_document(served().pin(), who, id)
+        return await asyncio.to_thread(ops.get_document, served().pin(), who, id)
 
     async def add_documents(
         documents: Annotated[
@@ -180,8 +182,18 @@ def make_tools(
         who = principal(ctx)
         who.require("write")
         s = served()
-        passages = ops.check_records(s.pin(), who, documents)
-        return ops.change_dict(await s.write("update", passages))
+        if len(documents) > s.settings.max_documents:
+            raise InputError(
+                f"{len(documents)} documents in one call (at most {s.settings.max_documents})",
+                hint="send them in several calls",
+            )
+        await asyncio.to_thread(ops.check_records, s.pin(), who, documents)  # fail fast
+        report = await s.write(
+            "update",
+            documents,
+            check=lambda rag: ops.check_records(rag, who, documents),  # decided in the writer
+        )
+        return ops.change_dict(report)
 
     async def delete_documents(
         ids: Annotated[list[str], Field(description="doc_ids or passage_ids", min_length=1)],
@@ -190,8 +202,14 @@ def make_tools(
         who = principal(ctx)
         who.require("write")
         s = served()
-        ops.check_ids(s.pin(), who, ids)
-        return ops.change_dict(await s.write("delete", list(ids)))
+        ids = list(ids)
+        await asyncio.to_thread(ops.check_ids, s.pin(), who, ids)  # fail fast
+
+        def check(rag: Any) -> list[str]:  # decided again in the writer, on the newest state
+            ops.check_ids(rag, who, ids)
+            return ids
+
+        return ops.change_dict(await s.write("delete", ids, check=check))
 
     fns: dict[str, Callable[..., Awaitable[Any]]] = {
         "retrieve": retrieve,
