@@ -89,7 +89,7 @@ async def _client(
             log["query_errors"].append(type(err).__name__)
             continue
         if r.status_code != 200:
-            log["query_errors"].append(str(r.status_code))
+            log["query_errors"].append(f"{r.status_code} {query!r}: {r.text[:300]}")
             continue
         log["queries"] += 1
         out = r.json()

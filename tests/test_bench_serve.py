@@ -27,7 +27,10 @@ def test_bench_serve_smoke(demo_index_path, demo_questions_path, tmp_path) -> No
     index = tmp_path / "idx"
     shutil.copytree(demo_index_path, index, ignore=shutil.ignore_patterns("leases"))
     out = tmp_path / "report.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     args = ["--index", str(index), "--questions", str(demo_questions_path), "--smoke"]
     args += ["--soak", "6", "--write-every", "0.5", "--json", str(out)]
     subprocess.run(

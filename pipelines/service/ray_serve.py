@@ -141,15 +141,15 @@ def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
             self.spec = spec
 
         def __serve_build_asgi_app__(self) -> Any:
-            self.app = build_app(self.spec)
-            return self.app
+            self.service_app = build_app(self.spec)  # not `app`: Serve's wrapper owns that name
+            return self.service_app
 
         async def forward(
             self, method: str, path: str, query: str, headers: list[Any], body: bytes
         ) -> tuple[int, list[tuple[str, str]], bytes]:
             import httpx
 
-            transport = httpx.ASGITransport(app=self.app)
+            transport = httpx.ASGITransport(app=self.service_app)
             async with httpx.AsyncClient(transport=transport, base_url="http://writer") as c:
                 url = f"{path}?{query}" if query else path
                 r = await c.request(method, url, headers=headers, content=body, timeout=None)
