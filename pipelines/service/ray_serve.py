@@ -51,6 +51,12 @@ def add_ray_options(p: Any) -> None:
     )
     p.add_argument("--replicas", type=int, default=2, help="--ray: read replicas (default 2)")
     p.add_argument(
+        "--replica-cpus",
+        type=float,
+        default=0.0,
+        help="--ray: CPUs each replica reserves from Ray (default 0: no reservation)",
+    )
+    p.add_argument(
         "--ray-address",
         metavar="ADDR",
         help="--ray: join this Ray cluster (HEAD:6379 or 'auto'); default: start a local one",
@@ -128,11 +134,17 @@ async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body
 _HEALTH = {"health_check_period_s": 10, "health_check_timeout_s": 120}
 
 
-def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
-    """The writer and reader Serve applications (bound, not yet run)."""
+def deployments(spec: dict[str, Any], replicas: int, cpus: float = 0.0) -> tuple[Any, Any]:
+    """The writer and reader Serve applications (bound, not yet run).
+
+    ``cpus`` is what each replica reserves from Ray (0: none, so any number of
+    replicas fits a small machine; Serve still spreads them over the nodes).
+    """
     from ray import serve
 
-    @serve.deployment(name=WRITER, num_replicas=1, max_ongoing_requests=64, **_HEALTH)
+    actor = {"ray_actor_options": {"num_cpus": cpus}} | _HEALTH
+
+    @serve.deployment(name=WRITER, num_replicas=1, max_ongoing_requests=64, **actor)
     @serve.ingress()
     class HippoRAGWriter:
         """The one writer: the app, called in-process for each forwarded write."""
@@ -156,7 +168,7 @@ def deployments(spec: dict[str, Any], replicas: int) -> tuple[Any, Any]:
             return r.status_code, list(r.headers.items()), r.content
 
     @serve.deployment(
-        name="HippoRAGReader", num_replicas=replicas, max_ongoing_requests=32, **_HEALTH
+        name="HippoRAGReader", num_replicas=replicas, max_ongoing_requests=32, **actor
     )
     @serve.ingress()
     class HippoRAGReader:
@@ -199,6 +211,7 @@ def start(
     port: int = 8000,
     address: str | None = None,
     temp_dir: str | None = None,
+    cpus: float = 0.0,
 ) -> None:
     """Join (``address``) or start a local Ray, then deploy the writer and ``replicas`` readers.
 
@@ -228,7 +241,7 @@ def start(
                 logger.warning("local Ray did not start in time; trying again")
                 ray.shutdown()
     serve.start(http_options={"host": host, "port": port})
-    writer, reader = deployments(spec, replicas)
+    writer, reader = deployments(spec, replicas, cpus)
     serve.run(writer, name=WRITER_APP, route_prefix=None)
     serve.run(reader, name=READER_APP, route_prefix="/")
 
@@ -262,6 +275,7 @@ def run(spec: dict[str, Any], args: Any) -> int:
             host=args.host,
             port=args.port,
             address=getattr(args, "ray_address", None),
+            cpus=float(getattr(args, "replica_cpus", 0.0)),
         )
         print(
             f"serving on http://{args.host}:{args.port} with Ray Serve: {replicas} read "
