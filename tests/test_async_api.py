@@ -95,10 +95,14 @@ def test_event_loop_keeps_ticking_during_12_aretrieve(rag):
         f"blocking: {base_ticks} ticks in {base_s:.3f}s; aretrieve x12: {ticks} in {elapsed:.3f}s"
     )
     assert base_ticks <= 1  # the sync calls hold the loop the whole time
-    # The loop ran its 5 ms ticker through the concurrent calls: at least a
-    # tenth of the ticks it would get if idle (the GIL is shared with the work
-    # on a loaded 2-core machine).
-    assert ticks >= max(5, int(elapsed / 0.005 / 10)), (ticks, elapsed)
+    # The loop ran its 5 ms ticker through the concurrent calls (how often
+    # depends on the machine's load: the GIL and the cores are shared with the
+    # work), many times more than around the blocking calls.
+    assert ticks >= max(10, 5 * (base_ticks + 1)), (ticks, elapsed, base_ticks)
+
+
+async def _all(make):
+    return await asyncio.gather(*make())
 
 
 def test_adapters_async_paths_do_not_block(rag):
@@ -108,15 +112,16 @@ def test_adapters_async_paths_do_not_block(rag):
     lc, li = LC(rag=rag, k=3), LI(rag, k=3)
 
     async def main():
-        a = await _ticks_while(asyncio.gather(*(li.aretrieve(q) for q in QUERIES * 3)))
-        b = await _ticks_while(asyncio.gather(*(lc.ainvoke(q) for q in QUERIES * 3)))
+        # (the calls start inside the measured span: gather() would start them at once)
+        a = await _ticks_while(_all(lambda: [li.aretrieve(q) for q in QUERIES * 3]))
+        b = await _ticks_while(_all(lambda: [lc.ainvoke(q) for q in QUERIES * 3]))
         nodes = await li.aretrieve(QUERIES[0])
         docs = await lc.ainvoke(QUERIES[0])
         return a, b, nodes, docs
 
     (ta, sa), (tb, sb), nodes, docs = asyncio.run(main())
     for ticks, elapsed in ((ta, sa), (tb, sb)):
-        assert ticks >= max(5, int(elapsed / 0.005 / 10)), (ticks, elapsed)
+        assert ticks >= 10, (ticks, elapsed)  # blocking calls let it tick at most once
     want = [h.passage_id for h in rag.retrieve(QUERIES[0], k=3)]
     assert [n.node.id_ for n in nodes] == want
     assert [d.id for d in docs] == want
@@ -134,7 +139,11 @@ def test_cancelled_write_is_all_or_nothing(demo_index_path, tmp_path):
 
     async def main():
         task = asyncio.create_task(rag.ainsert(records))
-        await asyncio.sleep(0.05)  # the write has started in its thread
+        for _ in range(2000):  # until the write runs in its thread (it holds the write lock)
+            lock = rag.__dict__.get("_async_write_lock")
+            if lock is not None and lock.locked():
+                break
+            await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -145,9 +154,11 @@ def test_cancelled_write_is_all_or_nothing(demo_index_path, tmp_path):
     assert verify(path)["ok"]
     rag.refresh()
     ids = set(rag.index.passage_ids)
-    # The cancelled insert committed in full (then new-0 was deleted): never half of it.
-    assert {"new-1", "new-2"} <= ids and "new-0" not in ids
-    assert rag.index.generation == before + 2
+    # The cancelled insert ran on in its thread and committed in full (then new-0
+    # was deleted); had the cancel come before it began, none of it: never half.
+    new = ids & {"new-0", "new-1", "new-2"}
+    assert new in ({"new-1", "new-2"}, set())
+    assert rag.index.generation == (before + 2 if new else before)
 
 
 def test_write_cancelled_before_it_starts_changes_nothing(demo_index_path, tmp_path):

@@ -198,3 +198,22 @@ def test_non_loopback_without_keys_is_refused(demo_index_path):
     assert out.returncode == 2
     assert "refusing to serve on 0.0.0.0 without API keys" in out.stderr
     assert "--insecure" in out.stderr
+
+
+def test_503_while_an_index_cannot_be_served(tmp_path, demo_index_path):
+    from fastapi.testclient import TestClient
+
+    from pipelines.service.app import create_app
+
+    broken = tmp_path / "not-an-index"
+    broken.mkdir()
+    app = create_app({"default": demo_index_path, "broken": broken})
+    with TestClient(app) as client:
+        r = client.post("/v1/indexes/broken/retrieve", json={"query": "x"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "broken" in r.json()["error"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["indexes"]["broken"] in (
+            "loading",
+            "failed",
+        )

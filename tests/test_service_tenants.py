@@ -125,6 +125,9 @@ def test_tenant_hits_never_name_another_tenant(c, loaded):
     # asking for the other tenant's documents by filter gives nothing
     r = c["a"].post("/v1/retrieve", json={"query": "forge", "k": 10, "filters": {"tenant": "b"}})
     assert r.status_code == 200 and r.json()["hits"] == []
+    # the tenant's info counts its own passages only; the history is not for tenants
+    assert c["a"].get("/v1/info").json()["counts"] == {"passages": 2}
+    assert c["a"].get("/v1/history").status_code == 403
     # the admin key sees both tenants and the demo corpus
     r = c["admin"].post("/v1/retrieve", json={"query": "Who was born in Teshfield?", "k": 50})
     assert {h["metadata"].get("tenant") for h in r.json()["hits"]} >= {"a", "b", None}

@@ -31,7 +31,7 @@ from hipporag.errors import InputError
 from pipelines.service import ops
 from pipelines.service.auth import RateLimiter, reader, writer
 from pipelines.service.http import Loading, NoLLM, install
-from pipelines.service.keys import KeyStore, Principal
+from pipelines.service.keys import KeyStore, Principal, ScopeError
 from pipelines.service.metrics import Metrics
 from pipelines.service.models import (
     AnswerRequest,
@@ -155,11 +155,15 @@ def _router() -> APIRouter:
     async def info(request: Request, s: ServedIndex, p: ReadKey) -> JSONResponse:
         rag = s.pin()
         index = rag.index
+        counts = index.counts
+        if p.filter:  # a tenant sees the size of its own view only
+            allow = await asyncio.to_thread(rag.allowed, p.filter)
+            counts = {"passages": index.n_passages if allow is None else int(allow.shape[0])}
         return JSONResponse(
             {
                 "name": s.name,
                 "generation": int(index.generation),
-                "counts": index.counts,
+                "counts": counts,
                 "index_config": index.config.to_dict(),
                 "retrieval_config": rag.config.to_dict(),
                 "modes": list(rag.modes()),
@@ -172,6 +176,11 @@ def _router() -> APIRouter:
     async def history(s: ServedIndex, p: ReadKey) -> JSONResponse:
         from pipelines.commands.history import rows
 
+        if p.filter:
+            raise ScopeError(
+                f"key {p.name!r} has a tenant filter; the history counts every tenant's documents",
+                hint="read the history with a key without a filter",
+            )
         return JSONResponse(
             {"generation": s.generation, "history": await asyncio.to_thread(rows, str(s.path))}
         )
