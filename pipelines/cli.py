@@ -55,6 +55,7 @@ COMMANDS = (
     "cache",
     "keys",
     "serve",
+    "mcp",
 )
 
 EXIT_INTERNAL = 1

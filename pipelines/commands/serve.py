@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=4, help="retrievals at once per index")
     p.add_argument("--llm-url", help="OpenAI-compatible base URL for POST /v1/answer")
     p.add_argument("--llm-model", help="model name at --llm-url")
+    from pipelines.service.ray_serve import add_ray_options
+
+    add_ray_options(p)
     p.set_defaults(func=run)
 
 
@@ -131,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"serving {names} on http://{args.host}:{args.port} ({auth})", file=sys.stderr, flush=True
     )
+    if getattr(args, "ray", False):  # Ray Serve replicas (pipelines/service/ray_serve.py)
+        from pipelines.service.ray_serve import run as run_ray
+
+        return run_ray(spec, args)
     os.environ[ENV] = json.dumps(spec)
     uvicorn.run(
         "pipelines.commands.serve:app_from_env",
@@ -140,5 +147,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning",
         timeout_graceful_shutdown=60,
+        # uvicorn's supervisor kills a worker that misses a 5 s ping; a busy machine
+        # (models loading, every core taken) misses it and workers get restarted.
+        timeout_worker_healthcheck=120,
     )
     return 0
