@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from hipporag.errors import InputError
+from pipelines.service.factory import ENV, app_from_env  # noqa: F401  (re-exported)
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-ENV = "HIPPORAG_SERVE_SPEC"
 
 
 def register(subparsers: Any) -> None:
@@ -103,22 +103,6 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def app_from_env() -> Any:
-    """The app described by ``$HIPPORAG_SERVE_SPEC`` (uvicorn's factory in each worker)."""
-    from pipelines.service.app import create_app
-    from pipelines.service.state import Settings
-
-    spec = json.loads(os.environ[ENV])
-    llm = None
-    if spec.get("llm"):
-        from pipelines.qa import make_llm
-
-        llm = make_llm(spec["llm"]["base_url"], spec["llm"]["model"])
-    return create_app(
-        spec["indexes"], spec.get("keys"), settings=Settings(**spec.get("settings", {})), llm=llm
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -140,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return run_ray(spec, args)
     os.environ[ENV] = json.dumps(spec)
     uvicorn.run(
-        "pipelines.commands.serve:app_from_env",
+        "pipelines.service.factory:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

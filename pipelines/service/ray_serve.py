@@ -70,7 +70,7 @@ def is_write(method: str, path: str) -> bool:
 
 def build_app(spec: dict[str, Any]) -> Any:
     """The service app of ``spec`` (what ``hipporag serve`` builds in each worker)."""
-    from pipelines.commands.serve import ENV, app_from_env
+    from pipelines.service.factory import ENV, app_from_env
 
     os.environ[ENV] = json.dumps(spec)
     return app_from_env()
