@@ -35,13 +35,12 @@ from typing import Any
 from hipporag.config import IndexConfig
 from hipporag.errors import ConfigError, IndexFormatError, InputError
 from hipporag.index import Index
-from hipporag.index.generations import WriteLock
 from hipporag.index.shardset import (
-    SHARDS_LOCK,
     ShardSpec,
     commit_shardset,
     read_shardset,
     rollback_shard,
+    set_lock,
     shard_name,
 )
 from hipporag.types import RetrievalResult
@@ -175,7 +174,7 @@ class ShardedHippoRAG:
         groups = route(spec, passages)
         builder = IndexBuilder(config, **components)
         out.mkdir(parents=True, exist_ok=True)
-        with WriteLock(out / SHARDS_LOCK):
+        with set_lock(out):
             gens = []
             for i in range(spec.n):
                 if groups[i]:
@@ -189,7 +188,7 @@ class ShardedHippoRAG:
     def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = ()) -> Any:
         from indexers.builder import IndexBuilder
 
-        with WriteLock(self.path / SHARDS_LOCK):
+        with set_lock(self.path):
             state = read_shardset(self.path)
             for name, gen in zip(state["shards"], state["shard_generations"], strict=True):
                 if gen > 0:

@@ -214,6 +214,16 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), 9)
 
 
+def set_lock(root: str | os.PathLike[str]) -> Any:
+    """The one-writer lock of a shard set (``ROOT/shards/write.lock``; ROOT must exist)."""
+    from hipporag.index.generations import WriteLock
+
+    lock_dir = Path(root) / SHARDS_LOCK
+    if Path(root).is_dir():
+        lock_dir.mkdir(exist_ok=True)
+    return WriteLock(lock_dir)
+
+
 def rollback_shard(shard_root: Path, generation: int) -> list[int]:
     """Move a shard's commit point back to ``generation``, dropping the newer ones.
 
@@ -260,6 +270,7 @@ __all__ = [
     "is_sharded",
     "read_shardset",
     "rollback_shard",
+    "set_lock",
     "shard_name",
     "shardset_history",
 ]

@@ -147,14 +147,13 @@ def history(args: argparse.Namespace) -> int:
 
 def gc(args: argparse.Namespace) -> int:
     """gc on every shard; a shard's generation named by the current set is always kept."""
-    from hipporag.index.generations import WriteLock
     from hipporag.index.generations import gc as gc_one
-    from hipporag.index.shardset import SHARDS_LOCK, rollback_shard
+    from hipporag.index.shardset import rollback_shard, set_lock
 
     root = Path(args.index)
     out: dict[str, Any] = {}
     freed = 0
-    with WriteLock(root / SHARDS_LOCK):  # no shard-set commit while shards are swept
+    with set_lock(root):  # no shard-set commit while shards are swept
         state = read_shardset(root)
         for name, gen in zip(state["shards"], state["shard_generations"], strict=True):
             if gen == 0:
