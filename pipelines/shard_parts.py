@@ -96,7 +96,7 @@ def pinned(single: type) -> type:
 
 def first_shard(owner: Any, index: Index) -> Any:
     """Shard 0, reusing the index opened to read the embedding config."""
-    s = pinned(owner.single)(index.path, owner.config, index.generation, owner._embedder)
+    s = pinned(owner.single)(index.path, owner.shard_config, index.generation, owner._embedder)
     s._index = index
     return s
 

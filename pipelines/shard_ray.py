@@ -63,8 +63,10 @@ class RayFanout:
             else:
                 ray.init(num_cpus=max(2, os.cpu_count() or 1), log_to_driver=False)
         actor = _actor_class()
-        config = owner.config.to_dict()
-        self.actors = [actor.remote(str(s.path), config, int(s.generation)) for s in owner.shards]
+        config = owner.shard_config.to_dict()
+        self.actors = [
+            actor.remote(str(s.path), config, int(s.generation), owner.single) for s in owner.shards
+        ]
 
     def map(
         self, method: str, per_shard: Sequence[dict[str, Any]], args: tuple, kw: dict[str, Any]

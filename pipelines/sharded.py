@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,8 @@ class ShardedHippoRAG:
             raise ConfigError(f"hops must be 1 or 2, got {hops!r}", hint="use hops=1 or hops=2")
         self.path = Path(index_dir).absolute()
         self.config = _merge(config, {})
+        # Shards match nothing for a key they lack; the set checks keys against all shards.
+        self.shard_config = dataclasses.replace(self.config, unknown_filter_keys="match_none")
         self.single = single
         self.fanout, self.merge, self.hops = fanout, merge, hops
         self.auto_refresh = auto_refresh
@@ -119,7 +122,7 @@ class ShardedHippoRAG:
             )
         )
         self.shards = [first_shard(self, first)] + [
-            pinned(self.single)(self.path / name, self.config, gen, self._embedder)
+            pinned(self.single)(self.path / name, self.shard_config, gen, self._embedder)
             for name, gen in live[1:]
         ]
 
@@ -314,6 +317,8 @@ class ShardedHippoRAG:
             )
         if self.auto_refresh is not None:
             self.refresh()
+        if filters and self.config.unknown_filter_keys == "error":
+            self._check_keys(filters)
         qvec = self._embedder.encode_query(query)
         kw = {"filters": filters, "exclude": exclude}
         results = self._map("retrieve", None, query, k, mode, **kw)
@@ -332,6 +337,21 @@ class ShardedHippoRAG:
             merged.flags.append("hops=2")
         merged.flags.append(f"shards={self.n_shards}")
         return merged
+
+    def _check_keys(self, filters: Mapping[str, Any]) -> None:
+        """A key no shard's passages have is the usual "did you mean" error."""
+        from hipporag.filters import metadata_keys
+        from hipporag.sections import suggest
+
+        known = frozenset().union(*(metadata_keys(s.index) for s in self.shards))
+        for key in filters:
+            if key not in known:
+                hint = suggest(key, known) if known else "the index's passages have no metadata"
+                raise InputError(
+                    f"unknown metadata key {key!r:.60} in the filter",
+                    hint=f"{hint} (or ask for unknown keys to match nothing: "
+                    "unknown_filter_keys='match_none')",
+                )
 
     def retrieve_batch(
         self, queries: Sequence[str], k: int = 5, mode: str | None = None, **kw: Any

@@ -77,7 +77,15 @@ def test_answer_refuses_without_support(rag, fake_llm_server, reply, flag):
 
 
 def test_answer_with_nothing_retrieved_asks_no_model(rag, fake_llm_server):
-    out = rag.answer(QUESTION, k=3, filters={"no_such_key": "x"})
+    import dataclasses
+
+    from pipelines.facade import HippoRAG
+
+    # a filter that matches nothing (an unknown key matches nothing when asked to)
+    empty = HippoRAG.open(
+        rag.path, dataclasses.replace(rag.config, unknown_filter_keys="match_none")
+    )
+    out = empty.answer(QUESTION, k=3, filters={"no_such_key": "x"})
     assert out.refusal.startswith(REFUSAL) and "no_passages" in out.flags
     assert out.llm_calls == 0 and fake_llm_server.requests == []
 

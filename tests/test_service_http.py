@@ -90,9 +90,9 @@ def test_grouped_filtered_and_named_index(client, rag):
     assert r.status_code == 200, r.text
     want = rag.retrieve(QUESTIONS[0], k=2, group_by="document")
     assert [d["doc_id"] for d in r.json()["documents"]] == want.doc_ids
-    # a filter nothing matches: no hits, not an error
+    # a key no passage has: the CLI's "did you mean" error, as JSON with status 400
     r = client.post("/v1/retrieve", json={"query": QUESTIONS[0], "filters": {"tenant": "zz"}})
-    assert r.status_code == 200 and r.json()["hits"] == []
+    assert r.status_code == 400 and "unknown metadata key 'tenant'" in r.json()["error"]
 
 
 def test_documents_neighbourhood_info_history(client, rag):

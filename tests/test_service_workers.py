@@ -6,6 +6,7 @@ import shutil
 import signal
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -91,7 +92,8 @@ def test_two_workers_share_one_index(two_workers):
 
 
 def test_answer_uses_the_llm_over_the_tenant_filtered_hits(two_workers, llm):
-    q = "Who directed the film that won the Golden Heron Award in 1987?"
+    # a question of its own: replies are cached by prompt, across runs
+    q = f"Who directed the film that won the Golden Heron Award in 1987? ({uuid.uuid4().hex[:8]})"
     llm.script = [("ok", "Imre Valko [2] [9]", "stop")]
     r = httpx.post(two_workers.url + "/v1/answer", json={"question": q, "k": 3}, timeout=120)
     assert r.status_code == 200, r.text

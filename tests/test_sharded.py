@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hipporag.errors import InputError
 from hipporag.index import Index
 from hipporag.index.shardset import ShardSpec, is_sharded, read_shardset, shardset_history
 from pipelines.cli import main
@@ -88,8 +89,10 @@ def test_retrieve_merges_all_shards(sharded, demo_index_path):
             assert res.passage_ids == ref.passage_ids
     top = rag.retrieve("Who directed Salt Harbour?", k=3)
     assert top[0].title == "Salt Harbour"
-    res = rag.retrieve("film festival", k=4, filters={"title": "Salt Harbour"})
-    assert {h.title for h in res} <= {"Salt Harbour"}
+    with pytest.raises(InputError, match="unknown metadata key 'tenant'"):
+        rag.retrieve("film festival", k=4, filters={"tenant": "acme"})
+    none = HippoRAG.open(sharded, unknown_filter_keys="match_none")
+    assert len(none.retrieve("film festival", k=4, filters={"tenant": "acme"})) == 0
     rag.close()
 
 

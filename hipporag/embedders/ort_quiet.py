@@ -25,9 +25,10 @@ _LOCK = threading.Lock()
 
 def import_onnxruntime() -> ModuleType:
     """``import onnxruntime``, its telemetry file written to a folder removed at once."""
-    mod = sys.modules.get("onnxruntime")
-    if mod is not None:
-        return mod
+    if "onnxruntime" in sys.modules:  # imported already: no file is written again
+        import onnxruntime
+
+        return onnxruntime
     with _LOCK:
         private = tempfile.mkdtemp(prefix="hipporag-ort-")
         old = os.environ.get("TMPDIR")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from hipporag.errors import InputError
+from hipporag.log import get_logger
 from pipelines.service import ops
 from pipelines.service.auth import RateLimiter, reader, writer
 from pipelines.service.http import Loading, NoLLM, install
@@ -43,7 +43,7 @@ from pipelines.service.models import (
 from pipelines.service.state import Served, Settings
 
 DEFAULT = "default"
-logger = logging.getLogger("hipporag.service")
+logger = get_logger(__name__)
 
 
 def served(request: Request) -> Served:

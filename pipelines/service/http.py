@@ -9,7 +9,6 @@ reached, 413 body too large, 429 over the key's rate, 501 no LLM configured,
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -19,12 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipporag.errors import HippoRAGError, LLMError
+from hipporag.log import get_logger
 from pipelines.service.auth import RateLimited
 from pipelines.service.keys import AuthError, ScopeError
 from pipelines.service.ops import NotFound
 from pipelines.service.state import GenerationNotReached
 
-logger = logging.getLogger("hipporag.service")
+logger = get_logger(__name__)
 
 
 class Loading(HippoRAGError):

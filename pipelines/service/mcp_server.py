@@ -29,15 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from hipporag.errors import HippoRAGError, InputError
+from hipporag.log import get_logger
 
-logger = logging.getLogger("hipporag.mcp")
+logger = get_logger(__name__)
 
 INSTRUCTIONS = (
     "A HippoRAG index of documents. Call `retrieve` with the user's question to get "

@@ -34,7 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("hipporag.service")
+from hipporag.log import get_logger
+
+logger = get_logger(__name__)
 
 READER_APP = "hipporag"
 WRITER_APP = "hipporag-writer"

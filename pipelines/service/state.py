@@ -17,14 +17,15 @@ writes (a writer finding it taken retries for up to ``lock_wait_s``).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("hipporag.service")
+from hipporag.log import get_logger
+
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -126,10 +126,11 @@ def test_damaged_hnsw_and_npy_header_through_the_cli(demo_index_path, tmp_path):
     copy = tmp_path / "c"
     shutil.copytree(demo_index_path, copy, ignore=shutil.ignore_patterns("leases"))
     meta = json.loads((copy / "meta.json").read_text())
-    hnsw = copy / meta["files"]["hnsw/passages.bin"]["path"]
+    # the fact index: every graph mode searches it (a small dense query may be answered exactly)
+    hnsw = copy / meta["files"]["hnsw/facts.bin"]["path"]
     flip(hnsw, hnsw.stat().st_size // 3)
-    line = assert_one_line_error(cli("retrieve", str(copy), "Who wrote it?", "--mode", "dense"))
-    assert "damaged" in line and "passages.bin" in line
+    line = assert_one_line_error(cli("retrieve", str(copy), "Who wrote it?", "--mode", "hybrid"))
+    assert "damaged" in line and "facts.bin" in line
     copy2 = tmp_path / "c2"
     shutil.copytree(demo_index_path, copy2, ignore=shutil.ignore_patterns("leases"))
     npy = copy2 / meta["files"]["arrays/graph_indptr.npy"]["path"]
