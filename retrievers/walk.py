@@ -9,11 +9,9 @@ hooks: :meth:`WalkRetriever.link` (the query's entity seeds) and
 components shared by the retrievers of one index (dense retriever, PPR
 matrices, linkers, explainer), built on first use.
 
-Per-query cost: PPR results come sparse (:meth:`~retrievers.ppr.PPR.sparse`),
-ranking is a top-k over the touched passages, exclusions and allow-lists are
-sorted index arrays, and explanations work on the touched subgraph. Nothing
-is O(passages) unless a retriever's own definition needs it (its docstring
-says so).
+Per-query cost: PPR results come sparse, ranking is a top-k over the touched
+passages, allow-lists are sorted arrays, explanations use the touched
+subgraph: nothing is O(passages) unless a retriever's definition needs it.
 
 When a query links to no entity (and no ``extra_seeds`` are given) the hits are
 the dense ones and both the result and every explanation carry ``"no_seeds"``.

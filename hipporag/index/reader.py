@@ -108,11 +108,7 @@ class Index(IndexLookups):
         external_access: bool = False,
         generation: int | None = None,
     ) -> Index:
-        """Open an index directory at its current generation (checks format and sizes).
-
-        ``generation`` pins an older stored generation instead (a sharded
-        index's readers use the generation its shard set names).
-        """
+        """Open an index at its current (or a stored ``generation``); checks format and sizes."""
         return cls(path, mmap=mmap, external_access=external_access, generation=generation)
 
     def refresh(self) -> Index:
