@@ -89,11 +89,8 @@ class Parts:
         self.is_view = isinstance(index, FilteredIndex)
 
     def view(self, allow: np.ndarray) -> Parts:
-        """The parts of the filtered view of ``allow`` (:mod:`retrievers.view`); kept a while.
-
-        Linkers, PPR and explainer of the view see only the allowed passages and
-        the entities and facts they support; the passage cache is shared.
-        """
+        """The parts of ``allow``'s filtered view (:mod:`retrievers.view`), kept a while:
+        they see only the allowed passages and what they support."""
         if self.is_view:
             return self
         key = hashlib.blake2b(np.ascontiguousarray(allow, np.int64).tobytes()).digest()
