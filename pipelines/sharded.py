@@ -12,6 +12,7 @@ shard generations to the next.
 
 Example:
     >>> import tempfile, pathlib
+    >>> from pipelines.facade import HippoRAG
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "sharded"
     >>> docs = [{"id": "ada", "text": "Ada Lovelace wrote the first program."},
     ...         {"id": "babbage", "text": "Charles Babbage designed the Analytical Engine."},
