@@ -188,15 +188,24 @@ def _srcs(html: str) -> str:
 
 
 def test_non_loopback_without_keys_is_refused(demo_index_path):
+    # A documentation address (TEST-NET-3): refused before anything binds or connects.
     out = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "serve", str(demo_index_path), "--host", "0.0.0.0"],
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "serve",
+            str(demo_index_path),
+            "--host",
+            "203.0.113.7",
+        ],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         timeout=120,
     )
     assert out.returncode == 2
-    assert "refusing to serve on 0.0.0.0 without API keys" in out.stderr
+    assert "refusing to serve on 203.0.113.7 without API keys" in out.stderr
     assert "--insecure" in out.stderr
 
 
