@@ -33,7 +33,12 @@ import traceback
 from collections.abc import Sequence
 
 from hipporag.errors import HippoRAGError, InputError
-from pipelines.cli_faults import as_os_error, interrupted_message, is_interrupt
+from pipelines.cli_faults import (
+    as_os_error,
+    interrupted_message,
+    is_interrupt,
+    watching_ctrl_c,
+)
 from pipelines.termsafe import printable
 
 COMMANDS = (
@@ -134,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in raw)
     try:
-        return _main(raw)
+        with watching_ctrl_c(process_exit=argv is None):
+            return _main(raw)
     except HippoRAGError as err:
         return _fail(one_line(err.message, err.hint), EXIT_USER, verbose)
     except BrokenPipeError:  # e.g. `hipporag info IDX | head`

@@ -11,7 +11,48 @@ Example:
 from __future__ import annotations
 
 import errno
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_SIGINT_SEEN = threading.Event()
+
+
+@contextmanager
+def watching_ctrl_c(process_exit: bool = False) -> Iterator[None]:
+    """Remember whether a Ctrl-C arrived while the block ran (still raising KeyboardInterrupt).
+
+    A Ctrl-C can land inside a library that turns it into some other error (an
+    import cut half way, a C extension's own exception); with this, the CLI
+    still reports it as the interrupt it was.
+
+    Args:
+        process_exit: The process ends after the block (the ``hipporag``
+            command itself): from then on Ctrl-C is ignored, since the work is
+            done and a Ctrl-C in the interpreter's teardown (seconds with
+            torch loaded) would only turn the true exit code into a kill.
+    """
+    _SIGINT_SEEN.clear()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # Ctrl-C ignored (a background job) or handled by the caller
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        _SIGINT_SEEN.set()
+        signal.default_int_handler(signum, frame)
+
+    try:
+        old = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN if process_exit else old)
 
 
 def interrupted_message() -> str:
@@ -25,8 +66,12 @@ def interrupted_message() -> str:
 
 
 def is_interrupt(err: BaseException) -> bool:
-    """A library's own 'interrupted' exception (DuckDB turns Ctrl-C into one)."""
-    if type(err).__name__ == "InterruptException":
+    """A library's own 'interrupted' exception, or any error raised after a Ctrl-C arrived.
+
+    DuckDB turns Ctrl-C into its own exception; an import cut by Ctrl-C can
+    leave a half-initialised module that fails later with an AttributeError.
+    """
+    if _SIGINT_SEEN.is_set() or type(err).__name__ == "InterruptException":
         return True
     return isinstance(err, RuntimeError) and str(err).strip() == "Query interrupted"
 

@@ -204,3 +204,37 @@ def test_ctrl_c_during_a_duckdb_query_is_a_clean_interrupt():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "internal error" not in err
+
+
+SWALLOWED = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    sys.path.insert(0, {root!r})
+    from pipelines import cli
+    from pipelines.commands import info
+
+    def cut_import(args):
+        # A library catches the KeyboardInterrupt of a Ctrl-C that cut an import
+        # half way, and fails later on the half-initialised module.
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        raise AttributeError("partially initialized module 'pandas' has no attribute 'plotting'")
+
+    info.run = cut_import
+    sys.exit(cli.main(["info", "x"]))
+    """
+)
+
+
+def test_an_error_after_ctrl_c_is_reported_as_the_interrupt():
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED.format(root=str(ROOT))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert "interrupted" in proc.stderr and "internal error" not in proc.stderr
