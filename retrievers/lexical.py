@@ -39,8 +39,8 @@ from retrievers.common import (
     check_query,
     exclusion_set,
     make_hits,
-    top_k,
 )
+from retrievers.order import keys_of, stable_top_k
 from retrievers.params import BaseParams
 from retrievers.registration import register
 from retrievers.timing import Stopwatch
@@ -81,14 +81,18 @@ def lexical_of(index: IndexView, k1: float = 1.2, b: float = 0.75) -> LexicalInd
 
 
 def lexical_candidates(
-    lex: LexicalIndex, query: str, n: int, filt: PassageFilter
+    lex: LexicalIndex, query: str, n: int, filt: PassageFilter, index: IndexView
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n`` best BM25 passages that ``filt`` allows: (rows int64, scores), best first."""
+    """The ``n`` best BM25 passages that ``filt`` allows: (rows int64, scores), best first.
+
+    Ties go to the smaller ``passage_id`` (not the earlier row), so a living index
+    ranks like a fresh build of the same corpus.
+    """
     rows, scores = lex.score_query(query)
     if rows.size:
         ok = filt.ok(rows)
         rows, scores = rows[ok], scores[ok]
-    best = top_k(scores, n)
+    best = stable_top_k(scores, n, keys_of(index, "passages")[rows])
     return rows[best].astype(np.int64), scores[best]
 
 
@@ -162,7 +166,7 @@ class LexicalRetriever:
         watch = watch or Stopwatch()
         watch.lap("encode")
         filt = PassageFilter(self.index.live("passages"), allow, exclude)
-        idxs, scores = lexical_candidates(self.scorer, query, k, filt)
+        idxs, scores = lexical_candidates(self.scorer, query, k, filt, self.index)
         flags = [] if idxs.size else ["no_lexical_match"]
         n_lex = idxs.size
         if n_lex < k:

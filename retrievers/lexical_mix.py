@@ -92,7 +92,7 @@ class LexicalMix:
                     getattr(self.index, "path", ""),
                 )
             return np.zeros(0, np.int64), np.zeros(0)
-        return lexical_candidates(lex, query, self.p.lexical_candidates, filt)
+        return lexical_candidates(lex, query, self.p.lexical_candidates, filt, self.index)
 
     def boost(
         self,
