@@ -143,8 +143,19 @@ def metadata_keys(index: Any) -> frozenset[str]:
     return found
 
 
-def _unknown(index: Any, filters: Mapping[str, Any], policy: str) -> list[str]:
-    known = metadata_keys(index)
+def check_keys(
+    known: frozenset[str], filters: Mapping[str, Any], policy: str = "error"
+) -> list[str]:
+    """The keys of ``filters`` not in ``known``; with ``policy="error"`` the first raises.
+
+    Example:
+        >>> check_keys(frozenset({"lang"}), {"lang": "en", "tenat": "x"}, "match_none")
+        ['tenat']
+        >>> check_keys(frozenset({"tenant"}), {"tenat": "x"})
+        Traceback (most recent call last):
+        hipporag.errors.InputError: unknown metadata key 'tenat' in the filter
+          how to fix: did you mean 'tenant'? (or ask for unknown keys to match nothing: unknown_filter_keys='match_none')
+    """
     missing = [k for k in filters if k not in known]
     if missing and policy == "error":
         key = missing[0]
@@ -187,7 +198,7 @@ def allowed_passages(index: Any, filters: Any, *, unknown_keys: str = "error") -
             f"index {getattr(index, 'path', '')} has no passage metadata to filter on",
             hint="rebuild it with this version of the toolkit (hipporag index ...)",
         )
-    missing = _unknown(index, filters, unknown_keys)
+    missing = check_keys(metadata_keys(index), filters, unknown_keys)
     if missing:
         log.warning("filter key(s) %s occur in no passage: the filter matches nothing", missing[:5])
         return np.zeros(0, dtype=np.int64)
@@ -252,6 +263,7 @@ __all__ = [
     "all_of",
     "allowed_passages",
     "and_filters",
+    "check_keys",
     "compile_filters",
     "error",
     "metadata_keys",

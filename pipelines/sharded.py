@@ -36,6 +36,7 @@ from typing import Any
 
 from hipporag.config import IndexConfig
 from hipporag.errors import ConfigError, IndexFormatError, InputError
+from hipporag.grouping import GROUP_BY, group_by_document
 from hipporag.index import Index
 from hipporag.index.shardset import (
     ShardSpec,
@@ -134,23 +135,14 @@ class ShardedHippoRAG:
         index_dir: str | os.PathLike[str],
         config: RetrievalConfig | None = None,
         *,
-        fanout: str = "threads",
-        merge: str = "calibrated",
-        hops: int = 1,
-        auto_refresh: float | None = None,
         single: type,
         **overrides: Any,
     ) -> ShardedHippoRAG:
-        """Open a sharded index; ``overrides`` replace retrieval parameters."""
-        return cls(
-            index_dir,
-            _merge(config, overrides),
-            fanout=fanout,
-            merge=merge,
-            hops=hops,
-            auto_refresh=auto_refresh,
-            single=single,
-        )
+        """Open a sharded index: ``fanout``, ``merge``, ``hops`` and ``auto_refresh`` as
+        in the constructor; other ``overrides`` replace retrieval parameters."""
+        names = ("fanout", "merge", "hops", "auto_refresh")
+        own = {k: overrides.pop(k) for k in names if k in overrides}
+        return cls(index_dir, _merge(config, overrides), single=single, **own)
 
     @classmethod
     def build(
@@ -310,16 +302,35 @@ class ShardedHippoRAG:
         group_by: str | None = None,
         **_: Any,
     ) -> Any:
-        """The ``k`` best passages over all shards (same arguments as :meth:`HippoRAG.retrieve`)."""
-        if group_by is not None:
+        """The ``k`` best passages over all shards (same arguments as :meth:`HippoRAG.retrieve`).
+
+        ``group_by="document"`` works as on one index: a document's chunks all
+        live in one shard (routing is by document), so grouping the merged
+        passages is exact.
+        """
+        if group_by not in GROUP_BY:
             raise InputError(
-                "group_by is not supported on a sharded index yet",
-                hint="retrieve passages and group them by hit.doc_id",
+                f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
             )
         if self.auto_refresh is not None:
             self.refresh()
         if filters and self.config.unknown_filter_keys == "error":
             self._check_keys(filters)
+        if group_by != "document":
+            return self._merged(query, k, mode, filters, exclude)
+        total = max(sum(s.index.n_passages for s in self.shards), 1)
+        want = min(k * 4, total)
+        while True:  # more chunks until k documents are found or none are left
+            result = self._merged(query, want, mode, filters, exclude)
+            grouped = group_by_document(result, k)
+            if len(grouped) >= k or want >= total or len(result) < want:
+                return grouped
+            want = min(want * 2, total)
+
+    def _merged(
+        self, query: str, k: int, mode: str | None, filters: Any, exclude: Any
+    ) -> RetrievalResult:
+        """The merged ``k`` best passages of all shards."""
         qvec = self._embedder.encode_query(query)
         kw = {"filters": filters, "exclude": exclude}
         results = self._map("retrieve", None, query, k, mode, **kw)
@@ -341,18 +352,9 @@ class ShardedHippoRAG:
 
     def _check_keys(self, filters: Mapping[str, Any]) -> None:
         """A key no shard's passages have is the usual "did you mean" error."""
-        from hipporag.filters import metadata_keys
-        from hipporag.sections import suggest
+        from hipporag.filters import check_keys, metadata_keys
 
-        known = frozenset().union(*(metadata_keys(s.index) for s in self.shards))
-        for key in filters:
-            if key not in known:
-                hint = suggest(key, known) if known else "the index's passages have no metadata"
-                raise InputError(
-                    f"unknown metadata key {key!r:.60} in the filter",
-                    hint=f"{hint} (or ask for unknown keys to match nothing: "
-                    "unknown_filter_keys='match_none')",
-                )
+        check_keys(frozenset().union(*(metadata_keys(s.index) for s in self.shards)), filters)
 
     def retrieve_batch(
         self, queries: Sequence[str], k: int = 5, mode: str | None = None, **kw: Any

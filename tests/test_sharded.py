@@ -200,3 +200,46 @@ def test_ray_fanout_equals_threads(sharded):
     finally:
         ray.close()
         threads.close()
+
+
+def test_group_by_document_equals_one_index(tmp_path):
+    """A document's chunks live in one shard: grouping merged hits is exact (facade and CLI)."""
+    from hipporag.config import ChunkConfig, IndexConfig
+
+    towns = ["Kelder", "Ostmark", "Varrow", "Lune", "Pellin", "Sarth"]
+    docs = [
+        {
+            "id": f"doc-{t.lower()}",
+            "title": f"{t} harbour",
+            "text": " ".join(
+                f"The harbour of {t} shipped {good} to {other} in {1900 + 7 * j}."
+                for j, (good, other) in enumerate(
+                    zip(["salt", "timber", "wool", "iron"], towns[:4], strict=True)
+                )
+            ),
+        }
+        for t in towns
+    ]
+    config = IndexConfig(chunking=ChunkConfig(max_words=14, overlap_words=0))
+    one = HippoRAG.build(docs, tmp_path / "one", config=config)
+    many = HippoRAG.build(docs, tmp_path / "many", config=config, shards=3)
+    assert one.index.n_passages > len(docs)  # chunked: several passages per document
+    query = "Which harbour shipped timber to Lune?"
+    want = one.retrieve(query, k=3, mode="dense", group_by="document")
+    got = many.retrieve(query, k=3, mode="dense", group_by="document")
+    assert [d.doc_id for d in got] == [d.doc_id for d in want] and len(got) == 3
+    for g, w in zip(got, want, strict=True):
+        assert [c.passage_id for c in g.chunks] == [c.passage_id for c in w.chunks]
+        assert {c.doc_id for c in g.chunks} == {g.doc_id}
+    hybrid = many.retrieve(query, k=4, group_by="document")
+    assert len({d.doc_id for d in hybrid}) == 4
+    with pytest.raises(InputError, match="unknown group_by"):
+        many.retrieve(query, k=2, group_by="chapter")
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "retrieve", str(tmp_path / "many"), query,
+         "-k", "2", "--mode", "dense", "--group-by", "document", "--json"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    docs_out = json.loads(out.stdout)["documents"]
+    assert [d["doc_id"] for d in docs_out] == [d.doc_id for d in want][:2]
