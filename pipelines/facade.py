@@ -299,18 +299,20 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
                 return grouped
             want = min(want * 2, total)
 
-    def allowed(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
+    def allowed(
+        self, filters: Mapping[str, Any] | None, unknown_keys: str | None = None
+    ) -> np.ndarray | None:
         """The allow-list of a filter spec (see :func:`hipporag.filters.allowed_passages`).
 
         The last few specs' lists are kept per open index, so a repeated filter
-        costs no SQL query.
+        costs no SQL query. ``unknown_keys`` overrides ``config.unknown_filter_keys``.
         """
-        policy = self.config.unknown_filter_keys
+        policy = unknown_keys or self.config.unknown_filter_keys
         if not filters:
             return allowed_passages(self.index, filters, unknown_keys=policy)
         index = self.index
         validate_filters(filters)  # bounded: the key below cannot overflow
-        key = json.dumps(filters, sort_keys=True, default=str)
+        key = policy + json.dumps(filters, sort_keys=True, default=str)
         with self._lock:
             if self._allow_index is not index:  # the index was reopened or refreshed
                 self._allow_cache, self._allow_index = {}, index

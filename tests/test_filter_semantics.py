@@ -121,6 +121,12 @@ def test_unknown_key_fails_with_did_you_mean_or_matches_nothing(capsys, index_pa
     assert rc == 0 and json.loads(out)["hits"] == []
     with pytest.raises(InputError, match="did you mean 'tenant'"):
         rag.retrieve(QUESTION, filters={"tenat": "globex"})
+    # a per-call policy (the service's tenant keys) is cached apart from the default one
+    none = rag.allowed({"tenat": "globex"}, unknown_keys="match_none")
+    assert none is not None and none.size == 0
+    assert rag.allowed({"tenat": "globex"}, unknown_keys="match_none") is none
+    with pytest.raises(InputError, match="did you mean 'tenant'"):
+        rag.allowed({"tenat": "globex"})
 
 
 def test_bounded_inputs_give_one_line_errors(rag) -> None:
