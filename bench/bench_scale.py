@@ -24,7 +24,12 @@ extraction/embedding fakes' own seconds, ``peak_rss_mb`` (this process),
 ``index_bytes``, ``query_p50_ms``, ``query_p95_ms``, the retriever's own
 per-stage medians (``query_stage_p50_ms``: encode, link, ppr, ...) and the counts.
 ``--partial FILE`` rewrites FILE with the stage seconds and peak RSS so far
-after each timed stage, so a run cut short still leaves figures::
+after each timed stage, so a run cut short still leaves figures.
+``--readers`` then starts two reader processes on the built index, the second
+while the first still runs, and reports each one's open time, resident memory
+after warm-up and queries, and how much of it is its own (``private_mb``: what
+a further reader process adds; the mmapped arrays and HNSW files it shares
+with the page cache are ``shared_mb``), under ``readers``::
 
     python bench/bench_scale.py --passages 10000 --threads 2 --json
 
@@ -256,6 +261,55 @@ def query(path: Path, embedder: HashVectors, n_queries: int, seed: int = 2) -> d
     }
 
 
+def memory_mb() -> dict[str, float]:
+    """This process's resident memory split into shared and private pages (smaps_rollup)."""
+    fields: dict[str, float] = {}
+    with open("/proc/self/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    private = fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)
+    shared = fields.get("Shared_Clean", 0.0) + fields.get("Shared_Dirty", 0.0)
+    return {
+        "rss_mb": round(fields.get("Rss", 0.0), 1),
+        "pss_mb": round(fields.get("Pss", 0.0), 1),
+        "private_mb": round(private, 1),
+        "shared_mb": round(shared, 1),
+    }
+
+
+def reader(path: Path, dim: int, n_queries: int) -> None:
+    """A reader process: open, warm up, query; print its figures; wait for stdin to close."""
+    res = query(path, HashVectors(dim), n_queries)
+    print(json.dumps({**res, **memory_mb()}), flush=True)
+    sys.stdin.read()
+
+
+def readers(path: Path, dim: int, n_queries: int) -> list[dict[str, Any]]:
+    """Two reader processes, the second started while the first is still alive."""
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--passages", "0", "--reader", str(path)]
+    cmd += ["--dim", str(dim), "--queries", str(n_queries)]
+    procs, out = [], []
+    try:
+        for _ in range(2):
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            if not line:
+                raise RuntimeError(f"reader process failed (rc {p.wait()})")
+            out.append(json.loads(line))
+    finally:
+        for p in procs:
+            if p.stdin is not None:
+                p.stdin.close()
+            p.wait(60)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Synthetic scale benchmark (real index code).")
     parser.add_argument("--passages", type=int, required=True)
@@ -271,8 +325,13 @@ def main(argv: list[str] | None = None) -> None:
         "--workdir", default=None, help="where the index goes (default: a temp dir)"
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    parser.add_argument("--readers", action="store_true", help="also measure two reader processes")
+    parser.add_argument("--reader", default=None, help=argparse.SUPPRESS)  # a reader child
     args = parser.parse_args(argv)
     os.environ.setdefault("HIPPORAG_PROGRESS", "0")
+    if args.reader:
+        reader(Path(args.reader), args.dim, args.queries)
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         t0 = time.perf_counter()
         PARTIAL.update(path=args.partial, t0=t0)
@@ -282,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
         path = Path(res.pop("path"))
         res["index_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         res.update(query(path, emb, args.queries))
+        if args.readers:
+            res["readers"] = readers(path, args.dim, args.queries)
         ru = resource.getrusage(resource.RUSAGE_SELF)
         res["peak_rss_mb"] = _peak_rss_mb()
         res["process_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 3)

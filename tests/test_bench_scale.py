@@ -25,7 +25,7 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     work, partial = tmp_path / "work", tmp_path / "partial.json"
     work.mkdir()
     args = ["--passages", "1000", "--queries", "20", "--json", "--workdir", str(work)]
-    args += ["--threads", "2", "--partial", str(partial)]
+    args += ["--threads", "2", "--partial", str(partial), "--readers"]
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_scale.py"), *args],
         capture_output=True,
@@ -38,6 +38,9 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
         assert res[key] > 0, key
     for stage in ("graph", "write", "synonymy", "hnsw", "duckdb_insert"):
         assert stage in res["stages"], stage
+    assert len(res["readers"]) == 2  # two reader processes, the second beside the first
+    for r in res["readers"]:
+        assert r["query_p50_ms"] > 0 and 0 < r["private_mb"] < r["rss_mb"], r
     c = res["counts"]
     assert c["passages"] == 1000 and c["entities"] > 100 and c["facts"] > 1000
     assert c["edges_passage_entity"] == c["mentions"]
