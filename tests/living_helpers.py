@@ -1,12 +1,19 @@
-"""Comparing indexes by content (row numbers may differ between a build and changes)."""
+"""Living-index histories, and comparing indexes by content (row numbers may differ
+between a build and changes)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
+from hipporag.errors import InputError
 from hipporag.index import Index
+from hipporag.types import Passage
 
 
 def snapshot(path, *, vectors: bool = True) -> dict:
@@ -113,3 +120,47 @@ def brute_force_synonymy(path) -> set:
                     pairs.add(frozenset((a, b)))
     idx.close()
     return pairs
+
+
+def apply_history(
+    builder: Callable[[], Any],
+    path: Path,
+    pool: Sequence[Passage],
+    ops: Sequence[tuple[str, Sequence[int]]],
+    *,
+    check_refusal: bool = False,
+) -> dict[str, Passage]:
+    """Build ``pool[:6]`` at ``path``, apply ``ops``; return the corpus the index now holds.
+
+    Each op is ``("insert" | "delete" | "update" | "compact", positions in pool)``.
+    Inserting an id that is indexed with other text is refused (that is an
+    update): with ``check_refusal`` the refusal is asserted and the whole insert
+    skipped, otherwise the other passages are inserted. An update gives each
+    passage an edited text, as a document of its own (no ``doc_id``).
+    """
+    current: dict[str, Passage] = {p.id: p for p in pool[:6]}
+    builder().build(list(current.values()), path)
+    for op, picks in ops:
+        chosen = [pool[i] for i in picks]
+        if op == "insert":
+            changed = [p for p in chosen if p.id in current and current[p.id].text != p.text]
+            if changed and check_refusal:
+                with pytest.raises(InputError, match="already indexed with other text"):
+                    builder().insert(chosen, path)
+                continue
+            same = [p for p in chosen if p not in changed]
+            if same:
+                builder().insert(same, path)
+            for p in same:
+                current.setdefault(p.id, p)
+        elif op == "delete":
+            builder().delete([p.id for p in chosen], path)
+            for p in chosen:
+                current.pop(p.id, None)
+        elif op == "update":
+            ups = [Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.") for p in chosen]
+            builder().update(ups, path)
+            current.update({p.id: p for p in ups})
+        else:
+            builder().compact(path)
+    return current

@@ -17,6 +17,7 @@ from hipporag.types import Passage
 from retrievers.config import RetrievalConfig
 from retrievers.graph import GraphRetriever
 from tests.fakes import HashEmbedder
+from tests.living_helpers import apply_history
 from tests.test_living import OPS, WORDS, builder, corpus
 
 MODES = ("dense", "hipporag1", "hipporag2", "hybrid")
@@ -65,31 +66,8 @@ def rankings(path, allow_even: bool = False) -> dict:
 @given(ops=OPS)
 def test_any_history_ranks_like_a_fresh_build(tmp_path_factory, ops) -> None:
     pool = corpus(16)
-    edited = {
-        p.id: Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.", doc_id=p.doc_id)
-        for p in pool
-    }
     d = tmp_path_factory.mktemp("hist")
-    current: dict[str, Passage] = {p.id: p for p in pool[:6]}
-    builder().build(list(current.values()), d / "a")
-    for op, picks in ops:
-        chosen = [pool[i] for i in picks]
-        if op == "insert":
-            # an indexed id with other text is refused (that is an update): insert the rest
-            same = [p for p in chosen if (current.get(p.id) or p).text == p.text]
-            if same:
-                builder().insert(same, d / "a")
-            for p in same:
-                current.setdefault(p.id, p)
-        elif op == "delete":
-            builder().delete([p.id for p in chosen], d / "a")
-            for p in chosen:
-                current.pop(p.id, None)
-        else:
-            ups = [Passage(e.id, e.title, e.text) for e in (edited[p.id] for p in chosen)]
-            builder().update(ups, d / "a")
-            for p in ups:
-                current[p.id] = p
+    current = apply_history(builder, d / "a", pool, ops)
     if not current:
         return
     fresh = sorted(current.values(), key=lambda p: p.id, reverse=True)  # another row order

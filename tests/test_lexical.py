@@ -24,6 +24,7 @@ from hipporag.index import Index, IndexWriter
 from hipporag.index.lexical import build_segment, load_lexical, tokenize
 from hipporag.index.verify import verify
 from hipporag.types import Passage
+from tests.living_helpers import apply_history
 from tests.test_living import builder, corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,29 +72,8 @@ OPS = st.lists(
 @given(ops=OPS)
 def test_lexical_part_equals_a_fresh_build_after_any_history(tmp_path_factory, ops):
     pool = corpus(16)
-    edited = {p.id: Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.") for p in pool}
     d = tmp_path_factory.mktemp("lex")
-    current: dict[str, Passage] = {p.id: p for p in pool[:6]}
-    builder().build(list(current.values()), d / "a")
-    for op, picks in ops:
-        chosen = [pool[i] for i in picks]
-        if op == "insert":
-            # an indexed id with other text is refused (that is an update): insert the rest
-            same = [p for p in chosen if (current.get(p.id) or p).text == p.text]
-            if same:
-                builder().insert(same, d / "a")
-            for p in same:
-                current.setdefault(p.id, p)
-        elif op == "delete":
-            builder().delete([p.id for p in chosen], d / "a")
-            for p in chosen:
-                current.pop(p.id, None)
-        elif op == "update":
-            ups = [edited[p.id] for p in chosen]
-            builder().update(ups, d / "a")
-            current.update({p.id: p for p in ups})
-        else:
-            builder().compact(d / "a")
+    current = apply_history(builder, d / "a", pool, ops)
     assert verify(d / "a")["ok"], verify(d / "a")["problems"]
     if not current:
         return

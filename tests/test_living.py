@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hipporag.config import IndexConfig
-from hipporag.errors import IndexFormatError, InputError
+from hipporag.errors import IndexFormatError
 from hipporag.index import Index
 from hipporag.types import Passage
 from indexers.builder import IndexBuilder
 from tests.fakes import CapitalizedWordsExtractor, HashEmbedder
-from tests.living_helpers import assert_equivalent, brute_force_synonymy, snapshot
+from tests.living_helpers import apply_history, assert_equivalent, brute_force_synonymy, snapshot
 
 WORDS = [
     "Alice",
@@ -177,33 +177,8 @@ OPS = st.lists(
 @given(ops=OPS)
 def test_random_sequences_equal_a_fresh_build(tmp_path_factory, ops):
     pool = corpus(16)
-    edited = {
-        p.id: Passage(p.id, p.title, p.text.replace("met", "saw") + " Zed.", doc_id=p.doc_id)
-        for p in pool
-    }
     d = tmp_path_factory.mktemp("seq")
-    current: dict[str, Passage] = {p.id: p for p in pool[:6]}
-    builder().build(list(current.values()), d / "a")
-    for op, picks in ops:
-        chosen = [pool[i] for i in picks]
-        if op == "insert":
-            if any(p.id in current and current[p.id].text != p.text for p in chosen):
-                with pytest.raises(InputError, match="already indexed with other text"):
-                    builder().insert(chosen, d / "a")  # a changed text needs update
-                continue
-            builder().insert(chosen, d / "a")
-            for p in chosen:
-                current.setdefault(p.id, p)
-        elif op == "delete":
-            ids = [p.id for p in chosen]
-            builder().delete(ids, d / "a")
-            for i in ids:
-                current.pop(i, None)
-        else:  # update passages one per document: give them their own document key
-            ups = [Passage(e.id, e.title, e.text) for e in (edited[p.id] for p in chosen)]
-            builder().update(ups, d / "a")
-            for p in ups:
-                current[p.id] = p
+    current = apply_history(builder, d / "a", pool, ops, check_refusal=True)
     if not current:
         return
     builder().build(list(current.values()), d / "b")
