@@ -11,11 +11,13 @@ Example:
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 _SIGINT_SEEN = threading.Event()
 
@@ -26,7 +28,8 @@ def watching_ctrl_c(process_exit: bool = False) -> Iterator[None]:
 
     A Ctrl-C can land inside a library that turns it into some other error (an
     import cut half way, a C extension's own exception); with this, the CLI
-    still reports it as the interrupt it was.
+    still reports it as the interrupt it was. A Ctrl-C that lands inside an
+    import is held until the import is done (see :func:`_importing`).
 
     Args:
         process_exit: The process ends after the block (the ``hipporag``
@@ -40,8 +43,13 @@ def watching_ctrl_c(process_exit: bool = False) -> Iterator[None]:
         yield  # Ctrl-C ignored (a background job) or handled by the caller
         return
 
-    def on_sigint(signum: int, frame: object) -> None:
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
         _SIGINT_SEEN.set()
+        if _importing(frame):  # raise once the import is done (see _importing)
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            timer.daemon = True
+            timer.start()
+            return
         signal.default_int_handler(signum, frame)
 
     try:
@@ -53,6 +61,20 @@ def watching_ctrl_c(process_exit: bool = False) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN if process_exit else old)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import.
+
+    A KeyboardInterrupt raised there can leave a half-initialised module behind
+    (a later AttributeError), or cross a C++ extension that imports Python code
+    and cannot pass exceptions on (torch: pybind11 aborts the process).
+    """
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def interrupted_message() -> str:

@@ -238,3 +238,43 @@ def test_an_error_after_ctrl_c_is_reported_as_the_interrupt():
     )
     assert proc.returncode == 130, proc.stderr
     assert "interrupted" in proc.stderr and "internal error" not in proc.stderr
+
+
+HALF_IMPORT = textwrap.dedent(
+    """
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    sys.path.insert(0, {mods!r})
+    from pipelines import cli
+    from pipelines.commands import info
+
+    def slow_import(args):
+        import slowmod  # sends Ctrl-C to this process half way through its import
+        print("imported", slowmod.DONE, flush=True)
+        time.sleep(30)
+        return 0
+
+    info.run = slow_import
+    sys.exit(cli.main(["info", "x"]))
+    """
+)
+
+
+def test_ctrl_c_inside_an_import_waits_for_the_import(tmp_path):
+    """Raised inside an import, KeyboardInterrupt leaves half-initialised modules (and in
+    a C++ extension importing Python code, an abort): it is held until the import ends."""
+    (tmp_path / "slowmod.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(0.5)\n"
+        "DONE = True\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", HALF_IMPORT.format(root=str(ROOT), mods=str(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout.strip() == "imported True", proc.stdout
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr
