@@ -54,6 +54,8 @@ def test_replicas_read_and_one_writer(demo_index_path, tmp_path):
         readers = status[ray_serve.READER_APP].deployments["HippoRAGReader"]
         assert readers.replica_states.get("RUNNING") == 2
         _ready(url)
+        for _ in range(8):  # every replica (requests spread over both) loaded its index
+            assert httpx.get(url + "/readyz", timeout=30).status_code == 200
         got = httpx.post(url + "/v1/retrieve", json={"query": QUESTION, "k": 3}, timeout=120)
         assert got.status_code == 200, got.text
         assert [h["passage_id"] for h in got.json()["hits"]] == [h.passage_id for h in want.hits]

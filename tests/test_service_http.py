@@ -226,3 +226,17 @@ def test_503_while_an_index_cannot_be_served(tmp_path, demo_index_path):
             "loading",
             "failed",
         )
+
+
+def test_load_at_startup_is_ready_when_start_up_ends(demo_index_path):
+    """What a Ray Serve replica uses: no request meets an index still loading."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.service.app import create_app
+    from pipelines.service.state import Settings
+
+    app = create_app({"default": demo_index_path}, settings=Settings(load_at_startup=True))
+    with TestClient(app) as client:  # start-up (the lifespan) has ended here
+        assert client.get("/readyz").json()["indexes"] == {"default": "ready"}
+        r = client.post("/v1/retrieve", json={"query": "Who directed Salt Harbour?", "k": 2})
+        assert r.status_code == 200 and len(r.json()["hits"]) == 2

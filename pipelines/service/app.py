@@ -240,7 +240,7 @@ def create_app(
         llm: an :class:`~hipporag.llm.LLM` for ``/v1/answer`` (None: 501).
 
     The indexes load in the background after start-up (``/readyz`` says when;
-    requests meanwhile get 503).
+    requests meanwhile get 503), or during it with ``settings.load_at_startup``.
     """
     if not indexes:
         raise InputError("no index to serve", hint="give an index directory: hipporag serve INDEX")
@@ -255,6 +255,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = [asyncio.create_task(s.load()) for s in app.state.served.values()]
         app.state.loading = loading
+        if settings.load_at_startup:  # a failed load is served as 503 "failed", as usual
+            await asyncio.gather(*loading, return_exceptions=True)
         try:
             yield
         finally:

@@ -71,10 +71,15 @@ def is_write(method: str, path: str) -> bool:
 
 
 def build_app(spec: dict[str, Any]) -> Any:
-    """The service app of ``spec`` (what ``hipporag serve`` builds in each worker)."""
+    """The service app of ``spec`` (what ``hipporag serve`` builds in each worker).
+
+    A replica loads its indexes during start-up: Serve sends it requests once
+    start-up is done, so none meets an index still loading.
+    """
     from pipelines.service.factory import ENV, app_from_env
 
-    os.environ[ENV] = json.dumps(spec)
+    settings = {**spec.get("settings", {}), "load_at_startup": True}
+    os.environ[ENV] = json.dumps({**spec, "settings": settings})
     return app_from_env()
 
 

@@ -43,6 +43,10 @@ class Settings:
         min_generation_wait_s: how long a read waits for its ``min_generation``.
         lock_wait_s: how long a write waits for another process's write lock.
         retrieval: retrieval parameter overrides (as for ``HippoRAG.open``).
+        load_at_startup: finish loading the indexes before start-up ends (a Ray
+            Serve replica: Serve routes requests to it once its start-up is
+            done); otherwise they load in the background and requests get 503
+            until ``/readyz`` says ready.
     """
 
     max_k: int = 1000
@@ -54,6 +58,7 @@ class Settings:
     min_generation_wait_s: float = 10.0
     lock_wait_s: float = 60.0
     retrieval: dict[str, Any] | None = None
+    load_at_startup: bool = False
 
 
 class Served:
