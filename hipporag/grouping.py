@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -117,4 +118,18 @@ def group_by_document(result: RetrievalResult, k: int | None = None) -> Document
     return DocumentResult(result.query, docs, result.mode, list(result.flags), result.timings_ms)
 
 
-__all__ = ["GROUP_BY", "DocumentHit", "DocumentResult", "group_by_document"]
+def top_documents(rank: Callable[[int], RetrievalResult], k: int, total: int) -> DocumentResult:
+    """The ``k`` best documents: ``rank(n)`` (the ``n`` best passages) is asked for more
+    chunks, doubling from ``4k``, until ``k`` documents are found or none are left
+    (``total``: the passages that may be ranked)."""
+    total = max(int(total), 1)
+    want = min(k * 4, total)
+    while True:
+        result = rank(want)
+        grouped = group_by_document(result, k)
+        if len(grouped) >= k or want >= total or len(result) < want:
+            return grouped
+        want = min(want * 2, total)
+
+
+__all__ = ["GROUP_BY", "DocumentHit", "DocumentResult", "group_by_document", "top_documents"]

@@ -23,7 +23,7 @@ import numpy as np
 from hipporag.config import IndexConfig
 from hipporag.errors import InputError
 from hipporag.filters import allowed_passages, validate_filters
-from hipporag.grouping import GROUP_BY, DocumentResult, group_by_document
+from hipporag.grouping import GROUP_BY, DocumentResult, top_documents
 from hipporag.index import Index
 from hipporag.index.shardset import is_sharded
 from hipporag.text import normalize_entity
@@ -289,15 +289,8 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
             kwargs["allow"] = allow
         if group_by != "document":
             return self._ranked(query, k, kwargs)
-        # k documents: ask for more chunks until k documents are found or none are left.
         total = self.index.n_passages if allow is None else int(allow.shape[0])
-        want = min(max(k * 4, k), max(total, 1))
-        while True:
-            result = self._ranked(query, want, kwargs)
-            grouped = group_by_document(result, k)
-            if len(grouped) >= k or want >= total or len(result) < want:
-                return grouped
-            want = min(want * 2, total)
+        return top_documents(lambda n: self._ranked(query, n, kwargs), k, total)
 
     def allowed(
         self, filters: Mapping[str, Any] | None, unknown_keys: str | None = None

@@ -36,7 +36,7 @@ from typing import Any
 
 from hipporag.config import IndexConfig
 from hipporag.errors import ConfigError, IndexFormatError, InputError
-from hipporag.grouping import GROUP_BY, group_by_document
+from hipporag.grouping import GROUP_BY, top_documents
 from hipporag.index import Index
 from hipporag.index.shardset import (
     ShardSpec,
@@ -318,14 +318,8 @@ class ShardedHippoRAG:
             self._check_keys(filters)
         if group_by != "document":
             return self._merged(query, k, mode, filters, exclude)
-        total = max(sum(s.index.n_passages for s in self.shards), 1)
-        want = min(k * 4, total)
-        while True:  # more chunks until k documents are found or none are left
-            result = self._merged(query, want, mode, filters, exclude)
-            grouped = group_by_document(result, k)
-            if len(grouped) >= k or want >= total or len(result) < want:
-                return grouped
-            want = min(want * 2, total)
+        total = sum(s.index.n_passages for s in self.shards)
+        return top_documents(lambda n: self._merged(query, n, mode, filters, exclude), k, total)
 
     def _merged(
         self, query: str, k: int, mode: str | None, filters: Any, exclude: Any
