@@ -6,7 +6,10 @@ Zipfian vocabulary (rank ``r`` with probability proportional to ``1/r``, so a
 few hub entities appear in a large share of passages, as "united states" does
 in real corpora) and about ``--facts`` triples between them; a fake embedder
 maps each text to a unit vector from its CRC32 (``--dim`` dimensions,
-vectorised numpy). Everything else is the toolkit's own: graph assembly,
+vectorised numpy); for ``--synonym-share`` of the vocabulary's rank pairs
+the second is named as an alias of the first (same numbers, a cosine of about
+0.96, above the default synonymy threshold), so synonymy edges are built as in
+a real corpus. Everything else is the toolkit's own: graph assembly,
 synonymy (HNSW k-NN), the CSR graph, DuckDB tables, arrays, HNSW indexes,
 through ``IndexBuilder(config, extractor=..., embedder=...).build(passages, out)``.
 ``--threads`` sets ``graph.hnsw_threads`` (HNSW builds and synonymy k-NN
@@ -28,8 +31,9 @@ after each timed stage, so a run cut short still leaves figures.
 ``--readers`` then starts two reader processes on the built index, the second
 while the first still runs, and reports each one's open time, resident memory
 after warm-up and queries, and how much of it is its own (``private_mb``: what
-a further reader process adds; the mmapped arrays and HNSW files it shares
-with the page cache are ``shared_mb``), under ``readers``::
+a further reader process adds; the mmapped arrays and DuckDB pages it shares
+with the page cache are ``shared_mb``; hnswlib loads its HNSW indexes into
+private memory), under ``readers``::
 
     python bench/bench_scale.py --passages 10000 --threads 2 --json
 
@@ -72,10 +76,23 @@ def zipf_sample(rng: np.random.Generator, vocab: int, n: int, s: float = 1.0) ->
 
 
 class ZipfExtractor:
-    """Deterministic fake OpenIE: Zipfian entities and triples among them, per passage."""
+    """Deterministic fake OpenIE: Zipfian entities and triples among them, per passage.
 
-    def __init__(self, n_passages: int, entities: int, facts: int, seed: int = 0) -> None:
+    Rank ``r`` is named ``entity r``, except that for a ``synonym_share`` of the
+    pairs ``(2j, 2j+1)`` (picked by CRC32) rank ``2j+1`` is ``entity 2j alias``:
+    a near-synonym of ``entity 2j`` (same numbers, close vector).
+
+    Example:
+        >>> x = ZipfExtractor(10, 3, 2, synonym_share=1.0)
+        >>> [x.name(r) for r in range(4)]
+        ['entity 0', 'entity 0 alias', 'entity 2', 'entity 2 alias']
+    """
+
+    def __init__(
+        self, n_passages: int, entities: int, facts: int, seed: int = 0, synonym_share: float = 0.0
+    ) -> None:
         self.vocab = max(100, 2 * n_passages)
+        self.synonym_share = synonym_share
         rng = np.random.default_rng(seed)
         self.ents = zipf_sample(rng, self.vocab, n_passages * entities).reshape(n_passages, -1)
         pick = rng.integers(0, entities, size=(n_passages, facts, 2))
@@ -91,7 +108,7 @@ class ZipfExtractor:
         out = []
         for p in passages:
             i = int(p.id[1:])
-            names = [f"entity {e}" for e in self.ents[i].tolist()]
+            names = [self.name(e) for e in self.ents[i].tolist()]
             triples = [
                 Triple(names[a], RELATIONS[r], names[b])
                 for (a, b), r in zip(self.facts[i].tolist(), self.rels[i].tolist(), strict=True)
@@ -101,12 +118,28 @@ class ZipfExtractor:
         self.seconds += time.perf_counter() - t
         return out
 
+    def name(self, rank: int) -> str:
+        """The entity name of a vocabulary rank."""
+        pair = rank // 2
+        if rank % 2 and zlib.crc32(f"pair {pair}".encode()) % 1000 < 1000 * self.synonym_share:
+            return f"entity {rank - 1} alias"
+        return f"entity {rank}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "zipf-fake", "vocab": self.vocab}
+        return {"kind": "zipf-fake", "vocab": self.vocab, "synonym_share": self.synonym_share}
 
 
 class HashVectors:
-    """Deterministic fake embedder: a text's vector is the sum of two table rows picked by CRC32."""
+    """Deterministic fake embedder: a text's vector is the sum of two table rows picked by CRC32.
+
+    ``"X alias"`` is a near-synonym of ``X``: its vector is ``X``'s plus 0.3 of
+    its own, a cosine of about 0.96 (above the default synonymy threshold).
+
+    Example:
+        >>> a, b, c = HashVectors(32).encode(["entity 4", "entity 4 alias", "entity 6"])
+        >>> bool(a @ b > 0.9), bool(abs(a @ c) < 0.8)
+        (True, True)
+    """
 
     name = "crc32-fake"
 
@@ -123,10 +156,18 @@ class HashVectors:
         t = time.perf_counter()
         if is_query and all(x in self.queries for x in texts):
             return np.stack([self.queries[x] for x in texts])
+        v = self._hashed(texts)
+        alias = [i for i, x in enumerate(texts) if x.endswith(" alias")]
+        if alias:
+            v[alias] = self._hashed([texts[i][:-6] for i in alias]) + 0.3 * v[alias]
+            v[alias] /= np.linalg.norm(v[alias], axis=1, keepdims=True)
+        self.seconds += time.perf_counter() - t
+        return v
+
+    def _hashed(self, texts: Sequence[str]) -> np.ndarray:
         h = np.fromiter((zlib.crc32(x.encode()) for x in texts), np.uint32, len(texts))
         v = self.table[h & 0xFFFF] + self.table[h >> 16]
         v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        self.seconds += time.perf_counter() - t
         return v
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -178,7 +219,13 @@ def _timed(obj: Any, name: str, bucket: dict[str, float], key: str) -> None:
 
 
 def build(
-    n: int, entities: int, facts: int, dim: int, out: Path, threads: int = 1
+    n: int,
+    entities: int,
+    facts: int,
+    dim: int,
+    out: Path,
+    threads: int = 1,
+    synonym_share: float = 0.0,
 ) -> dict[str, Any]:
     import indexers.changes as changes_mod
     import indexers.commit as commit_mod
@@ -198,7 +245,7 @@ def build(
     _timed(IndexWriter, "write_array", parts, "arrays")
     _timed(IndexWriter, "commit", parts, "commit")
     passages = [Passage(f"p{i}", f"title {i}", f"passage {i} text") for i in range(n)]
-    extractor = ZipfExtractor(n, entities, facts)
+    extractor = ZipfExtractor(n, entities, facts, synonym_share=synonym_share)
     embedder = HashVectors(dim)
     config = IndexConfig(graph=GraphConfig(hnsw_threads=threads))
     b = IndexBuilder(config, extractor=extractor, embedder=embedder)
@@ -324,6 +371,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=32, help="fake vector dimension")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
+        "--synonym-share",
+        type=float,
+        default=0.5,
+        help="share of entity pairs that are near-synonyms (0 = no synonymy edges)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="graph.hnsw_threads (0 = all usable CPUs)"
     )
     parser.add_argument("--partial", default=None, help="file for the figures so far")
@@ -342,7 +395,15 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         PARTIAL.update(path=args.partial, t0=t0)
         out = Path(tmp) / "index"
-        res = build(args.passages, args.entities, args.facts, args.dim, out, args.threads)
+        res = build(
+            args.passages,
+            args.entities,
+            args.facts,
+            args.dim,
+            out,
+            args.threads,
+            args.synonym_share,
+        )
         emb = res.pop("_embedder")
         path = Path(res.pop("path"))
         res["index_bytes"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
@@ -353,7 +414,8 @@ def main(argv: list[str] | None = None) -> None:
         res["peak_rss_mb"] = _peak_rss_mb()
         res["process_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 3)
         res["total_s"] = round(time.perf_counter() - t0, 3)
-    res = {"passages": args.passages, **res, "loadavg_1m": os.getloadavg()[0]}
+    res = {"passages": args.passages, "dim": args.dim, "synonym_share": args.synonym_share, **res}
+    res["loadavg_1m"] = os.getloadavg()[0]
     if not args.json:
         print(f"# synthetic index of {args.passages} passages", file=sys.stderr)
     print(json.dumps(res))

@@ -44,6 +44,7 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     c = res["counts"]
     assert c["passages"] == 1000 and c["entities"] > 100 and c["facts"] > 1000
     assert c["edges_passage_entity"] == c["mentions"]
+    assert c["edges_synonymy"] > 0  # near-synonym entity pairs (--synonym-share 0.5)
     assert res["query_p95_ms"] >= res["query_p50_ms"]
     assert res["threads"] == 2
     assert {"link", "ppr", "total"} <= set(res["query_stage_p50_ms"])
