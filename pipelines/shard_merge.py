@@ -73,14 +73,25 @@ def merge_results(
     return RetrievalResult(first.query, hits, first.mode, list(first.flags), timings)
 
 
-def shard_weights(owner: Any, qvec: np.ndarray, filters: Mapping[str, Any] | None) -> list[float]:
-    """Each shard's share of the query's dense evidence (see the module docstring)."""
+def shard_weights(
+    owner: Any,
+    qvec: np.ndarray,
+    filters: Mapping[str, Any] | None,
+    allows: Sequence[np.ndarray | None] | None = None,
+) -> list[float]:
+    """Each shard's share of the query's dense evidence (see the module docstring).
+
+    ``allows[i]`` (optional) restricts shard ``i`` further, as the retrieval did.
+    """
     cfg = owner.config
     n = int(cfg.dense_candidates)
     t = float(cfg.temperature) or 1.0
     logz: list[float] = []
-    for shard in owner.shards:
+    for i, shard in enumerate(owner.shards):
         allow = shard.allowed(filters) if filters else None
+        extra = allows[i] if allows is not None else None
+        if extra is not None:
+            allow = extra if allow is None else np.intersect1d(allow, extra)
         if shard.index.n_passages == 0 or (allow is not None and allow.size == 0):
             logz.append(-np.inf)
             continue

@@ -147,15 +147,18 @@ class ShardedReport:
 
 
 class ShardUnion:
-    """What evaluation and ``info`` read of "the index", over all shards.
+    """What evaluation, ``info`` and the service read of "the index", over all shards.
 
-    ``passage_ids`` and ``n_passages`` cover every shard; :meth:`sql` runs a
-    query on each shard and concatenates the rows; ``config`` is shard 0's
-    (all shards are built with one config).
+    ``generation`` is the shard set's (``shard_generations`` its shards');
+    ``passage_ids``, ``n_passages`` and ``counts`` cover every shard; :meth:`sql`
+    runs a query on each shard and concatenates the rows (row numbers such as
+    ``passage_idx`` are each shard's own); ``config`` is shard 0's (all shards
+    are built with one config).
     """
 
-    def __init__(self, shards: Sequence[Any]) -> None:
+    def __init__(self, shards: Sequence[Any], generation: int) -> None:
         self._shards = list(shards)
+        self.generation = int(generation)
 
     @property
     def config(self) -> Any:
@@ -170,8 +173,13 @@ class ShardUnion:
         return sum(int(s.index.n_passages) for s in self._shards)
 
     @property
-    def generation(self) -> list[int]:
+    def shard_generations(self) -> list[int]:
         return [int(s.index.generation) for s in self._shards]
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        """The shards' counts, summed key by key (nested dicts too)."""
+        return _summed([s.index.counts for s in self._shards])
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         import polars as pl
@@ -179,9 +187,45 @@ class ShardUnion:
         return pl.concat([s.index.sql(query, params) for s in self._shards], how="vertical_relaxed")
 
 
+def _summed(dicts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Numbers summed per key; nested dicts summed the same way.
+
+    Example:
+        >>> _summed([{"a": 1, "e": {"x": 2}}, {"a": 3, "e": {"x": 1, "y": 1}}])
+        {'a': 4, 'e': {'x': 3, 'y': 1}}
+    """
+    out: dict[str, Any] = {}
+    for d in dicts:
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                out[k] = _summed([out.get(k, {}), v])
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+class ShardAllow:
+    """An allow-list of a sharded index: each shard's own passage rows.
+
+    ``shape`` and ``size`` count the rows of all shards, as for one array.
+    """
+
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
+        self.parts = tuple(parts)
+
+    @property
+    def size(self) -> int:
+        return sum(int(p.size) for p in self.parts)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.size,)
+
+
 __all__ = [
     "MemoEmbedder",
     "PinnedShard",
+    "ShardAllow",
     "ShardUnion",
     "ShardedReport",
     "first_shard",

@@ -45,7 +45,8 @@ def _actor_class() -> Any:
             self.rag._index = index
 
         def call(self, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
-            return getattr(self.rag, method)(*args, **kwargs)
+            out = getattr(self.rag, method)(*args, **kwargs)
+            return None if out is self.rag else out  # warm_up() returns the facade itself
 
     return ShardActor
 

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipporag.config import IndexConfig
 from hipporag.errors import ConfigError, IndexFormatError, InputError
 from hipporag.grouping import GROUP_BY, top_documents
@@ -42,28 +44,28 @@ from hipporag.index.shardset import (
     ShardSpec,
     commit_shardset,
     read_shardset,
-    rollback_shard,
     set_lock,
     shard_name,
 )
 from hipporag.types import RetrievalResult
+from pipelines.facade_async import AsyncMixin
 from pipelines.facade_util import _merge, _passages, shared_embedder
 from pipelines.shard_merge import MERGES, hop_seeds, merge_results, shard_weights
 from pipelines.shard_parts import (
     MemoEmbedder,
+    ShardAllow,
     ShardedReport,
     ShardUnion,
     first_shard,
     pinned,
     route,
-    unknown_ids,
 )
 from retrievers.config import RetrievalConfig
 
 FANOUTS = ("threads", "ray")
 
 
-class ShardedHippoRAG:
+class ShardedHippoRAG(AsyncMixin):
     """Several shards queried as one index (see the module docstring).
 
     Args:
@@ -182,52 +184,9 @@ class ShardedHippoRAG:
 
     # -- writes ------------------------------------------------------------------------
     def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = ()) -> Any:
-        from indexers.builder import IndexBuilder
+        from pipelines.shard_writes import change_shards
 
-        with set_lock(self.path):
-            state = read_shardset(self.path)
-            for name, gen in zip(state["shards"], state["shard_generations"], strict=True):
-                if gen > 0:
-                    rollback_shard(self.path / name, gen)  # undo what a killed writer left
-            spec = ShardSpec.from_dict(state["spec"])
-            config = self.shards[0].index.config
-            builder = IndexBuilder(config, embedder=shared_embedder(config.embedding))
-            gens = list(state["shard_generations"])
-            reports: dict[str, Any] = {}
-            if operation == "delete":
-                targets = {i: list(ids) for i in range(spec.n)}  # an id's shard is not known
-            elif operation == "compact":
-                targets = {i: [] for i in range(spec.n)}
-            else:
-                passages, _ = _passages(corpus)
-                targets = {i: g for i, g in route(spec, passages).items() if g}
-            for i, work in sorted(targets.items()):
-                shard = self.path / shard_name(i)
-                if gens[i] == 0:  # an empty shard: only new documents can change it
-                    if operation not in ("insert", "update"):
-                        continue
-                    report = builder.build(work, shard)
-                elif operation == "delete":
-                    report = builder.delete(work, shard)
-                elif operation == "compact":
-                    report = builder.compact(shard)
-                else:
-                    report = getattr(builder, operation)(work, shard)
-                gens[i] = int(report.generation)
-                reports[shard_name(i)] = report
-            unknown = unknown_ids(reports, ids) if operation == "delete" else []
-            change = {"shards": sorted(reports), "unknown_ids": unknown}
-            if gens != state["shard_generations"]:
-                commit_shardset(
-                    self.path,
-                    spec,
-                    gens,
-                    operation=operation,
-                    parent=state["generation"],
-                    change=change,
-                )
-        self.refresh()
-        return ShardedReport(operation, self.generation, reports, unknown)
+        return change_shards(self, operation, corpus, ids)
 
     def insert(self, corpus: Any, **_: Any) -> ShardedReport:
         """Add documents, each to its shard (see :meth:`HippoRAG.insert`)."""
@@ -268,7 +227,7 @@ class ShardedHippoRAG:
     @property
     def index(self) -> ShardUnion:
         """A read view over every shard (ids, counts, SQL; shard 0's config)."""
-        return ShardUnion(self.shards)
+        return ShardUnion(self.shards, self.generation)
 
     def _map(
         self, method: str, per_shard: Sequence[dict[str, Any]] | None, *args: Any, **kw: Any
@@ -300,14 +259,21 @@ class ShardedHippoRAG:
         filters: Mapping[str, Any] | None = None,
         exclude: Any = None,
         group_by: str | None = None,
-        **_: Any,
+        allow: ShardAllow | None = None,
     ) -> Any:
         """The ``k`` best passages over all shards (same arguments as :meth:`HippoRAG.retrieve`).
 
         ``group_by="document"`` works as on one index: a document's chunks all
         live in one shard (routing is by document), so grouping the merged
-        passages is exact.
+        passages is exact. ``allow`` is an allow-list from :meth:`allowed`
+        (ANDed with ``filters``); ``extra_seeds`` (entity rows) has no meaning
+        across shards and is not taken.
         """
+        if allow is not None and not isinstance(allow, ShardAllow):
+            raise InputError(
+                "allow must come from this sharded index's allowed()",
+                hint="pass filters=..., or allow=rag.allowed(filters)",
+            )
         if group_by not in GROUP_BY:
             raise InputError(
                 f"unknown group_by {group_by!r}", hint="use None (passages) or 'document'"
@@ -316,29 +282,44 @@ class ShardedHippoRAG:
             self.refresh()
         if filters and self.config.unknown_filter_keys == "error":
             self._check_keys(filters)
+        parts = allow.parts if allow is not None else (None,) * len(self.shards)
+        if len(parts) != len(self.shards):
+            raise InputError(
+                "allow was made for another shard set", hint="call allowed() again after refresh()"
+            )
         if group_by != "document":
-            return self._merged(query, k, mode, filters, exclude)
+            return self._merged(query, k, mode, filters, exclude, parts)
         total = sum(s.index.n_passages for s in self.shards)
-        return top_documents(lambda n: self._merged(query, n, mode, filters, exclude), k, total)
+        return top_documents(
+            lambda n: self._merged(query, n, mode, filters, exclude, parts), k, total
+        )
 
     def _merged(
-        self, query: str, k: int, mode: str | None, filters: Any, exclude: Any
+        self,
+        query: str,
+        k: int,
+        mode: str | None,
+        filters: Any,
+        exclude: Any,
+        parts: Sequence[Any],
     ) -> RetrievalResult:
-        """The merged ``k`` best passages of all shards."""
+        """The merged ``k`` best passages of all shards (``parts``: each shard's allow-list)."""
         qvec = self._embedder.encode_query(query)
         kw = {"filters": filters, "exclude": exclude}
-        results = self._map("retrieve", None, query, k, mode, **kw)
+        allows = [{} if a is None else {"allow": a} for a in parts]
+        results = self._map("retrieve", allows, query, k, mode, **kw)
         # Cosine scores are comparable across shards as they are; graph scores are not.
         graph = (mode or self.config.mode) != "dense"
         weights = (
-            shard_weights(self, qvec, filters) if self.merge == "calibrated" and graph else None
+            shard_weights(self, qvec, filters, parts)
+            if self.merge == "calibrated" and graph
+            else None
         )
         merged = merge_results(results, k, self.merge, weights)
         if self.hops == 2:
             seeds = hop_seeds(self, merged)
-            second = self._map(
-                "retrieve", [{"extra_seeds": x or None} for x in seeds], query, k, mode, **kw
-            )
+            extra = [{"extra_seeds": x or None} | a for x, a in zip(seeds, allows, strict=True)]
+            second = self._map("retrieve", extra, query, k, mode, **kw)
             merged = merge_results(second, k, self.merge, weights)
             merged.flags.append("hops=2")
         merged.flags.append(f"shards={self.n_shards}")
@@ -355,6 +336,27 @@ class ShardedHippoRAG:
     ) -> list[RetrievalResult]:
         """:meth:`retrieve` for each query."""
         return [self.retrieve(q, k, mode, **kw) for q in queries]
+
+    def allowed(
+        self, filters: Mapping[str, Any] | None, unknown_keys: str | None = None
+    ) -> ShardAllow | None:
+        """The allow-list of a filter spec over every shard (None: no filter).
+
+        As :meth:`HippoRAG.allowed`: ``unknown_keys`` overrides
+        ``config.unknown_filter_keys``; a key no shard's passages have is the
+        "did you mean" error under ``"error"``. Each shard keeps its own cache.
+        """
+        if not filters:
+            return None
+        if (unknown_keys or self.config.unknown_filter_keys) == "error":
+            self._check_keys(filters)
+        found = self._map("allowed", None, filters, unknown_keys="match_none")
+        return ShardAllow([np.zeros(0, np.int64) if a is None else a for a in found])
+
+    def warm_up(self) -> ShardedHippoRAG:
+        """Load every shard's models and matrices now (in parallel)."""
+        self._map("warm_up", None)
+        return self
 
     def modes(self) -> tuple[str, ...]:
         """The retrieval modes (as :meth:`HippoRAG.modes`)."""

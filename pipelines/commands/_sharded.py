@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hipporag.index.shardset import read_shardset, shard_name, shardset_history
+from hipporag.index.shardset import read_shardset, shard_name
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -123,19 +123,9 @@ def verify(args: argparse.Namespace) -> int:
 
 def history(args: argparse.Namespace) -> int:
     """The shard sets, oldest first (each names its shards' generations)."""
-    current = read_shardset(args.index)["generation"]
-    rows = [
-        {
-            "generation": s["generation"],
-            "parent": s.get("parent"),
-            "time": s.get("time"),
-            "operation": s.get("operation"),
-            "current": s["generation"] == current,
-            "shard_generations": s["shard_generations"],
-            "changed_shards": s.get("change", {}).get("shards", []),
-        }
-        for s in shardset_history(args.index)
-    ]
+    from pipelines.generation_rows import shard_set_rows
+
+    rows = shard_set_rows(args.index)
     lines = [
         f"{r['generation']:>5} {r['operation'] or '-':9} shards {r['shard_generations']}"
         + (" *" if r["current"] else "")

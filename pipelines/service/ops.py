@@ -137,6 +137,14 @@ def _tenant_allow(rag: Any, spec: Mapping[str, Any] | None) -> np.ndarray:
     return np.zeros(0, np.int64) if found is None else found
 
 
+def _parts(rag: Any) -> list[Any]:
+    """The single indexes behind ``rag``: its shards for a sharded index, else itself.
+
+    Row numbers (``passage_idx``) and allow-lists are each part's own.
+    """
+    return list(getattr(rag, "shards", None) or [rag])
+
+
 def _rows_of(rag: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
     """The live passages whose passage id or document id is in ``ids`` (document order)."""
     df = rag.index.sql(
@@ -165,9 +173,13 @@ def get_document(rag: Any, principal: Principal, doc_id: str) -> dict[str, Any]:
     """
     import json
 
-    rows = _rows_of(rag, [doc_id])
-    mask = _visible(rag, principal, [r["passage_idx"] for r in rows])
-    rows = [r for r, ok in zip(rows, mask, strict=True) if ok]
+    rows: list[dict[str, Any]] = []
+    for part in _parts(rag):  # a document lives in one shard
+        rows = _rows_of(part, [doc_id])
+        mask = _visible(part, principal, [r["passage_idx"] for r in rows])
+        rows = [r for r, ok in zip(rows, mask, strict=True) if ok]
+        if rows:
+            break
     if not rows:
         raise NotFound(
             f"no document or passage {doc_id!r} in this index",
@@ -231,14 +243,16 @@ def check_ids(rag: Any, principal: Principal, ids: Sequence[str]) -> None:
     """
     if not principal.filter or not ids:
         return
-    rows = _rows_of(rag, ids)
-    mask = _visible(rag, principal, [r["passage_idx"] for r in rows])
-    for r, ok in zip(rows, mask, strict=True):
-        if not ok:
-            raise ScopeError(
-                f"id {r['doc_id'] or r['passage_id']!r} is outside key {principal.name!r}'s tenant",
-                hint="write only your own documents",
-            )
+    for part in _parts(rag):
+        rows = _rows_of(part, ids)
+        mask = _visible(part, principal, [r["passage_idx"] for r in rows])
+        for r, ok in zip(rows, mask, strict=True):
+            if not ok:
+                raise ScopeError(
+                    f"id {r['doc_id'] or r['passage_id']!r} is outside key {principal.name!r}'s "
+                    "tenant",
+                    hint="write only your own documents",
+                )
 
 
 def _outside_filter(spec: Mapping[str, Any], metadata: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -266,6 +280,8 @@ def change_dict(report: Any) -> dict[str, Any]:
     """A ``ChangeReport`` as the service returns it (no server path)."""
     d = report.to_dict()
     d.pop("path", None)
+    for shard in d.get("shards", {}).values():  # a sharded index's per-shard reports
+        shard.pop("path", None)
     return d
 
 
@@ -279,8 +295,14 @@ def neighbourhood(
     Raises:
         NotFound: no such passage, or it is outside the principal's tenant.
     """
+    generation = int(rag.index.generation)
+    rows: list[dict[str, Any]] = []
+    for part in _parts(rag):  # a passage lives in one shard; its links stay in that shard
+        rows = [r for r in _rows_of(part, [passage_id]) if r["passage_id"] == passage_id]
+        if rows:
+            rag = part
+            break
     index = rag.index
-    rows = [r for r in _rows_of(rag, [passage_id]) if r["passage_id"] == passage_id]
     if not rows or not _visible(rag, principal, [rows[0]["passage_idx"]])[0]:
         raise NotFound(f"no passage {passage_id!r} in this index", hint="use a hit's passage_id")
     pidx = int(rows[0]["passage_idx"])
@@ -300,7 +322,7 @@ def neighbourhood(
     cand = [p for p, ok in zip(cand, mask, strict=True) if ok][:limit]
     live = {int(r["passage_idx"]): r for r in _passages_by_idx(rag, cand)}
     return {
-        "generation": int(index.generation),
+        "generation": generation,
         "passage": {"passage_id": passage_id, "title": rows[0]["title"], "text": rows[0]["text"]},
         "entities": [{"idx": int(e), "name": names[e]} for e in ents],
         "facts": [

@@ -120,7 +120,10 @@ class Served:
 
     def _disk_generation(self) -> int | None:
         from hipporag.index.generations import current_generation
+        from hipporag.index.shardset import is_sharded, read_shardset
 
+        if is_sharded(self.path):  # a sharded index: the shard set's generation
+            return int(read_shardset(self.path)["generation"])
         return current_generation(self.path)
 
     async def _follow(self) -> None:
@@ -221,9 +224,15 @@ class Served:
 
 def _call(rag: Any, operation: str, payload: Any) -> Any:
     """A write through a fresh facade on ``rag``'s index (the reader is not refreshed)."""
+    from hipporag.index.shardset import is_sharded
     from pipelines.facade import HippoRAG
 
-    writer = HippoRAG(rag.path, rag.config)
+    # A sharded index's facade opens its shard set (it routes and commits the set).
+    writer = (
+        HippoRAG.open(rag.path, rag.config)
+        if is_sharded(rag.path)
+        else HippoRAG(rag.path, rag.config)
+    )
     method: Callable[..., Any] = getattr(writer, operation)
     return method(payload)
 
