@@ -179,7 +179,14 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
         if self.auto_refresh is not None and time.monotonic() - self._checked >= self.auto_refresh:
             self.refresh()
 
-    def _change(self, operation: str, corpus: Any = (), ids: Sequence[str] = (), **kw: Any) -> Any:
+    def _change(
+        self,
+        operation: str,
+        corpus: Any = (),
+        ids: Sequence[str] = (),
+        reextract: bool = False,
+        **kw: Any,
+    ) -> Any:
         from indexers.builder import IndexBuilder
 
         config = self.index.config
@@ -191,7 +198,8 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
             report = builder.compact(self.path)
         else:
             passages, _ = _passages(corpus)
-            report = getattr(builder, operation)(passages, self.path)
+            extra = {"reextract": True} if reextract else {}
+            report = getattr(builder, operation)(passages, self.path, **extra)
         self.refresh()
         return report
 
@@ -211,9 +219,14 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
             "delete", ids=[ids] if isinstance(ids, str) else list(ids), **components
         )
 
-    def update(self, corpus: Any, **components: Any) -> Any:
-        """Upsert by document: changed documents are replaced, unchanged ones cost nothing."""
-        return self._change("update", corpus, **components)
+    def update(self, corpus: Any, *, reextract: bool = False, **components: Any) -> Any:
+        """Upsert by document: changed documents are replaced, unchanged ones cost nothing.
+
+        ``reextract=True`` replaces the given documents even when unchanged, so
+        they are extracted again (``hipporag update --reextract``), e.g. with a
+        new ``extractor=``.
+        """
+        return self._change("update", corpus, reextract=reextract, **components)
 
     def compact(self) -> Any:
         """Rewrite the index as one piece per file (see ``hipporag compact``); no model runs."""
@@ -222,6 +235,11 @@ class HippoRAG(ClosableMixin, AnswerMixin, AsyncMixin):
         report = IndexBuilder(self.index.config).compact(self.path)
         self.refresh()
         return report
+
+    @property
+    def generation(self) -> int:
+        """The generation this object reads (as a sharded index's shard-set generation)."""
+        return int(self.index.generation)
 
     @property
     def retriever(self) -> Any:

@@ -59,8 +59,13 @@ class PinnedShard:
 
     def __init__(self, path: Path, config: RetrievalConfig, generation: int, embedder: Any):
         super().__init__(path, config)  # type: ignore[call-arg]
-        self.generation = generation
+        self._generation = int(generation)
         self._memo = embedder
+
+    @property
+    def generation(self) -> int:
+        """The shard's generation named by the shard set (fixed for this object)."""
+        return self._generation
 
     @property
     def index(self) -> Index:

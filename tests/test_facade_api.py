@@ -117,6 +117,10 @@ def test_build_from_records_then_retrieve(tmp_path) -> None:
     assert len(res) == 3  # k > corpus: every passage, no error
     with pytest.raises(Exception, match="corpus must be a path"):
         HippoRAG.build(42, tmp_path / "bad")  # type: ignore[arg-type]
+    same = rag.update(records)  # unchanged documents: nothing to do
+    assert not same.committed and rag.generation == 1
+    again = rag.update(records[:2], reextract=True)  # extracted again on request
+    assert again.committed and again.input["reextracted"] == 2 and rag.generation == 2
 
 
 @pytest.mark.slow
