@@ -10,7 +10,8 @@ recomputes only the lists that held a removed entity and were full. The result
 equals a fresh build's up to the ANN's own approximation.
 
 Names with fewer than 3 letters or digits (initials, numbers) get no synonymy
-edges: their embeddings are unreliable.
+edges: their embeddings are unreliable. Equal cosines are ordered by entity
+name, never by row, so a list does not depend on the order entities arrived in.
 
 Example:
     >>> eligible(["ab", "abc", "a.b.c"]).tolist()
@@ -59,7 +60,8 @@ def _query(
 ) -> list[list[tuple[int, float]]]:
     """For each ``ids[i]``: neighbours j != i with ok[j] and cosine >= threshold, best first.
 
-    ``all_above`` asks for every such neighbour (up to a cap), else the best ``k``.
+    ``all_above`` asks for every such neighbour (up to a cap), else at least the
+    best ``k`` and every neighbour tied with the ``k``-th (the caller orders ties).
     ``threads`` runs the k-NN queries in parallel (the same answers for any count).
     """
     out: list[list[tuple[int, float]]] = [[] for _ in ids]
@@ -72,17 +74,18 @@ def _query(
         for row, qi in enumerate(want.tolist()):
             me = int(ids[qi])
             got = []
-            for lab, d in zip(labels[row].tolist(), dist[row].tolist(), strict=True):
-                sim = 1.0 - d
+            sims = (1.0 - dist[row]).astype(np.float32).tolist()  # as the lists store them
+            for lab, sim in zip(labels[row].tolist(), sims, strict=True):
                 if sim < threshold:
                     break
                 if lab != me and ok[lab]:
                     got.append((int(lab), float(sim)))
-            complete = (1.0 - dist[row, -1]) < threshold or k2 >= total
-            if not all_above and len(got) >= k:
-                complete = True
+            last = sims[-1]
+            complete = last < threshold or k2 >= total
+            if not all_above and len(got) >= k and last < got[k - 1][1]:
+                complete = True  # nothing beyond the window ties with the k-th
             if complete or k2 >= _MAX_CANDIDATES:
-                out[qi] = got if all_above else got[:k]
+                out[qi] = got
             else:
                 again.append(qi)
         want = np.array(again, dtype=np.int64)
@@ -112,8 +115,8 @@ class SynonymyLists:
             self.knn = np.vstack([self.knn, np.full((extra, self.k), -1, np.int32)])
             self.sim = np.vstack([self.sim, np.zeros((extra, self.k), np.float32)])
 
-    def _set(self, row: int, items: list[tuple[int, float]]) -> None:
-        items = sorted(items, key=lambda t: (-t[1], t[0]))[: self.k]
+    def _set(self, row: int, items: list[tuple[int, float]], names: Sequence[str]) -> None:
+        items = sorted(items, key=lambda t: (-t[1], names[t[0]], t[0]))[: self.k]
         self.knn[row] = -1
         self.sim[row] = 0
         for j, (lab, s) in enumerate(items):
@@ -156,13 +159,13 @@ class SynonymyLists:
             threads=threads,
         )
         for me, cands in zip(ids.tolist(), found, strict=True):
-            self._set(me, cands)
+            self._set(me, cands, names)
             for other, s in cands:
                 if is_new[other]:
                     continue  # its own query already saw `me`
                 items = self._items(other)
-                if len(items) < self.k or s > items[-1][1]:
-                    self._set(other, [*items, (me, s)])
+                if len(items) < self.k or (-s, names[me]) < (-items[-1][1], names[items[-1][0]]):
+                    self._set(other, [*items, (me, s)], names)
 
     def remove(
         self,
@@ -186,8 +189,9 @@ class SynonymyLists:
         if rows.shape[0] == 0:
             return
         full = (self.knn[rows] >= 0).all(axis=1)
+        gone = set(dead.tolist())
         for r in rows[~full].tolist():
-            self._set(r, [t for t in self._items(r) if t[0] not in set(dead.tolist())])
+            self._set(r, [t for t in self._items(r) if t[0] not in gone], names)
         again = rows[full]
         ok = eligible(names) & live
         if again.shape[0] and hnsw is not None:
@@ -204,7 +208,7 @@ class SynonymyLists:
                 threads=threads,
             )
             for r, cands in zip(again.tolist(), found, strict=True):
-                self._set(r, cands)
+                self._set(r, cands, names)
 
     def edges(
         self, names: Sequence[str], vectors: np.ndarray

@@ -70,3 +70,60 @@ def test_synonymy_never_merges_different_numbers():
     names = ["film of 1986", "film of 1987", "apollo 11", "apollo 11 mission"]
     src, dst, _ = synonymy_edges(names, vecs, GraphConfig())
     assert set(zip(src.tolist(), dst.tolist(), strict=True)) == {(2, 3)}
+
+
+def _name_pairs(names, src, dst):
+    return {
+        tuple(sorted((names[a], names[b]))) for a, b in zip(src.tolist(), dst.tolist(), strict=True)
+    }
+
+
+def test_synonymy_ties_are_ordered_by_name_not_row():
+    # Six names with one embedding (exact ties) and k=2: each keeps the two
+    # name-first others, in whatever order the rows arrived.
+    tied = ["river alder", "river birch", "river cedar", "river dogwood", "river elm", "river fir"]
+    rng = np.random.default_rng(3)
+    others = [f"stone {chr(97 + i)}{chr(98 + i)}" for i in range(10)]
+    vecs = np.concatenate([np.ones((6, 8)), rng.normal(size=(10, 8))])
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    names = tied + others
+    cfg = GraphConfig(synonymy_threshold=0.8, synonymy_k=2)
+    want = None
+    for seed in range(4):
+        perm = np.random.default_rng(seed).permutation(len(names))
+        got = _name_pairs(
+            [names[i] for i in perm], *synonymy_edges([names[i] for i in perm], vecs[perm], cfg)[:2]
+        )
+        want = want or got
+        assert got == want, seed
+    first = {
+        ("river alder", "river birch"),
+        ("river alder", "river cedar"),
+        ("river birch", "river cedar"),
+    }
+    assert first <= want and ("river elm", "river fir") not in want
+
+
+def test_synonymy_insert_of_tied_names_equals_a_fresh_build():
+    from hipporag.index.hnsw import new_hnsw
+    from indexers.synonymy import SynonymyLists
+
+    names = ["delta gamma", "delta beta", "delta alpha", "delta zeta"]  # arrive in this order
+    vecs = np.full((4, 8), 1 / np.sqrt(8), dtype=np.float32)
+    fresh = _name_pairs(names, *synonymy_edges(names, vecs, GraphConfig(synonymy_k=1))[:2])
+    index = new_hnsw(8, 4, 16, 100)
+    lists = SynonymyLists.empty(0, 1)
+    for n in range(1, 5):  # one entity per insert
+        index.add_items(vecs[n - 1 : n], [n - 1])
+        lists.grow(n)
+        lists.add(index, vecs, names[:n], np.ones(n, bool), np.array([n - 1]), threshold=0.8, ef=50)
+    living = _name_pairs(names, *lists.edges(names, vecs)[:2])
+    assert (
+        living
+        == fresh
+        == {
+            ("delta alpha", "delta beta"),
+            ("delta alpha", "delta gamma"),
+            ("delta alpha", "delta zeta"),
+        }
+    )
