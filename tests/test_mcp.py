@@ -134,6 +134,7 @@ def test_http_transport_keys_and_tenant(demo_index_path, tmp_path):
     keys = tmp_path / "keys.toml"
     acme = add_key(keys, "acme", scopes=["read", "write"], filter={"tenant": "acme"})
     reader = add_key(keys, "reader", scopes=["read"])
+    slow = add_key(keys, "slow", scopes=["read"], rate=0.2)  # one call per 5 s, bursts of 1
     port = _free_port()
     cmd = [sys.executable, "-m", "pipelines.cli", "-q", "mcp", str(path), "--transport", "http"]
     proc = subprocess.Popen(
@@ -171,16 +172,22 @@ def test_http_transport_keys_and_tenant(demo_index_path, tmp_path):
                 foreign = await c.call_tool("get_document", {"id": seen_all_top})
             async with client(reader) as c:
                 ro = await c.call_tool("delete_documents", {"ids": ["acme-1"]})
-            return added, refused, seen, foreign, ro
+            async with client(slow) as c:
+                rated = [
+                    await c.call_tool("retrieve", {"query": QUESTION, "k": 1}) for _ in range(2)
+                ]
+            return added, refused, seen, foreign, ro, rated
 
         seen_all_top = HippoRAG.open(path).retrieve(QUESTION, k=1)[0].passage_id
-        added, refused, seen, foreign, ro = asyncio.run(main())
+        added, refused, seen, foreign, ro, rated = asyncio.run(main())
         assert not added.is_error, added.content
         assert refused.is_error and "filter" in refused.content[0].text
         hits = seen.structured_content["hits"]
         assert [h["doc_id"] for h in hits] == ["acme-1"], "a tenant sees only its documents"
         assert foreign.is_error, "another tenant's document is not found"
         assert ro.is_error and "write" in ro.content[0].text
+        assert not rated[0].is_error and rated[1].is_error, "the key's rate holds over MCP"
+        assert "rate limit" in rated[1].content[0].text
         ids = set(HippoRAG.open(path).index.passage_ids)
         assert "acme-1" in ids and "other-1" not in ids
     finally:

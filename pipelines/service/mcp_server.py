@@ -14,7 +14,7 @@ Transports:
   the local user (every scope, no tenant filter).
 * ``http`` (streamable HTTP at ``/mcp``): with a keys file, every request
   must send ``Authorization: Bearer KEY`` (HTTP 401 otherwise) and each tool
-  call acts as that key: its scopes are checked and its tenant filter is
+  call acts as that key: its scopes and rate are checked and its tenant filter is
   ANDed into every read and checked on every write, as in ``hipporag
   serve``. Without a keys file it binds to 127.0.0.1 only.
 
@@ -116,14 +116,18 @@ def build_server(
     """
     from mcp.server.mcpserver import MCPServer
 
+    from pipelines.service.auth import RateLimiter
     from pipelines.service.keys import authorize
     from pipelines.service.mcp_tools import make_tools
 
     holder = ServedIndex(index, settings)
     current: dict[str, Any] = {}
+    limiter = RateLimiter()  # a key's rate holds over MCP as over HTTP
 
     def principal(ctx: Any) -> Any:
-        return authorize(keys, _bearer(ctx.headers) if keys is not None else None)
+        p = authorize(keys, _bearer(ctx.headers) if keys is not None else None)
+        limiter.take(p)
+        return p
 
     def served() -> Any:
         return current["served"]
