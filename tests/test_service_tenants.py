@@ -214,3 +214,30 @@ def test_rate_limit_is_429_with_retry_after(c, loaded):
     assert limited and int(limited[0].headers["retry-after"]) >= 1
     assert "rate limit" in limited[0].json()["error"]
     assert codes[0].status_code == 200
+
+
+def test_service_writes_hold_the_writers_lock_from_check_to_commit(server, keys, c, loaded):
+    # Another service process holding the writers' lock (here: the test) keeps
+    # this write, checks included, waiting: two processes cannot both pass a
+    # tenant check that only one write can honour.
+    import threading
+
+    from pipelines.service.state import writers_lock
+
+    before = _gen(c)
+    doc = {"id": "a-late", "text": "Lark Mill is in Kelderhaven.", "metadata": {"tenant": "a"}}
+    out: dict = {}
+
+    def write() -> None:
+        with server.client(keys[1]["a"]) as cl:
+            out["r"] = cl.post("/v1/documents", json={"documents": [doc]})
+
+    with writers_lock(server.index, 0):
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(1.5)
+        assert t.is_alive() and "r" not in out  # waiting for the lock
+        assert _gen(c) == before  # nothing committed meanwhile
+    t.join(120)
+    assert out["r"].status_code == 200, out["r"].text
+    assert out["r"].json()["generation"] == before + 1

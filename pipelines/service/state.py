@@ -11,7 +11,11 @@ swapped in, and later requests read it.
 Several processes may serve one index (``hipporag serve --workers N``): a
 process notices another's commit within ``follow_s`` seconds (and at once
 for a request with ``min_generation``); the index's write lock orders their
-writes (a writer finding it taken retries for up to ``lock_wait_s``).
+writes (a writer finding it taken retries for up to ``lock_wait_s``). A
+service write holds a second lock, ``INDEX/writers/write.lock``, from its
+checks (who may write what, decided on the newest generation) through its
+commit, so two processes cannot both pass a check that only one write can
+honour (two tenants creating one new document id, say).
 """
 
 from __future__ import annotations
@@ -193,20 +197,21 @@ class Served:
         """Run one write (blocking), then open and warm the new generation's reader."""
         from hipporag.index.generations import IndexLockedError
 
-        if self._disk_generation() != self.generation:  # another process wrote meanwhile
-            self.rag = self._open()
-        writer = self.rag
-        if check is not None:
-            payload = check(writer)
         deadline = time.monotonic() + self.settings.lock_wait_s
-        while True:
-            try:
-                report = _call(writer, operation, payload)
-                break
-            except IndexLockedError:  # another process is writing: wait for it
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.2)
+        with writers_lock(self.path, self.settings.lock_wait_s):  # checks through commit
+            if self._disk_generation() != self.generation:  # another process wrote meanwhile
+                self.rag = self._open()
+            writer = self.rag
+            if check is not None:
+                payload = check(writer)
+            while True:
+                try:
+                    report = _call(writer, operation, payload)
+                    break
+                except IndexLockedError:  # another writer (not a service) holds the index
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.2)
         if report.generation != self.generation:
             new = self._open()
             if new.index.generation >= self.generation:
@@ -220,6 +225,23 @@ class Served:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+
+
+def writers_lock(root: Path, wait_s: float) -> Any:
+    """The lock service processes hold from a write's checks to its commit.
+
+    ``ROOT/writers/write.lock``: apart from the index's own write lock, which
+    each change takes inside (the checks must see the generation the write
+    changes, and the index lock is not re-entrant).
+    """
+    from hipporag.index.locking import WriteLock
+
+    folder = Path(root) / WRITERS_LOCK
+    folder.mkdir(exist_ok=True)
+    return WriteLock(folder, wait_s=wait_s)
+
+
+WRITERS_LOCK = "writers"
 
 
 def _call(rag: Any, operation: str, payload: Any) -> Any:
