@@ -231,7 +231,7 @@ def build(
 ) -> dict[str, Any]:
     import indexers.changes as changes_mod
     import indexers.commit as commit_mod
-    from hipporag.config import GraphConfig, IndexConfig
+    from hipporag.config import EmbeddingConfig, GraphConfig, IndexConfig
     from hipporag.index import IndexWriter
     from indexers.builder import IndexBuilder
     from indexers.synonymy import SynonymyLists
@@ -252,7 +252,8 @@ def build(
     graph = GraphConfig(hnsw_threads=threads)
     if ef_construction is not None:  # a cheaper HNSW build (the config's knob)
         graph = dataclasses.replace(graph, hnsw_ef_construction=ef_construction)
-    config = IndexConfig(graph=graph)
+    # The window is given so that no tokenizer or model is looked up (the vectors are fake).
+    config = IndexConfig(graph=graph, embedding=EmbeddingConfig(max_seq_length=256))
     b = IndexBuilder(config, extractor=extractor, embedder=embedder)
     t = time.perf_counter()
     report = b.build(passages, out)
