@@ -240,3 +240,20 @@ def test_load_at_startup_is_ready_when_start_up_ends(demo_index_path):
         assert client.get("/readyz").json()["indexes"] == {"default": "ready"}
         r = client.post("/v1/retrieve", json={"query": "Who directed Salt Harbour?", "k": 2})
         assert r.status_code == 200 and len(r.json()["hits"]) == 2
+
+
+def test_writes_are_prepared_in_the_background(demo_index_path):
+    """The extractor a first write needs is loaded once the index is (Settings.warm_writes)."""
+    import asyncio
+
+    from pipelines.service.state import Served, Settings
+
+    async def load(warm: bool) -> tuple[object, object]:
+        served = Served("default", demo_index_path, Settings(warm_writes=warm))
+        await served.load()
+        prepared = await served.warming if served.warming is not None else None
+        await served.drain()
+        return served.ready, prepared
+
+    assert asyncio.run(load(True)) == (True, True)
+    assert asyncio.run(load(False)) == (True, None)  # Ray Serve readers: nothing loaded

@@ -187,7 +187,11 @@ def deployments(spec: dict[str, Any], replicas: int, cpus: float = 0.0) -> tuple
         def __serve_build_asgi_app__(self) -> Any:
             writer = serve.get_deployment_handle(WRITER, app_name=WRITER_APP)
             max_body = int(self.spec.get("settings", {}).get("max_body_bytes", 8 << 20))
-            return ForwardWrites(build_app(self.spec), writer, max_body)
+            spec = {
+                **self.spec,
+                "settings": {**self.spec.get("settings", {}), "warm_writes": False},
+            }
+            return ForwardWrites(build_app(spec), writer, max_body)
 
     return HippoRAGWriter.bind(spec), HippoRAGReader.bind(spec)
 

@@ -51,6 +51,9 @@ class Settings:
             Serve replica: Serve routes requests to it once its start-up is
             done); otherwise they load in the background and requests get 503
             until ``/readyz`` says ready.
+        warm_writes: once an index is loaded, load its extractor (spaCy) in
+            the background, so the first write does not wait for it (off for
+            Ray Serve readers, which forward writes).
     """
 
     max_k: int = 1000
@@ -63,6 +66,7 @@ class Settings:
     lock_wait_s: float = 60.0
     retrieval: dict[str, Any] | None = None
     load_at_startup: bool = False
+    warm_writes: bool = True
 
 
 class Served:
@@ -84,6 +88,7 @@ class Served:
         self._worker: asyncio.Task[None] | None = None
         self._checked = 0.0
         self._following: asyncio.Task[None] | None = None
+        self.warming: asyncio.Task[bool] | None = None  # see Settings.warm_writes
 
     # -- readers ---------------------------------------------------------------------
     def _open(self) -> Any:
@@ -104,6 +109,21 @@ class Served:
         self._checked = time.monotonic()
         self._queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._work(), name=f"writer:{self.name}")
+        if self.settings.warm_writes:
+            self.warming = asyncio.create_task(
+                asyncio.to_thread(self._warm_writes), name=f"warm:{self.name}"
+            )
+
+    def _warm_writes(self) -> bool:
+        """Load the extractor a write would load (blocking); False when it cannot be."""
+        try:
+            from indexers.builder import IndexBuilder
+
+            IndexBuilder(self.rag.index.config).extractor.warm_up()
+            return True
+        except Exception as err:  # the first write loads it, or reports why not
+            logger.info("writes of %s not prepared ahead: %s", self.name, err)
+            return False
 
     @property
     def ready(self) -> bool:
@@ -220,6 +240,8 @@ class Served:
 
     async def drain(self) -> None:
         """Finish every queued write, then stop the writer (at shutdown)."""
+        if self.warming is not None:  # a thread cannot be cancelled: let it end
+            await asyncio.gather(self.warming, return_exceptions=True)
         if self._queue is not None:
             await self._queue.join()
         if self._worker is not None:
