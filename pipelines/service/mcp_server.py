@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator
@@ -119,8 +120,13 @@ def build_server(
     from pipelines.service.auth import RateLimiter
     from pipelines.service.keys import authorize
     from pipelines.service.mcp_tools import make_tools
+    from pipelines.service.state import Settings
 
-    holder = ServedIndex(index, settings)
+    # Without --allow-writes nothing is written: the extractor is not loaded ahead.
+    base = settings or Settings()
+    holder = ServedIndex(
+        index, dataclasses.replace(base, warm_writes=base.warm_writes and allow_writes)
+    )
     current: dict[str, Any] = {}
     limiter = RateLimiter()  # a key's rate holds over MCP as over HTTP
 
