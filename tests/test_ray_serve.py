@@ -34,14 +34,20 @@ def _ready(url: str, timeout: float = 600) -> None:
     raise TimeoutError("the Serve deployment never became ready")
 
 
-def test_replicas_read_and_one_writer(demo_index_path, tmp_path):
+@pytest.mark.parametrize("shards", [0, 2], ids=["one-index", "two-shards"])
+def test_replicas_read_and_one_writer(demo_index_path, demo_corpus_path, tmp_path, shards):
     pytest.importorskip("ray.serve")
     from ray import serve
 
+    from pipelines.cli import main
     from pipelines.service import ray_serve
 
     path = tmp_path / "idx"
-    shutil.copytree(demo_index_path, path, ignore=shutil.ignore_patterns("leases"))
+    if shards:  # each replica holds every shard; the writer commits the shard set
+        out = ["-q", "index", str(demo_corpus_path), "--out", str(path), "--shards", str(shards)]
+        assert main(out) == 0
+    else:
+        shutil.copytree(demo_index_path, path, ignore=shutil.ignore_patterns("leases"))
     rag = HippoRAG.open(path)
     want, before = rag.retrieve(QUESTION, k=3), rag.index.generation
     spec = {"indexes": {"default": str(path)}, "keys": None, "settings": {}, "llm": None}
