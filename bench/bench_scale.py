@@ -58,9 +58,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from scale_fakes import HashVectors, ZipfExtractor, zipf_sample  # noqa: E402, F401
+from scale_fakes import HashVectors, ZipfExtractor  # noqa: E402  (beside this script)
 
 from hipporag.types import Passage  # noqa: E402
 

@@ -212,7 +212,7 @@ def _summed(dicts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 class ShardAllow:
     """An allow-list of a sharded index: each shard's own passage rows.
 
-    ``shape`` and ``size`` count the rows of all shards, as for one array.
+    ``size`` counts the rows of all shards, as for one array.
     """
 
     def __init__(self, parts: Sequence[np.ndarray]) -> None:
@@ -221,10 +221,6 @@ class ShardAllow:
     @property
     def size(self) -> int:
         return sum(int(p.size) for p in self.parts)
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (self.size,)
 
 
 __all__ = [

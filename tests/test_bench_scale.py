@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_zipf_sample_has_hubs() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
-    from bench_scale import zipf_sample
+    from scale_fakes import zipf_sample
 
     draws = zipf_sample(np.random.default_rng(0), 10_000, 50_000)
     counts = np.bincount(draws, minlength=10_000)

@@ -123,6 +123,18 @@ def is_sharded(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / SHARDS_FILE).is_file()
 
 
+def committed_generation(root: str | os.PathLike[str]) -> int | None:
+    """The generation a reader opening ``root`` now gets (None: nothing committed).
+
+    The shard set's for a sharded index, else the index's own.
+    """
+    if is_sharded(root):
+        return int(read_shardset(root)["generation"])
+    from hipporag.index.generations import current_generation
+
+    return current_generation(root)
+
+
 def _parse(text: str, where: Path) -> dict[str, Any]:
     try:
         state = json.loads(text)
@@ -267,6 +279,7 @@ __all__ = [
     "SHARDS_FILE",
     "ShardSpec",
     "commit_shardset",
+    "committed_generation",
     "is_sharded",
     "read_shardset",
     "rollback_shard",

@@ -158,7 +158,7 @@ def _router() -> APIRouter:
         counts = index.counts
         if p.filter:  # a tenant sees the size of its own view only
             allow = await asyncio.to_thread(rag.allowed, p.filter)
-            counts = {"passages": index.n_passages if allow is None else int(allow.shape[0])}
+            counts = {"passages": index.n_passages if allow is None else int(allow.size)}
         return JSONResponse(
             {
                 "name": s.name,

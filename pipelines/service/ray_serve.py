@@ -70,15 +70,16 @@ def is_write(method: str, path: str) -> bool:
     return method in ("POST", "DELETE", "PUT") and bool(_WRITE_PATH.match(path))
 
 
-def build_app(spec: dict[str, Any]) -> Any:
+def build_app(spec: dict[str, Any], **settings: Any) -> Any:
     """The service app of ``spec`` (what ``hipporag serve`` builds in each worker).
 
     A replica loads its indexes during start-up: Serve sends it requests once
-    start-up is done, so none meets an index still loading.
+    start-up is done, so none meets an index still loading. ``settings``
+    override the spec's (:class:`~pipelines.service.state.Settings` fields).
     """
     from pipelines.service.factory import ENV, app_from_env
 
-    settings = {**spec.get("settings", {}), "load_at_startup": True}
+    settings = {**spec.get("settings", {}), "load_at_startup": True, **settings}
     os.environ[ENV] = json.dumps({**spec, "settings": settings})
     return app_from_env()
 
@@ -187,11 +188,8 @@ def deployments(spec: dict[str, Any], replicas: int, cpus: float = 0.0) -> tuple
         def __serve_build_asgi_app__(self) -> Any:
             writer = serve.get_deployment_handle(WRITER, app_name=WRITER_APP)
             max_body = int(self.spec.get("settings", {}).get("max_body_bytes", 8 << 20))
-            spec = {
-                **self.spec,
-                "settings": {**self.spec.get("settings", {}), "warm_writes": False},
-            }
-            return ForwardWrites(build_app(spec), writer, max_body)
+            app = build_app(self.spec, warm_writes=False)  # writes go to the writer
+            return ForwardWrites(app, writer, max_body)
 
     return HippoRAGWriter.bind(spec), HippoRAGReader.bind(spec)
 

@@ -143,12 +143,9 @@ class Served:
         return rag
 
     def _disk_generation(self) -> int | None:
-        from hipporag.index.generations import current_generation
-        from hipporag.index.shardset import is_sharded, read_shardset
+        from hipporag.index.shardset import committed_generation
 
-        if is_sharded(self.path):  # a sharded index: the shard set's generation
-            return int(read_shardset(self.path)["generation"])
-        return current_generation(self.path)
+        return committed_generation(self.path)
 
     async def _follow(self) -> None:
         try:
@@ -267,16 +264,14 @@ WRITERS_LOCK = "writers"
 
 
 def _call(rag: Any, operation: str, payload: Any) -> Any:
-    """A write through a fresh facade on ``rag``'s index (the reader is not refreshed)."""
-    from hipporag.index.shardset import is_sharded
+    """A write through a fresh facade on ``rag``'s index (the reader is not refreshed).
+
+    ``HippoRAG.open`` gives a sharded index's facade where the index is one (it
+    routes the documents and commits the shard set).
+    """
     from pipelines.facade import HippoRAG
 
-    # A sharded index's facade opens its shard set (it routes and commits the set).
-    writer = (
-        HippoRAG.open(rag.path, rag.config)
-        if is_sharded(rag.path)
-        else HippoRAG(rag.path, rag.config)
-    )
+    writer = HippoRAG.open(rag.path, rag.config)
     method: Callable[..., Any] = getattr(writer, operation)
     return method(payload)
 
