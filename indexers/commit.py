@@ -5,7 +5,9 @@ rows, new versions of entities whose ``n_passages`` changed, changed synonymy
 edges) and tombstones for the rows it killed; the parent's parts are shared
 (:mod:`indexers.dbchange`, :mod:`hipporag.index.parts`); ``edges`` is a view.
 Arrays, HNSW segments and the graph are written as pieces by
-:mod:`indexers.storage`: only what the change added or changed.
+:mod:`indexers.storage`, the lexical part and the passage store as segments
+(:mod:`indexers.lexical`, :mod:`indexers.passagestore`): only what the change
+added or changed.
 
 Example:
     >>> from hipporag.config import IndexConfig
@@ -26,6 +28,7 @@ from hipporag.index.parts import write_tables
 from indexers.changes import Delta
 from indexers.dbchange import live_after, table_change
 from indexers.lexical import write_lexical
+from indexers.passagestore import write_passage_store
 from indexers.state import GraphState
 from indexers.storage import write_columns, write_graph, write_segments
 
@@ -137,6 +140,9 @@ def write_generation(
         "segments": write_segments(w, state, parent),
         "graph": write_graph(w, state, edges, parent),
         "lexical": write_lexical(
+            w, base if reuse else None, state.live_p, d.passages, d.passage_rows, rewrite=rewrite
+        ),
+        "passage_store": write_passage_store(
             w, base if reuse else None, state.live_p, d.passages, d.passage_rows, rewrite=rewrite
         ),
     }

@@ -1,7 +1,8 @@
 """Converting an older index to the current format (``hipporag upgrade INDEX``).
 
-A format version 2 or 3 index made before the lexical (BM25) part existed gets
-it as a new generation that shares every other file (:func:`add_lexical`).
+A format version 2 or 3 index made before the lexical (BM25) part or the
+passage store existed gets them as a new generation that shares every other
+file (:func:`add_parts`).
 
 The tables, vectors and extractions are kept; what version 2 adds is
 computed once: live masks (all rows live), the per-entity synonymy lists, the
@@ -38,8 +39,8 @@ def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
     if old.format_version != 1:
         old.close()
         out = {"path": str(root), "from": old.format_version, "to": old.format_version}
-        if "lexical" not in old.meta:
-            out["added"] = add_lexical(root)
+        if any(part not in old.meta for part in PARTS):
+            out["added"] = add_parts(root)
         return out
     state = GraphState.load(old)
     state.base = None
@@ -61,26 +62,31 @@ def upgrade(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"path": str(root), "from": 1, "to": FORMAT_VERSION}
 
 
-def add_lexical(path: str | os.PathLike[str]) -> list[str]:
-    """Add the lexical part to an index that lacks it (one new generation); the parts added."""
+def add_parts(path: str | os.PathLike[str]) -> list[str]:
+    """Add the parts an older index lacks (``PARTS``) as one new generation; those added."""
     from indexers.lexical import write_lexical
+    from indexers.passagestore import write_passage_store
 
+    writers = {"lexical": write_lexical, "passage_store": write_passage_store}
     with IndexWriter(Path(path).absolute(), operation="upgrade") as w:
         base = Index.open(w.target)
         try:
-            if base.generation != int(w.base["generation"]) or "lexical" in base.meta:
+            missing = [part for part in PARTS if part not in base.meta]
+            if base.generation != int(w.base["generation"]) or not missing:
                 return []
             for logical in w.base["files"]:
                 w.share(logical)
             live = np.array(base.live("passages"))
-            entry = write_lexical(w, base, live, [], np.zeros(0, np.int64))
+            none = np.zeros(0, np.int64)
+            entries = {part: writers[part](w, base, live, [], none) for part in missing}
             meta = {k: v for k, v in w.base.items() if k not in _COMMIT_KEYS}
-            w.commit({**meta, "lexical": entry})
+            w.commit({**meta, **entries})
         finally:
             base.close()
-    return ["lexical"]
+    return missing
 
 
+PARTS = ("lexical", "passage_store")
 _COMMIT_KEYS = ("files", "generation", "parent", "time", "operation", "format", "format_version")
 
-__all__ = ["add_lexical", "upgrade"]
+__all__ = ["PARTS", "add_parts", "upgrade"]

@@ -259,8 +259,13 @@ def top_k(scores: np.ndarray, k: int, valid: np.ndarray | None = None) -> np.nda
 
 
 class PassageStore:
-    """Passages by ``passage_idx``: held in memory for corpora up to ``max_cached``
-    passages (one SQL query, on first use), else read from DuckDB per call.
+    """Passages by ``passage_idx`` for hits.
+
+    An index with a passage store (every index written since it exists) reads
+    a hit in a few slices of memory-mapped arrays, so it is asked each time.
+    An older index reads from DuckDB with a scan per call: for corpora up to
+    ``max_cached`` passages they are then held in memory (one SQL query, on
+    first use); ``hipporag upgrade`` adds the store.
 
     Example:
         >>> from hipporag.index import Index
@@ -274,9 +279,11 @@ class PassageStore:
         self.max_cached = max_cached
         self._all: dict[int, Passage] | None = None
         self._lock = threading.Lock()
+        meta = getattr(index, "meta", None)
+        self._direct = isinstance(meta, dict) and meta.get("passage_store") is not None
 
     def get(self, idxs: Sequence[int] | np.ndarray) -> list[Passage]:
-        if self.index.n_passages > self.max_cached:
+        if self._direct or self.index.n_passages > self.max_cached:
             return self.index.passages(idxs)
         if self._all is None:
             with self._lock:

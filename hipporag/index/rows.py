@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hipporag.index.passagestore import PassageStore, load_store
 from hipporag.index.sqlview import SQLView
 from hipporag.types import Passage
+
+_STORE = "_passage_store"
 
 
 def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
@@ -24,8 +27,28 @@ def _meta(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
+def passage_store(index: SQLView) -> PassageStore | None:
+    """The index's :class:`~hipporag.index.passagestore.PassageStore` (loaded once), or None."""
+    cache = index.__dict__
+    if _STORE not in cache:
+        cache[_STORE] = load_store(index)
+    return cache[_STORE]
+
+
 def passage_rows(index: SQLView, idxs: list[int]) -> list[Passage]:
-    """Passages by ``passage_idx`` in the order given; unknown (or deleted) rows raise."""
+    """Passages by ``passage_idx`` in the order given; unknown (or deleted) rows raise.
+
+    Read from the passage store where the index has one (a few slices per
+    call), else from the ``passages`` table (a scan per call).
+    """
+    if not idxs:
+        return []
+    store = passage_store(index)
+    return store.get(idxs) if store is not None else table_passage_rows(index, idxs)
+
+
+def table_passage_rows(index: SQLView, idxs: list[int]) -> list[Passage]:
+    """:func:`passage_rows` read from the ``passages`` table (the reference)."""
     if not idxs:
         return []
     if index.format_version == 1:
@@ -53,4 +76,4 @@ def passage_rows(index: SQLView, idxs: list[int]) -> list[Passage]:
     return [by_idx[i] for i in idxs]
 
 
-__all__ = ["passage_rows"]
+__all__ = ["passage_rows", "passage_store", "table_passage_rows"]

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipporag.errors import HippoRAGError
 from hipporag.index.format import ARRAYS, HNSW_INDEXES, LIVE_ARRAYS, STATE_ARRAYS, read_meta
 from hipporag.index.generations import leftovers
@@ -49,6 +51,7 @@ def _structure(root: Path, problems: list[str]) -> None:
         except HippoRAGError as err:
             problems.append(err.message)
         _lexical(idx, problems)
+        _passage_store(idx, problems)
     finally:
         idx.close()
 
@@ -66,6 +69,38 @@ def _lexical(idx: object, problems: list[str]) -> None:
         return
     try:
         load_lexical(idx)
+    except HippoRAGError as err:
+        problems.append(err.message)
+
+
+def _passage_store(idx: Any, problems: list[str], batch: int = 20_000) -> None:
+    """The passage store: segments tiling the rows, every live row equal to its table row."""
+    from hipporag.index.passagestore import load_store, store_layout
+    from hipporag.index.rows import table_passage_rows
+
+    layout = store_layout(idx.meta)
+    if layout is None:
+        return
+    stops = [0] + [s.stop for s in layout]
+    if any(s.start != a for s, a in zip(layout, stops, strict=False)):
+        problems.append("the passage store's segments do not tile the passage rows")
+        return
+    try:
+        store = load_store(idx)
+        if store is None:
+            return
+        live = np.flatnonzero(store.live).tolist()
+        for i in range(0, len(live), batch):
+            rows = live[i : i + batch]
+            try:
+                stored = store.get(rows)
+            except (KeyError, ValueError, TypeError) as err:  # absent or undecodable bytes
+                problems.append(f"the passage store cannot give a live passage ({err})")
+                return
+            for row, a, b in zip(rows, stored, table_passage_rows(idx, rows), strict=True):
+                if a != b:
+                    problems.append(f"the passage store disagrees with table passages at row {row}")
+                    return
     except HippoRAGError as err:
         problems.append(err.message)
 
