@@ -129,6 +129,8 @@ def build(
     _timed(SynonymyLists, "add", parts, "synonymy")
     _timed(SynonymyLists, "remove", parts, "synonymy")
     _timed(commit_mod, "apply_to_db", parts, "duckdb_insert")
+    _timed(commit_mod, "write_lexical", parts, "lexical")
+    _timed(commit_mod, "write_passage_store", parts, "passage_store")
     _timed(IndexWriter, "write_array", parts, "arrays")
     _timed(IndexWriter, "commit", parts, "commit")
     passages = [Passage(f"p{i}", f"title {i}", f"passage {i} text") for i in range(n)]

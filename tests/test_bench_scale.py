@@ -36,7 +36,7 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     res = json.loads(out.stdout.strip().splitlines()[-1])
     for key in ("build_s", "peak_rss_mb", "index_bytes", "query_p50_ms", "query_p95_ms"):
         assert res[key] > 0, key
-    for stage in ("graph", "write", "synonymy", "hnsw", "duckdb_insert"):
+    for stage in ("graph", "write", "synonymy", "hnsw", "duckdb_insert", "passage_store"):
         assert stage in res["stages"], stage
     assert len(res["readers"]) == 2  # two reader processes, the second beside the first
     for r in res["readers"]:
@@ -53,3 +53,17 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     assert done["query_p95_ms"] == res["query_p95_ms"]
     assert done["stages"]["hnsw"] > 0 and done["peak_rss_mb"] > 0
     assert list(work.iterdir()) == []  # the temporary index is removed
+
+
+def test_bench_fetch_compares_the_store_with_the_table() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_fetch.py"), "--passages", "800", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["equal"] is True and res["passages"] == 800
+    for key in ("table_p50_ms", "store_p50_ms", "table_p95_ms", "store_p95_ms"):
+        assert res[key] > 0, key
