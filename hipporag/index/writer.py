@@ -25,6 +25,7 @@ import shutil
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,12 @@ class IndexWriter:
         self._new.add(logical)
         self._files[logical] = {"path": f"{self.gen_dir}/{logical}"}
 
+    def _seal(self, logical: str) -> dict[str, Any]:
+        """Flush a new file to disk; its manifest size and checksum."""
+        path = self._path(logical)
+        fsync_file(path)
+        return {"size": path.stat().st_size, "blake2b": checksum(path)}
+
     def share(self, logical: str) -> None:
         """Reference the parent generation's file for ``logical`` (unchanged content)."""
         if self.base is None or logical not in self.base.get("files", {}):
@@ -282,10 +289,11 @@ class IndexWriter:
             self._db.close()
             self._db = None
         crash_point("commit:before-fsync")
-        for logical in sorted(self._new):
-            path = self._path(logical)
-            fsync_file(path)
-            self._files[logical].update(size=path.stat().st_size, blake2b=checksum(path))
+        new = sorted(self._new)
+        # Flushing and hashing are I/O and hashlib work (no GIL held): one file per thread.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(new), os.cpu_count() or 1, 8))) as pool:
+            for logical, sealed in zip(new, pool.map(self._seal, new), strict=True):
+                self._files[logical].update(sealed)
         for d in {self._path(x).parent for x in self._new}:
             fsync_dir(d)
         fsync_dir(self.root / self.gen_dir)
