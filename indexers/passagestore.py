@@ -8,10 +8,10 @@ from the tables. A parent without a store (an index made before it existed)
 gets one segment over all its live passages, read once from its tables.
 
 Example:
-    >>> from hipporag.index.passagestore import PassageStore
+    >>> from hipporag.index.passagestore import StoredPassages
     >>> from hipporag.types import Passage
     >>> seg = encode_segment({0: Passage.from_text("Pump", "The XK-4471 pump")}, 0, 1)
-    >>> PassageStore([seg], np.ones(1, bool)).get([0])[0].text
+    >>> StoredPassages([seg], np.ones(1, bool)).get([0])[0].text
     'The XK-4471 pump'
 """
 

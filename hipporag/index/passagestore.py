@@ -25,7 +25,7 @@ Example:
     >>> seg = encode_segment({1: Passage.from_text("Pump", "The XK-4471 pump")}, 0, 2)
     >>> seg.offsets.tolist()
     [0, 0, 84]
-    >>> store = PassageStore([seg], np.array([False, True]))
+    >>> store = StoredPassages([seg], np.array([False, True]))
     >>> [p.title for p in store.get([1])]
     ['Pump']
     >>> store.get([0])
@@ -125,7 +125,7 @@ def encode_segment(rows: Mapping[int, Passage | bytes], start: int, stop: int) -
     return SegmentRows(start, stop, offsets, data)
 
 
-class PassageStore:
+class StoredPassages:
     """Passages by ``passage_idx`` from the store's segments; dead or absent rows raise."""
 
     def __init__(self, segments: Sequence[SegmentRows], live: np.ndarray) -> None:
@@ -178,8 +178,8 @@ def load_segment(index: Any, seg: StoreSegment) -> SegmentRows:
     return SegmentRows(seg.start, seg.stop, offsets, data)
 
 
-def load_store(index: Any) -> PassageStore | None:
-    """The :class:`PassageStore` of an open index (None when it has none)."""
+def load_store(index: Any) -> StoredPassages | None:
+    """The :class:`StoredPassages` of an open index (None when it has none)."""
     meta = getattr(index, "meta", None)
     layout = store_layout(meta) if isinstance(meta, dict) else None
     if layout is None:
@@ -190,14 +190,14 @@ def load_store(index: Any) -> PassageStore | None:
         from hipporag.index.integrity import damaged
 
         raise damaged(index.path, f"the passage store covers {stop} rows, not {live.shape[0]}")
-    return PassageStore([load_segment(index, s) for s in layout], live)
+    return StoredPassages([load_segment(index, s) for s in layout], live)
 
 
 __all__ = [
     "FORMAT",
-    "PassageStore",
     "SegmentRows",
     "StoreSegment",
+    "StoredPassages",
     "decode_passage",
     "encode_passage",
     "encode_segment",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hipporag.index.passagestore import PassageStore, load_store
+from hipporag.index.passagestore import StoredPassages, load_store
 from hipporag.index.sqlview import SQLView
 from hipporag.types import Passage
 
@@ -27,8 +27,8 @@ def _meta(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
-def passage_store(index: SQLView) -> PassageStore | None:
-    """The index's :class:`~hipporag.index.passagestore.PassageStore` (loaded once), or None."""
+def passage_store(index: SQLView) -> StoredPassages | None:
+    """The index's :class:`~hipporag.index.passagestore.StoredPassages` (loaded once), or None."""
     cache = index.__dict__
     if _STORE not in cache:
         cache[_STORE] = load_store(index)
