@@ -57,7 +57,8 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
 
 def test_bench_fetch_compares_the_store_with_the_table() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_fetch.py"), "--passages", "800", "--json"],
+        [sys.executable, str(ROOT / "bench" / "bench_fetch.py"), "--passages", "800", "--json"]
+        + ["--queries", "5", "--threads", "2"],
         capture_output=True,
         text=True,
         check=True,
@@ -67,3 +68,5 @@ def test_bench_fetch_compares_the_store_with_the_table() -> None:
     assert res["equal"] is True and res["passages"] == 800
     for key in ("table_p50_ms", "store_p50_ms", "table_p95_ms", "store_p95_ms"):
         assert res[key] > 0, key
+    assert [q["fetch"] for q in res["queries"]] == ["store", "table", "store"]
+    assert all(q["query_p50_ms"] > 0 and "fetch" in q["query_stage_p50_ms"] for q in res["queries"])
