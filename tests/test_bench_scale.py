@@ -55,10 +55,19 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     assert list(work.iterdir()) == []  # the temporary index is removed
 
 
+QUICK = ("--queries", "5", "--threads", "2")
+
+
 def test_bench_fetch_compares_the_store_with_the_table() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_fetch.py"), "--passages", "800", "--json"]
-        + ["--queries", "5", "--threads", "2"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_fetch.py"),
+            "--passages",
+            "800",
+            "--json",
+            *QUICK,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hipporag.index.integrity import check_open
 from hipporag.index.passagestore import StoredPassages, load_store
 from hipporag.index.sqlview import SQLView
 from hipporag.types import Passage
@@ -29,7 +30,9 @@ def _meta(value: Any) -> dict[str, Any]:
 
 def passage_store(index: SQLView) -> StoredPassages | None:
     """The index's :class:`~hipporag.index.passagestore.StoredPassages` (loaded once), or None."""
-    cache = index.__dict__
+    cache = getattr(index, "__dict__", None)
+    if cache is None:  # an object without a __dict__: nothing to keep it in
+        return load_store(index)
     if _STORE not in cache:
         cache[_STORE] = load_store(index)
     return cache[_STORE]
@@ -43,6 +46,7 @@ def passage_rows(index: SQLView, idxs: list[int]) -> list[Passage]:
     """
     if not idxs:
         return []
+    check_open(index)
     store = passage_store(index)
     return store.get(idxs) if store is not None else table_passage_rows(index, idxs)
 

@@ -19,8 +19,10 @@ from tests.test_living import builder, corpus
 def test_a_closed_index_raises_a_clear_error(tmp_path):
     builder().build(corpus(4), tmp_path / "a")
     idx = Index.open(tmp_path / "a")
+    assert len(idx.passages([0, 1])) == 2  # the passage store is loaded while open
     idx.close()
     for use in (
+        lambda: idx.passages([0]),
         lambda: idx.sql("SELECT 1"),
         lambda: idx.array("passage_embeddings"),
         lambda: idx.hnsw("passages"),
