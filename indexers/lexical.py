@@ -36,7 +36,7 @@ from hipporag.index.lexical import (
     load_segment,
     passage_tokens,
 )
-from hipporag.index.segments import Segment, plan_segments
+from hipporag.index.segments import Segment, plan_tail
 from hipporag.types import Passage
 
 
@@ -58,6 +58,15 @@ def _save(w: IndexWriter, seg: SegmentArrays) -> LexSegment:
     for logical, arr in zip(names, (seg.terms, seg.postings, seg.doclen), strict=True):
         w.write_array(logical.split("/")[1].split("@")[0], np.asarray(arr), logical=logical)
     return LexSegment(seg.start, seg.stop, w.generation, *names)
+
+
+def with_old_rows(
+    base: Any, live: np.ndarray, passages: Sequence[Passage], rows: np.ndarray
+) -> tuple[list[Passage], np.ndarray]:
+    """A change's ``passages`` at ``rows`` after every other live passage of ``base``."""
+    old = np.flatnonzero(live[: base.n_passages]).astype(np.int64)
+    old = old[~np.isin(old, rows)]
+    return list(base.passages(old.tolist())) + list(passages), np.concatenate([old, rows])
 
 
 def write_lexical(
@@ -85,20 +94,14 @@ def write_lexical(
     rows = np.asarray(rows, dtype=np.int64)
     if base is not None and (parent is None or rewrite):
         # no usable parent segments: index every live row (the old ones read from the tables)
-        old = np.flatnonzero(live[: base.n_passages]).astype(np.int64)
-        old = old[~np.isin(old, rows)]
-        passages = list(base.passages(old.tolist())) + list(passages)
-        rows = np.concatenate([old, rows])
+        passages, rows = with_old_rows(base, live, passages, rows)
         parent = []
     parent = parent or []
-    n_before = parent[-1].stop if parent else 0
-    segs = [Segment(s.terms, s.start, s.stop, s.gen) for s in parent]
-    keep = plan_segments(segs, live, new_rows=n - n_before)
+    keep, start = plan_tail([Segment(s.terms, s.start, s.stop, s.gen) for s in parent], live)
     for s in parent[:keep]:
         for logical in (s.terms, s.postings, s.doclen):
             w.share(logical)
     entry["segments"] = [s.to_dict() for s in parent[:keep]]
-    start = parent[keep].start if keep < len(parent) else n_before
     if start < n:
         carry = [load_segment(base, s) for s in parent[keep:]]
         order = np.argsort(rows, kind="stable")
@@ -107,4 +110,4 @@ def write_lexical(
     return entry
 
 
-__all__ = ["new_segment", "write_lexical"]
+__all__ = ["new_segment", "with_old_rows", "write_lexical"]

@@ -32,8 +32,9 @@ from hipporag.index.passagestore import (
     load_segment,
     store_layout,
 )
-from hipporag.index.segments import Segment, plan_segments
+from hipporag.index.segments import Segment, plan_tail
 from hipporag.types import Passage
+from indexers.lexical import with_old_rows
 
 
 def _save(w: IndexWriter, seg: SegmentRows) -> StoreSegment:
@@ -64,24 +65,19 @@ def write_passage_store(
     """
     n = int(live.shape[0])
     rows = np.asarray(rows, dtype=np.int64)
-    new: dict[int, Passage | bytes] = dict(zip(rows.tolist(), passages, strict=True))
     parent = store_layout(base.meta) if base is not None else None
     entry: dict[str, Any] = {"format": FORMAT, "segments": []}
     if base is not None and (parent is None or rewrite):
-        # no usable parent segments: store every live row (old ones from the parent)
-        old = np.flatnonzero(live[: base.n_passages]).astype(np.int64)
-        old = old[~np.isin(old, rows)].tolist()
-        new = {**dict(zip(old, base.passages(old), strict=True)), **new}
+        # no usable parent segments: store every live row (the old ones read from the parent)
+        passages, rows = with_old_rows(base, live, passages, rows)
         parent = []
     parent = parent or []
-    n_before = parent[-1].stop if parent else 0
-    segs = [Segment(s.data, s.start, s.stop, s.gen) for s in parent]
-    keep = plan_segments(segs, live, new_rows=n - n_before)
+    new: dict[int, Passage | bytes] = dict(zip(rows.tolist(), passages, strict=True))
+    keep, start = plan_tail([Segment(s.data, s.start, s.stop, s.gen) for s in parent], live)
     for s in parent[:keep]:
         w.share(s.offsets)
         w.share(s.data)
     entry["segments"] = [s.to_dict() for s in parent[:keep]]
-    start = parent[keep].start if keep < len(parent) else n_before
     if start < n:
         for old_seg in (load_segment(base, s) for s in parent[keep:]):
             for row in np.flatnonzero(live[old_seg.start : old_seg.stop]).tolist():

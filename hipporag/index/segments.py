@@ -26,6 +26,8 @@ Example:
     (3, 4)
     >>> plan_segments([Segment("x", 0, 1000, 1, 1000)], np.ones(1010, bool), new_rows=10)
     1
+    >>> plan_tail([Segment("x", 0, 100, 1), Segment("y", 100, 102, 2)], np.ones(103, bool))
+    (1, 100)
 """
 
 from __future__ import annotations
@@ -87,6 +89,17 @@ def plan_segments(segments: Sequence[Segment], live: np.ndarray, *, new_rows: in
             continue
         break
     return keep
+
+
+def plan_tail(segments: Sequence[Segment], live: np.ndarray) -> tuple[int, int]:
+    """How many of the parent's ``segments`` a change keeps, and the first row it rewrites.
+
+    ``live`` is the table's live mask after the change: the rows after the
+    last segment are the new ones (see :func:`plan_segments`).
+    """
+    n_before = segments[-1].stop if segments else 0
+    keep = plan_segments(segments, live, new_rows=int(live.shape[0]) - n_before)
+    return keep, segments[keep].start if keep < len(segments) else n_before
 
 
 def load_segments(index: Any, table: str) -> list[tuple[Segment, Any]]:
@@ -192,6 +205,7 @@ __all__ = [
     "SegmentedHNSW",
     "load_segments",
     "plan_segments",
+    "plan_tail",
     "segment_layout",
     "segment_name",
 ]
