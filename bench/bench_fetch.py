@@ -62,29 +62,17 @@ def measure(path: Path, k: int, draws: int, seed: int = 0) -> dict[str, Any]:
     return out
 
 
-def _without_store(path: Path) -> None:
-    """Commit a generation of ``path`` without the passage store (as an older index)."""
-    from hipporag.index import IndexWriter
-
-    with IndexWriter(path, operation="insert") as w:
-        for logical in w.base["files"]:
-            if "passage_store_" not in logical:
-                w.share(logical)
-        keep = ("files", "generation", "parent", "time", "operation", "passage_store")
-        w.commit({k: v for k, v in w.base.items() if k not in keep})
-
-
 def queries(path: Path, n: int, dim: int) -> list[dict[str, Any]]:
     """Hybrid query latency with the store, from the table, with the store again."""
     from bench_scale import query
     from scale_fakes import HashVectors
 
-    from indexers.upgrade import add_parts
+    from indexers.upgrade import add_parts, drop_part
 
     out = []
     for i, way in enumerate(("store", "table", "store")):
         if way == "table":
-            _without_store(path)
+            drop_part(path, "passage_store")
         elif i:
             add_parts(path)
         r = query(path, HashVectors(dim), n)

@@ -2,7 +2,8 @@
 
 A format version 2 or 3 index made before the lexical (BM25) part or the
 passage store existed gets them as a new generation that shares every other
-file (:func:`add_parts`).
+file (:func:`add_parts`); :func:`drop_part` is its inverse, for comparing an
+index with and without a part (benchmarks, tests of the older path).
 
 The tables, vectors and extractions are kept; what version 2 adds is
 computed once: live masks (all rows live), the per-entity synonymy lists, the
@@ -86,7 +87,31 @@ def add_parts(path: str | os.PathLike[str]) -> list[str]:
     return missing
 
 
+def drop_part(path: str | os.PathLike[str], part: str) -> bool:
+    """Commit a generation of ``path`` without ``part`` (one of ``PARTS``); whether it had one.
+
+    Every other file is shared, so the new generation is what an index made
+    before the part existed looks like; :func:`add_parts` puts it back.
+
+    Example:
+        >>> drop_part("/no/such/index", "tables")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown part 'tables': use one of lexical, passage_store
+    """
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}: use one of {', '.join(PARTS)}")
+    with IndexWriter(Path(path).absolute(), operation="upgrade") as w:
+        if part not in w.base:
+            return False
+        for logical in w.base["files"]:
+            if not logical.rsplit("/", 1)[-1].startswith(part + "_"):
+                w.share(logical)
+        w.commit({k: v for k, v in w.base.items() if k not in (*_COMMIT_KEYS, part)})
+    return True
+
+
 PARTS = ("lexical", "passage_store")
 _COMMIT_KEYS = ("files", "generation", "parent", "time", "operation", "format", "format_version")
 
-__all__ = ["PARTS", "add_parts", "upgrade"]
+__all__ = ["PARTS", "add_parts", "drop_part", "upgrade"]

@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hipporag.index import Index, IndexWriter
+from hipporag.index import Index
 from hipporag.index.lexical import build_segment, load_lexical, tokenize
 from hipporag.index.verify import verify
 from hipporag.types import Passage
+from indexers.upgrade import drop_part
 from tests.living_helpers import apply_history
 from tests.test_living import builder, corpus
 
@@ -137,16 +138,6 @@ def test_a_change_writes_only_its_segment(tmp_path):
     idx.close()
 
 
-def strip_lexical(path: Path) -> None:
-    """Commit a generation without the lexical part (as an index made before it existed)."""
-    with IndexWriter(path, operation="insert") as w:
-        for logical in w.base["files"]:
-            if "lexical_" not in logical:
-                w.share(logical)
-        keep = ("files", "generation", "parent", "time", "operation", "lexical")
-        w.commit({k: v for k, v in w.base.items() if k not in keep})
-
-
 def test_upgrade_adds_the_lexical_part_and_hybrid_works_without_it(tmp_path, caplog, capsys):
     from indexers.upgrade import upgrade
     from retrievers.hybrid import HybridParams, HybridRetriever
@@ -154,7 +145,7 @@ def test_upgrade_adds_the_lexical_part_and_hybrid_works_without_it(tmp_path, cap
     from tests.fakes import HashEmbedder
 
     builder().build(corpus(10), tmp_path / "a")
-    strip_lexical(tmp_path / "a")
+    drop_part(tmp_path / "a", "lexical")
     idx = Index.open(tmp_path / "a")
     assert "lexical" not in idx.meta and verify(tmp_path / "a")["ok"]
     from hipporag.errors import RetrievalError
@@ -262,7 +253,7 @@ def test_verify_reports_a_lexical_part_that_does_not_cover_the_passages(tmp_path
 
 def test_a_change_to_an_index_without_the_part_adds_it(tmp_path):
     builder().build(corpus(10), tmp_path / "a")
-    strip_lexical(tmp_path / "a")
+    drop_part(tmp_path / "a", "lexical")
     builder().insert(corpus(12)[10:], tmp_path / "a")
     assert "lexical" in json.loads((tmp_path / "a" / "meta.json").read_text())
     assert verify(tmp_path / "a")["ok"]

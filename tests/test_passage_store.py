@@ -15,6 +15,7 @@ from hipporag.index.passagestore import encode_segment, load_store, store_layout
 from hipporag.index.rows import table_passage_rows
 from hipporag.index.verify import verify
 from hipporag.types import Passage
+from indexers.upgrade import drop_part
 from tests.living_helpers import apply_history
 from tests.test_living import builder, corpus
 
@@ -124,22 +125,17 @@ def test_hits_are_read_without_opening_the_tables(tmp_path, demo_index_path, cap
     idx.close()
 
 
-def strip_store(path: Path) -> None:
-    """Commit a generation without the passage store (as an index made before it existed)."""
-    with IndexWriter(path, operation="insert") as w:
-        for logical in w.base["files"]:
-            if "passage_store_" not in logical:
-                w.share(logical)
-        keep = ("files", "generation", "parent", "time", "operation", "passage_store")
-        w.commit({k: v for k, v in w.base.items() if k not in keep})
-
-
 def test_an_index_without_the_store_reads_the_tables_and_upgrade_adds_it(tmp_path, capsys):
     from pipelines.cli import main
 
     builder().build(corpus(6) + unusual(3), tmp_path / "a")
-    strip_store(tmp_path / "a")
     idx = Index.open(tmp_path / "a")
+    gen = idx.generation
+    idx.close()
+    assert drop_part(tmp_path / "a", "passage_store")
+    assert not drop_part(tmp_path / "a", "passage_store")  # nothing to drop: no commit
+    idx = Index.open(tmp_path / "a")
+    assert idx.generation == gen + 1
     assert "passage_store" not in idx.meta and load_store(idx) is None
     old = idx.passages([7, 1])
     idx.close()
@@ -156,7 +152,7 @@ def test_an_index_without_the_store_reads_the_tables_and_upgrade_adds_it(tmp_pat
 
 def test_a_change_to_an_index_without_the_store_adds_it(tmp_path):
     builder().build(corpus(6), tmp_path / "a")
-    strip_store(tmp_path / "a")
+    drop_part(tmp_path / "a", "passage_store")
     builder().insert(unusual(2), tmp_path / "a")
     layout = store_layout(json.loads((tmp_path / "a" / "meta.json").read_text()))
     assert layout is not None and layout[-1].stop == 8
