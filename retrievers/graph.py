@@ -120,7 +120,7 @@ class GraphRetriever:
             self.index.fact_relations()
         for table in ("passages", "facts"):
             self.index.knn(table, qvec, 1)  # loads the table's HNSW
-        for table in ("passages", "entities"):
+        for table in ("passages", "entities", "facts"):
             keys_of(self.index, table)  # the stable tie-breaking keys
 
     # -- public API --------------------------------------------------------------------

@@ -21,9 +21,12 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from hipporag.index.coded import CodedStrings
 
 SCORE_DIGITS = 12
 """Scores are compared at this many decimals (PPR scores sum to 1, cosines are <= 1)."""
@@ -47,14 +50,58 @@ def stable_top_k(scores: np.ndarray, k: int, keys: np.ndarray) -> np.ndarray:
     return order_by_score(scores, keys)[:k].astype(np.int64)
 
 
-def _rank_of(values: list[str]) -> np.ndarray:
-    """Rank of each string among ``values`` (a missing one, None, sorts first)."""
-    if not values:
-        return np.zeros(0, dtype=np.int64)
-    arr = np.asarray([v or "" for v in values], dtype=str)
-    order = np.argsort(arr, kind="stable")
-    out = np.empty(len(values), dtype=np.int64)
-    out[order] = np.arange(len(values), dtype=np.int64)
+def _rank_of(values: Sequence[str | None], dense: bool = False) -> np.ndarray:
+    """Rank of each string among ``values`` (a missing one, None, sorts first).
+
+    Equal strings get consecutive ranks by position, or one rank with
+    ``dense``. Sorted as a NumPy string array while that stays under
+    :data:`_NUMPY_SORT_BYTES` (it takes ``len(values)`` times the longest
+    string), else as Python strings: one long name does not cost gigabytes.
+    """
+    n = len(values)
+    width = max((len(v) for v in values if v), default=0)
+    out = np.empty(n, dtype=np.int64)
+    if n * max(width, 1) * 4 <= _NUMPY_SORT_BYTES:
+        arr = np.asarray([v or "" for v in values], dtype=f"U{max(width, 1)}")
+        if dense:
+            return np.unique(arr, return_inverse=True)[1].astype(np.int64).reshape(-1)
+        out[np.argsort(arr, kind="stable")] = np.arange(n, dtype=np.int64)
+        return out
+    order = sorted(range(n), key=lambda i: values[i] or "")
+    if not dense:
+        out[np.asarray(order, dtype=np.int64)] = np.arange(n, dtype=np.int64)
+        return out
+    rank, prev = -1, None
+    for i in order:
+        v = values[i] or ""
+        if v != prev:
+            rank, prev = rank + 1, v
+        out[i] = rank
+    return out
+
+
+_NUMPY_SORT_BYTES = 256 << 20
+"""The largest fixed-width string array :func:`_rank_of` sorts with NumPy."""
+
+
+def _fact_keys(index: Any) -> np.ndarray:
+    """Rank of every fact by (subject name, relation, object name), ties by row."""
+    names = index.entity_names
+    subj, obj = (np.asarray(a, dtype=np.int64) for a in index.fact_endpoints())
+    rels = index.fact_relations()
+    if isinstance(rels, CodedStrings):  # rank the distinct relations only
+        rel = _rank_of(rels.vocab, dense=True)[rels.codes]
+    else:
+        rel = _rank_of(list(rels), dense=True)
+    ent = _rank_of(names, dense=True)
+    n_ent, n_rel = int(ent.max(initial=0)) + 1, int(rel.max(initial=0)) + 1
+    if n_ent * n_ent * n_rel < 2**62:  # one int64 key: a single (radix) sort
+        key = (ent[subj] * n_rel + rel) * n_ent + ent[obj]
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((ent[obj], rel, ent[subj]))  # stable: ties keep row order
+    out = np.empty(subj.shape[0], dtype=np.int64)
+    out[order] = np.arange(subj.shape[0], dtype=np.int64)
     return out
 
 
@@ -77,15 +124,7 @@ def keys_of(index: Any, table: str) -> np.ndarray:
             elif table == "entities":
                 found = _rank_of(list(index.entity_names))
             elif table == "facts":
-                names = index.entity_names
-                subj, obj = index.fact_endpoints()
-                rels = index.fact_relations()
-                found = _rank_of(
-                    [
-                        f"{names[s]}\x1f{r}\x1f{names[o]}"
-                        for s, r, o in zip(subj.tolist(), rels, obj.tolist(), strict=True)
-                    ]
-                )
+                found = _fact_keys(index)
             else:
                 raise KeyError(f"unknown table {table!r}")
             cache[table] = found

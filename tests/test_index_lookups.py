@@ -61,6 +61,10 @@ def test_passage_entity_and_fact_lookups_agree_with_the_tables(index) -> None:
         assert index.fact_relations()[f.idx] == f.relation
         assert f.idx in index.facts_of_entity(f.subject).tolist()
     assert [f.idx for f in index.facts([facts[0].idx])] == [facts[0].idx]
+    rows = index.sql("SELECT fact_idx, relation FROM facts").rows()
+    rels = index.fact_relations()  # codes into the distinct relations, equal to the table
+    assert len(rels) == index.n_facts and len(rels.vocab) <= len(set(r for _, r in rows)) + 1
+    assert all(rels[int(i)] == r for i, r in rows)
     assert index.passage_titles()[0] == index.passages([0])[0].title
     assert index.passage_index()[index.passage_ids[5]] == 5
     eid = index.sql("SELECT entity_id FROM entities WHERE entity_idx = 3").rows()[0][0]

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from hipporag.index.coded import coded_column
 from hipporag.index.format import LIVE_ARRAYS
 
 TABLE_ROWS = {"passages": "n_passages", "entities": "n_entities", "facts": "n_facts"}
@@ -287,14 +288,13 @@ class IndexLookups:
             np.asarray(self.array("fact_object")),  # type: ignore[attr-defined]
         )
 
-    def fact_relations(self) -> list[str]:
-        """The relation of every fact by ``fact_idx`` (loaded once)."""
+    def fact_relations(self) -> Sequence[str]:
+        """The relation of every fact by ``fact_idx`` (loaded once, as codes into the distinct ones)."""
         cache = self._cache()
         if "relations" not in cache:
-            rels = [""] * self.n_facts  # type: ignore[attr-defined]
-            for i, r in self._rows("SELECT fact_idx, relation FROM facts", None):
-                rels[int(i)] = r
-            cache["relations"] = rels
+            con = self.connection()  # type: ignore[attr-defined]
+            n = self.n_facts  # type: ignore[attr-defined]
+            cache["relations"] = coded_column(con, "facts", "fact_idx", "relation", n)
         return cache["relations"]
 
     def facts(self, idxs: Sequence[int]) -> list[FactRow]:
