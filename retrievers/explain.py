@@ -128,6 +128,12 @@ class Explainer:
         """Passage titles by ``passage_idx``."""
         return self.index.passage_titles()
 
+    def warm_up(self) -> None:
+        """Build the fact pairs and the graph arrays now, not on the first explanation."""
+        self._graph()
+        if self._pairs is None:
+            self._pairs = FactPairs(self.index)
+
     def _graph(self) -> tuple[np.ndarray, np.ndarray]:
         if self._csr is None:
             g = self.index.graph

@@ -122,6 +122,7 @@ class GraphRetriever:
             self.index.knn(table, qvec, 1)  # loads the table's HNSW
         for table in ("passages", "entities", "facts"):
             keys_of(self.index, table)  # the stable tie-breaking keys
+        self.parts.explainer(self.config.path_hops).warm_up()  # fact pairs, graph arrays
 
     # -- public API --------------------------------------------------------------------
     def link(self, query: str, mode: str | None = None, qvec: np.ndarray | None = None) -> Linking:

@@ -34,15 +34,17 @@ class FactPairs:
     def __init__(self, index: IndexView) -> None:
         self.index = index
         subj = obj = np.zeros(0, dtype=np.int64)
-        if index.n_facts:  # an index without facts may have no fact arrays
-            subj, obj = (np.asarray(a, dtype=np.int64) for a in index.fact_endpoints())
-        facts = np.arange(subj.size, dtype=np.int64)
+        if index.n_facts:  # an index without facts may have no fact arrays (kept as stored)
+            subj, obj = (np.asarray(a) for a in index.fact_endpoints())
+        small = subj.size < 2**31
+        facts = np.arange(subj.size, dtype=np.int32 if small else np.int64)
         live = np.asarray(index.live("facts"), dtype=bool)
         if live.size == subj.size:
             facts = facts[live]
         self._n = max(int(index.n_entities), 1)
-        lo, hi = np.minimum(subj[facts], obj[facts]), np.maximum(subj[facts], obj[facts])
-        keys = lo * self._n + hi
+        s, o = subj[facts].astype(np.int64), obj[facts].astype(np.int64)
+        keys = np.minimum(s, o) * self._n + np.maximum(s, o)
+        del s, o
         order = np.argsort(keys, kind="stable")  # ties stay in fact order
         self._keys = keys[order]
         self._facts = facts[order]
