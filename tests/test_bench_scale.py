@@ -79,3 +79,22 @@ def test_bench_fetch_compares_the_store_with_the_table() -> None:
         assert res[key] > 0, key
     assert [q["fetch"] for q in res["queries"]] == ["store", "table", "store"]
     assert all(q["query_p50_ms"] > 0 and "fetch" in q["query_stage_p50_ms"] for q in res["queries"])
+
+
+def test_bench_reader_memory_reports_every_part(tmp_path) -> None:
+    make = "import sys; from pathlib import Path; sys.path.insert(0, 'bench'); from bench_scale "
+    make += f"import build; build(600, 10, 10, 32, Path({str(tmp_path / 'idx')!r}), 2, 0.5)"
+    subprocess.run([sys.executable, "-c", make], check=True, cwd=ROOT)  # its timers stay there
+    args = ["--index", str(tmp_path / "idx"), "--dim", "32", "--queries", "5", "--json"]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_reader_memory.py"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    names = [p["part"] for p in res["parts"]]
+    assert names[:3] == ["open", "model", "ppr matrices"] and "fact HNSW" in names
+    assert {"stable keys, facts", "explainer", "first query", "5 more queries"} <= set(names)
+    assert res["passages"] == 600 and res["private_mb"] > 0 and res["query_p50_ms"] > 0
