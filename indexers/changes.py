@@ -120,18 +120,23 @@ def add_passages(
     state.passage_ids.extend(p.id for p in passages)
     state.passage_docs.extend(p.doc_id for p in passages)
     state.grow()
-    prov: set[tuple[int, int]] = set()
     men: list[tuple[int, int, int]] = []
+    prov_f: list[int] = []  # (fact, passage) pairs, deduplicated below
+    prov_p: list[int] = []
     for j, (names, facts) in enumerate(per):
         pi = first_p + j
-        for n, c in sorted(names.items()):
-            men.append((e_idx[n], pi, c))
-            state.e_npass[e_idx[n]] += 1
-            d.touched_entities.add(e_idx[n])
-        for s, r, o in facts:
-            prov.add((f_idx[(e_idx[s], r, e_idx[o])], pi))
-    prov_arr = np.array(sorted(prov), dtype=np.int64).reshape(-1, 2)
+        men.extend((e_idx[n], pi, c) for n, c in sorted(names.items()))
+        prov_f.extend(f_idx[(e_idx[s], r, e_idx[o])] for s, r, o in facts)
+        prov_p.extend([pi] * len(facts))
     men_arr = np.array(men, dtype=np.int64).reshape(-1, 3)
+    if men_arr.shape[0]:  # passages per entity, and the entities touched
+        state.e_npass += np.bincount(men_arr[:, 0], minlength=state.e_npass.shape[0]).astype(
+            state.e_npass.dtype
+        )
+        d.touched_entities.update(np.unique(men_arr[:, 0]).tolist())
+    width = state.n_passages + 1  # (fact, passage) as one sortable int64
+    pairs = np.unique(np.asarray(prov_f, np.int64) * width + np.asarray(prov_p, np.int64))
+    prov_arr = np.stack([pairs // width, pairs % width], axis=1).reshape(-1, 2)
     state.provenance = np.concatenate([state.provenance, prov_arr])
     state.mentions = np.concatenate([state.mentions, men_arr])
     d.provenance_added, d.mentions_added = prov_arr.shape[0], men_arr.shape[0]

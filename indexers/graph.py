@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,6 +76,16 @@ def _empty_edges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
 
 
+# Names and relations repeat across passages (a few common ones in most of them): a
+# bounded memo of their normal forms saves most of the normalisation work of a build.
+_entity_form = lru_cache(maxsize=1 << 17)(normalize_entity)
+
+
+@lru_cache(maxsize=1 << 14)
+def _relation_form(relation: str) -> str:
+    return normalize_text(relation).casefold()
+
+
 def normalize_extraction(
     passage: Passage, ex: Extraction, stats: Counter
 ) -> tuple[Counter, list[tuple[str, str, str]]]:
@@ -90,13 +101,13 @@ def normalize_extraction(
     stats["skipped_triples"] += ex.skipped
     names: Counter = Counter()
     for e in ex.entities:
-        n = normalize_entity(e)
+        n = _entity_form(e)
         if n:
             names[n] += 1
     facts = []
     for t in ex.triples:
-        s, o = normalize_entity(t.subject), normalize_entity(t.object)
-        r = normalize_text(t.relation).casefold()
+        s, o = _entity_form(t.subject), _entity_form(t.object)
+        r = _relation_form(t.relation)
         if not s or not o or not r:
             stats["empty_arguments"] += 1
             continue
