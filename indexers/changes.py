@@ -129,11 +129,8 @@ def add_passages(
         prov_f.extend(f_idx[(e_idx[s], r, e_idx[o])] for s, r, o in facts)
         prov_p.extend([pi] * len(facts))
     men_arr = np.array(men, dtype=np.int64).reshape(-1, 3)
-    if men_arr.shape[0]:  # passages per entity, and the entities touched
-        state.e_npass += np.bincount(men_arr[:, 0], minlength=state.e_npass.shape[0]).astype(
-            state.e_npass.dtype
-        )
-        d.touched_entities.update(np.unique(men_arr[:, 0]).tolist())
+    state.e_npass += np.bincount(men_arr[:, 0], minlength=state.e_npass.shape[0])
+    d.touched_entities.update(np.unique(men_arr[:, 0]).tolist())
     width = state.n_passages + 1  # (fact, passage) as one sortable int64
     pairs = np.unique(np.asarray(prov_f, np.int64) * width + np.asarray(prov_p, np.int64))
     prov_arr = np.stack([pairs // width, pairs % width], axis=1).reshape(-1, 2)

@@ -38,6 +38,7 @@ from hipporag.index.lexical import (
 )
 from hipporag.index.segments import Segment, plan_tail
 from hipporag.types import Passage
+from indexers.storage import with_old_rows
 
 
 def new_segment(
@@ -58,15 +59,6 @@ def _save(w: IndexWriter, seg: SegmentArrays) -> LexSegment:
     for logical, arr in zip(names, (seg.terms, seg.postings, seg.doclen), strict=True):
         w.write_array(logical.split("/")[1].split("@")[0], np.asarray(arr), logical=logical)
     return LexSegment(seg.start, seg.stop, w.generation, *names)
-
-
-def with_old_rows(
-    base: Any, live: np.ndarray, passages: Sequence[Passage], rows: np.ndarray
-) -> tuple[list[Passage], np.ndarray]:
-    """A change's ``passages`` at ``rows`` after every other live passage of ``base``."""
-    old = np.flatnonzero(live[: base.n_passages]).astype(np.int64)
-    old = old[~np.isin(old, rows)]
-    return list(base.passages(old.tolist())) + list(passages), np.concatenate([old, rows])
 
 
 def write_lexical(
@@ -110,4 +102,4 @@ def write_lexical(
     return entry
 
 
-__all__ = ["new_segment", "with_old_rows", "write_lexical"]
+__all__ = ["new_segment", "write_lexical"]

@@ -34,7 +34,7 @@ from hipporag.index.passagestore import (
 )
 from hipporag.index.segments import Segment, plan_tail
 from hipporag.types import Passage
-from indexers.lexical import with_old_rows
+from indexers.storage import with_old_rows
 
 
 def _save(w: IndexWriter, seg: SegmentRows) -> StoreSegment:

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from hipporag.index.columns import (
     plan_column,
 )
 from hipporag.index.segments import Segment, segment_layout, segment_name
+from hipporag.types import Passage
 from indexers.state import GraphState, RowStore
 
 VECTOR_COLUMNS = {
@@ -187,4 +189,20 @@ def _write_csr(w: IndexWriter, graph: CSRGraph) -> None:
     w.write_array("graph_weights", graph.weights)
 
 
-__all__ = ["changed_rows", "write_column", "write_columns", "write_graph", "write_segments"]
+def with_old_rows(
+    base: Any, live: np.ndarray, passages: Sequence[Passage], rows: np.ndarray
+) -> tuple[list[Passage], np.ndarray]:
+    """A change's ``passages`` at ``rows`` after every other live passage of ``base``."""
+    old = np.flatnonzero(live[: base.n_passages]).astype(np.int64)
+    old = old[~np.isin(old, rows)]
+    return list(base.passages(old.tolist())) + list(passages), np.concatenate([old, rows])
+
+
+__all__ = [
+    "changed_rows",
+    "with_old_rows",
+    "write_column",
+    "write_columns",
+    "write_graph",
+    "write_segments",
+]

@@ -131,8 +131,12 @@ class Explainer:
     def warm_up(self) -> None:
         """Build the fact pairs and the graph arrays now, not on the first explanation."""
         self._graph()
+        self._fact_pairs()
+
+    def _fact_pairs(self) -> FactPairs:
         if self._pairs is None:
             self._pairs = FactPairs(self.index)
+        return self._pairs
 
     def _graph(self) -> tuple[np.ndarray, np.ndarray]:
         if self._csr is None:
@@ -151,8 +155,7 @@ class Explainer:
         """One :class:`~hipporag.paths.PathStep` per edge of a node path, facts named."""
         if len(path) < 2:
             return []
-        if self._pairs is None:
-            self._pairs = FactPairs(self.index)
+        pairs = self._fact_pairs()
         n_entities = self.index.n_entities
         out = []
         for a, b in pairwise(path):
@@ -160,7 +163,7 @@ class Explainer:
             if a >= n_entities or b >= n_entities:
                 out.append(PathStep(src, dst, "mention"))
                 continue
-            found = self._pairs.between(int(a), int(b))
+            found = pairs.between(int(a), int(b))
             if found is None:
                 out.append(PathStep(src, dst, "synonymy"))
             else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hipporag.index.graphdelta import pair_keys
 from hipporag.protocols import IndexView
 
 
@@ -41,10 +42,7 @@ class FactPairs:
         live = np.asarray(index.live("facts"), dtype=bool)
         if live.size == subj.size:
             facts = facts[live]
-        self._n = max(int(index.n_entities), 1)
-        s, o = subj[facts].astype(np.int64), obj[facts].astype(np.int64)
-        keys = np.minimum(s, o) * self._n + np.maximum(s, o)
-        del s, o
+        keys = pair_keys(subj[facts].astype(np.int64), obj[facts].astype(np.int64))
         order = np.argsort(keys, kind="stable")  # ties stay in fact order
         self._keys = keys[order]
         self._facts = facts[order]
@@ -52,7 +50,7 @@ class FactPairs:
 
     def facts(self, a: int, b: int) -> np.ndarray:
         """``fact_idx`` of the live facts between entities ``a`` and ``b`` (either way)."""
-        key = min(a, b) * self._n + max(a, b)
+        key = int(pair_keys(np.int64(a), np.int64(b)))  # the same key for either order
         lo = int(np.searchsorted(self._keys, key, side="left"))
         hi = int(np.searchsorted(self._keys, key, side="right"))
         return self._facts[lo:hi]

@@ -12,6 +12,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_bench(script: str, *args: str) -> dict:
+    """Run ``bench/SCRIPT`` as a user does and return its JSON line."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_zipf_sample_has_hubs() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from scale_fakes import zipf_sample
@@ -26,14 +38,7 @@ def test_bench_scale_runs_end_to_end(tmp_path) -> None:
     work.mkdir()
     args = ["--passages", "1000", "--queries", "20", "--json", "--workdir", str(work)]
     args += ["--threads", "2", "--partial", str(partial), "--readers"]
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_scale.py"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_bench("bench_scale.py", *args)
     for key in ("build_s", "peak_rss_mb", "index_bytes", "query_p50_ms", "query_p95_ms"):
         assert res[key] > 0, key
     for stage in ("graph", "write", "synonymy", "hnsw", "duckdb_insert", "passage_store"):
@@ -59,21 +64,7 @@ QUICK = ("--queries", "5", "--threads", "2")
 
 
 def test_bench_fetch_compares_the_store_with_the_table() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_fetch.py"),
-            "--passages",
-            "800",
-            "--json",
-            *QUICK,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_bench("bench_fetch.py", "--passages", "800", "--json", *QUICK)
     assert res["equal"] is True and res["passages"] == 800
     for key in ("table_p50_ms", "store_p50_ms", "table_p95_ms", "store_p95_ms"):
         assert res[key] > 0, key
@@ -86,14 +77,7 @@ def test_bench_reader_memory_reports_every_part(tmp_path) -> None:
     make += f"import build; build(600, 10, 10, 32, Path({str(tmp_path / 'idx')!r}), 2, 0.5)"
     subprocess.run([sys.executable, "-c", make], check=True, cwd=ROOT)  # its timers stay there
     args = ["--index", str(tmp_path / "idx"), "--dim", "32", "--queries", "5", "--json"]
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_reader_memory.py"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_bench("bench_reader_memory.py", *args)
     names = [p["part"] for p in res["parts"]]
     assert names[:3] == ["open", "model", "ppr matrices"] and "fact HNSW" in names
     assert {"stable keys, facts", "explainer", "first query", "5 more queries"} <= set(names)
